@@ -1,0 +1,68 @@
+"""Every exception remote-mcp raises on purpose, in one tree.
+
+* RemoteMCPError
+  + ConfigError            -- the config file or CLI arguments are wrong (exit code 2)
+  + ToolError              -- a tool call failed in a way the agent should read and act on;
+  |                           its message is sent verbatim as the tool result (isError)
+  + SessionError           -- the SSH session could not do its job
+    + ConnectError         -- could not connect / authenticate to the host
+    | + HostKeyError       -- host key unknown or changed; carries the line to add
+    + ConnectionLost       -- the link died during a call
+    + ShellProtocolError   -- the persistent shell's framing broke (shell died, desync)
+    + RemoteTimeout        -- a remote operation did not finish in time
+
+paramiko and socket errors are translated into this tree at one boundary,
+`remote_mcp.connection`, so the layers above never see library exceptions.
+Command failures themselves keep invoke's own `UnexpectedExit` / `CommandTimedOut`,
+because tool routines accept a plain `fabric.Connection` as their runner too.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ConnectError",
+    "ConnectionLost",
+    "HostKeyError",
+    "RemoteMCPError",
+    "RemoteTimeout",
+    "SessionError",
+    "ShellProtocolError",
+    "ToolError",
+]
+
+
+class RemoteMCPError(Exception):
+    """Base class for errors remote-mcp raises deliberately."""
+
+
+class ConfigError(RemoteMCPError):
+    """The configuration is unusable; the message names the file, the key and the fix."""
+
+
+class ToolError(RemoteMCPError):
+    """A tool call failed; `str(err)` is exactly what the agent is shown."""
+
+
+class SessionError(RemoteMCPError):
+    """The SSH session layer failed."""
+
+
+class ConnectError(SessionError):
+    """Connecting or authenticating to the host failed."""
+
+
+class HostKeyError(ConnectError):
+    """The host key is unknown (and the policy is strict) or does not match known_hosts."""
+
+
+class ConnectionLost(SessionError):
+    """The SSH link dropped while a call was in flight."""
+
+
+class ShellProtocolError(SessionError):
+    """The persistent shell exited or its output framing could not be parsed."""
+
+
+class RemoteTimeout(SessionError):
+    """A remote operation exceeded its time limit."""

@@ -1,0 +1,133 @@
+"""A host session: one SSH connection, its worker pool, the Bash shell, and
+what the remote offers -- plus reconnect when the link drops.
+
+This is the runner the server hands to tool routines: ``Session.run`` has
+``fabric.Connection.run``'s signature and runs on a pooled worker shell.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import HostConfig
+from .connection import HostConnection
+from .errors import ConnectionLost, RemoteMCPError, ShellProtocolError
+from .shell import ChannelPool, ShellChannel, ShellResult
+from .templates import render
+
+__all__ = ["RemoteInfo", "Session"]
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    """Facts about the remote, probed once per connection."""
+
+    home: str
+    user: str
+    uname: str = ""
+    has: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def parse(cls, text: str) -> RemoteInfo:
+        values: dict[str, str] = {}
+        has: set[str] = set()
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            if key == "has":
+                has.add(value)
+            elif key:
+                values[key] = value
+        return cls(
+            home=values.get("home", "/"),
+            user=values.get("user", ""),
+            uname=values.get("uname", ""),
+            has=frozenset(has),
+        )
+
+
+class Session:
+    """Everything remote-mcp keeps open for one host."""
+
+    def __init__(self, host: HostConfig) -> None:
+        self.host = host
+        self.conn = HostConnection(host)
+        self.pool = ChannelPool(self.conn, host.workers)
+        self.bash: ShellChannel | None = None
+        self.info: RemoteInfo | None = None
+        self._lock = threading.Lock()
+        self._lost: str | None = None
+        self.reconnects = 0
+
+    @property
+    def stats(self):  # noqa: ANN201 - TransferStats, re-exported for tests/bench
+        return self.conn.stats
+
+    def connect(self) -> RemoteInfo:
+        """Open (or re-open) the connection and probe the remote. Idempotent."""
+        with self._lock:
+            if self.info is not None and self.conn.is_alive():
+                return self.info
+            if self.info is not None:
+                self._mark_lost("the connection dropped")
+            self.conn.open()
+            try:
+                result = self.pool.run(render("probe.sh.j2"), warn=True)
+            except (ConnectionLost, ShellProtocolError):
+                self.conn.close()
+                raise
+            self.info = RemoteInfo.parse(result.stdout)
+            return self.info
+
+    def _mark_lost(self, why: str) -> None:
+        """Forget every channel of the dead connection and remember to tell."""
+        self.pool.close()
+        self.pool = ChannelPool(self.conn, self.host.workers)
+        lost = ["open channels"]
+        if self.bash is not None:
+            self.bash.close()
+            self.bash = None
+            lost.append("the Bash shell's working directory and environment")
+        self.reconnects += 1
+        self._lost = (
+            f"[WARNING] SSH connection to {self.host.name} was lost ({why}) and has been "
+            f"re-established. Lost: {', '.join(lost)}. Background jobs keep running on the "
+            "remote. A change that was in flight when the link dropped may or may not have "
+            "been applied: check before repeating it."
+        )
+
+    def take_warning(self) -> str | None:
+        """The reconnect warning, once: the next tool result starts with it."""
+        warning, self._lost = self._lost, None
+        return warning
+
+    def run(self, command: str, **kwargs: Any) -> ShellResult:
+        """Run on a pooled worker shell (``fabric.Connection.run`` compatible)."""
+        self.connect()
+        try:
+            return self.pool.run(command, **kwargs)
+        except ConnectionLost:
+            self.conn.close()
+            raise
+
+    def bash_shell(self) -> ShellChannel:
+        """The dedicated long-lived shell of the Bash tool (state persists)."""
+        self.connect()
+        if self.bash is None:
+            self.bash = ShellChannel(self.conn, subshell=False)
+        return self.bash
+
+    def close(self) -> None:
+        with self._lock:
+            self.pool.close()
+            if self.bash is not None:
+                self.bash.close()
+            self.conn.close()
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error from the session layer."""
+    if isinstance(exc, RemoteMCPError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,162 @@
+"""What every tool routine shares: the runner protocol, per-session state,
+path resolution, and Claude Code's text formatting helpers.
+
+A tool routine is a plain function ``tool(runner, *, args..., state=None)``
+returning a :class:`ToolOutput` or raising :class:`~remote_mcp.errors.ToolError`.
+``runner`` is anything with ``run(command, **kw) -> invoke.Result``: the
+server's pooled ``Session`` or a plain ``fabric.Connection`` in a script.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from invoke.runners import Result
+
+from ..errors import ToolError
+from ..session import RemoteInfo
+from ..templates import render
+
+__all__ = [
+    "FileRecord",
+    "ImageBlock",
+    "Runner",
+    "ToolOutput",
+    "ToolState",
+    "format_size",
+    "number_lines",
+    "run_template",
+]
+
+
+class Runner(Protocol):
+    def run(self, command: str, **kwargs: Any) -> Result: ...
+
+
+@dataclass(frozen=True)
+class ImageBlock:
+    data_b64: str
+    mime_type: str
+
+
+@dataclass
+class ToolOutput:
+    """What a tool returns: text for the agent, optional images, and
+    ``structured`` data for Python callers (scripts, tests, benchmarks)."""
+
+    text: str
+    images: list[ImageBlock] = field(default_factory=list)
+    structured: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What this session last saw of a file (after Read, Write or Edit).
+
+    ``sha256`` is the precondition for later writes; for files too big to
+    hash cheaply it is None and ``mtime``/``size`` are compared instead.
+    """
+
+    sha256: str | None
+    mtime: str
+    size: int
+    partial: bool = False
+
+
+@dataclass
+class ToolState:
+    """Per-server-session memory that tools share (Claude Code's readFileState,
+    the Bash shell's cwd for relative paths, the remote's capabilities)."""
+
+    host_name: str = "remote"
+    info: RemoteInfo | None = None
+    cwd: str | None = None
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    backends: dict[str, str] = field(default_factory=dict)
+    read_only: bool = False
+    allowed_paths: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def remote_info(self, runner: Runner) -> RemoteInfo:
+        """Probe the remote once if nobody has (ad-hoc script use)."""
+        if self.info is None:
+            result = runner.run(render("probe.sh.j2"), hide=True, warn=True)
+            self.info = RemoteInfo.parse(result.stdout)
+        return self.info
+
+    def resolve(self, path: str, runner: Runner | None = None) -> str:
+        """Absolute, normalised remote path: ``~`` is the remote home, a
+        relative path is taken from the Bash shell's current directory."""
+        if not path:
+            raise ToolError("The path is empty. Give an absolute path on the remote host.")
+        if "\0" in path:
+            raise ToolError("The path contains a NUL byte, which no file name can contain.")
+        if path == "~" or path.startswith("~/"):
+            home = self._home(runner)
+            path = home + path[1:]
+        elif not path.startswith("/"):
+            path = posixpath.join(self.cwd or self._home(runner), path)
+        resolved = posixpath.normpath(path)
+        # normpath keeps a leading "//" (POSIX allows it to be special); we don't.
+        return "/" + resolved.lstrip("/")
+
+    def _home(self, runner: Runner | None) -> str:
+        if self.info is None and runner is not None:
+            self.remote_info(runner)
+        return self.info.home if self.info else "/"
+
+    def check_allowed(self, path: str, *, write: bool) -> None:
+        """The host's ``read_only`` / ``allowed_paths`` guards (Claude Code's
+        wording for denied paths)."""
+        if write and self.read_only:
+            raise ToolError(
+                f"Host {self.host_name} is configured read_only: writes are refused. "
+                "Change read_only in the remote-mcp config to allow them."
+            )
+        if self.allowed_paths and not any(
+            path == root or path.startswith(root.rstrip("/") + "/") for root in self.allowed_paths
+        ):
+            raise ToolError("File is in a directory that is denied by your permission settings.")
+
+
+def run_template(runner: Runner, name: str, /, **values: Any) -> Result:
+    """Render a template and run it; a non-zero exit is a remote failure."""
+    return runner.run(render(name, **values), hide=True, warn=True)
+
+
+def number_lines(lines: list[str], start: int) -> str:
+    """Claude Code's ``cat -n`` format: number right-aligned to 6, then U+2192."""
+    return "\n".join(f"{n:>6}\u2192{line}" for n, line in enumerate(lines, start))
+
+
+def split_lines(text: str) -> list[str]:
+    """Split like Claude Code (``/\\r?\\n/``), without a phantom last line for a
+    final newline (pinned by test: cat -n shows none either)."""
+    if text == "":
+        return []
+    lines = re.split(r"\r?\n", text)
+    if lines and lines[-1] == "" and text.endswith("\n"):
+        lines.pop()
+    return lines
+
+
+def format_size(size: int) -> str:
+    """Claude Code's human-readable size: ``512 bytes``, ``256KB``, ``1.5MB``."""
+    if size < 1024:
+        return f"{size} bytes"
+    value = size / 1024
+    for unit in ("KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            text = f"{value:.1f}"
+            return (text[:-2] if text.endswith(".0") else text) + unit
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes to text the agent can read; invalid UTF-8 stays recoverable as
+    surrogate escapes (the server replaces them only on the wire)."""
+    return data.decode("utf-8", "surrogateescape")

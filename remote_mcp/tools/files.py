@@ -1,0 +1,366 @@
+"""Read, Write, MultiRead and FileStat.
+
+Read and Write speak Claude Code's exact wording (reference/claude-code-tools.md,
+sections 1-2). Each call is one remote command; Read slices on the remote, so
+the bytes moved follow the lines asked for, not the file's size.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import posixpath
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..errors import ToolError
+from .base import (
+    FileRecord,
+    ImageBlock,
+    Runner,
+    ToolOutput,
+    ToolState,
+    decode_text,
+    format_size,
+    number_lines,
+    run_template,
+    split_lines,
+)
+
+__all__ = ["file_stat", "multi_read", "read", "write"]
+
+DEFAULT_LIMIT = 2000  # lines (Claude Code ZOA)
+MAX_LINE_CHARS = 2000  # longer lines are cut (S68)
+MAX_UNSLICED_BYTES = 262144  # whole-file read cap without offset/limit (eTA)
+MAX_OUTPUT_TOKENS = 25000  # Wn8
+MAX_IMAGE_BYTES = 3_932_160  # 3.75 MiB raw = 5 MiB base64, the API's image limit
+HASH_MAX_BYTES = 256 << 20  # hash files up to this size as the edit precondition
+WRITE_SNIPPET_LINES = 16000  # Ek2
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif", ".webp": "image/webp"}  # fmt: skip
+BINARY_EXTENSIONS = frozenset(
+    """.mp3 .wav .flac .ogg .aac .m4a .wma .aiff .opus .mp4 .avi .mov .wmv .flv .mkv
+    .webm .m4v .mpeg .mpg .zip .rar .tar .gz .bz2 .7z .xz .z .tgz .iso .exe .dll .so
+    .dylib .app .msi .deb .rpm .bin .dat .db .sqlite .sqlite3 .mdb .idx .doc .docx .xls
+    .xlsx .ppt .pptx .odt .ods .odp .ttf .otf .woff .woff2 .eot .psd .ai .eps .sketch
+    .fig .xd .blend .obj .3ds .max .class .jar .war .pyc .pyo .rlib .swf .fla .o .a
+    .lib .bmp .ico .tiff .tif .heic .avif .pdf""".split()
+)
+_CLIPPED = (
+    "<response clipped><NOTE>To save on context only part of this file has been shown "
+    "to you. You should retry this tool after you have searched inside the file with Grep "
+    "in order to find the line numbers of what you are looking for.</NOTE>"
+)
+
+
+@dataclass(frozen=True)
+class _Request:
+    shown: str  # the path as the agent gave it (error messages)
+    path: str  # resolved absolute remote path
+    start: int
+    end: int
+    mode: str  # text | image | exists
+    check_size: bool
+
+
+def _request(state: ToolState, runner: Runner, file_path: str,
+             offset: int | None, limit: int | None) -> _Request:  # fmt: skip
+    path = state.resolve(file_path, runner)
+    state.check_allowed(path, write=False)
+    if offset is not None and offset < 0:
+        raise ToolError("offset must be a positive line number (1 is the first line).")
+    if limit is not None and limit <= 0:
+        raise ToolError("limit must be a positive number of lines.")
+    start = max(1, offset or 1)
+    end = start + (limit or DEFAULT_LIMIT) - 1
+    ext = posixpath.splitext(path)[1].lower()
+    mode = "image" if ext in IMAGE_TYPES else "exists" if ext in BINARY_EXTENSIONS else "text"
+    return _Request(file_path, path, start, end, mode, offset is None and limit is None)
+
+
+def _template_args(req: _Request) -> dict[str, object]:
+    return {
+        "path": req.path,
+        "start": req.start,
+        "end": req.end,
+        "mode": req.mode,
+        "check_size": int(req.check_size),
+        "max_size": MAX_IMAGE_BYTES if req.mode == "image" else MAX_UNSLICED_BYTES,
+    }
+
+
+def _missing(req: _Request, state: ToolState) -> str:
+    msg = "File does not exist."
+    if state.cwd and state.info and state.cwd != state.info.home:
+        msg += f" Current working directory: {state.cwd}"
+    return msg
+
+
+def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
+    """Turn one rmcp_read part (header line + body) into Claude Code's output."""
+    header, _, body = raw.partition(b"\n")
+    word, *fields = header.decode("utf-8", "replace").split(" ", 4)
+    ext = posixpath.splitext(req.path)[1].lower()
+    if word == "missing":
+        raise ToolError(_missing(req, state))
+    if word == "directory":
+        raise ToolError(
+            f"EISDIR: illegal operation on a directory, read '{req.shown}'. "
+            "Read cannot read directories: use Glob, or Bash with ls."
+        )
+    if word == "unreadable":
+        raise ToolError(f"EACCES: permission denied, open '{req.shown}'")
+    if word == "exists":
+        raise ToolError(_binary_message(ext))
+    if word == "toolarge":
+        size = int(fields[0])
+        if req.mode == "image":
+            raise ToolError(
+                f"Image file ({format_size(size)}) exceeds maximum allowed size "
+                f"({format_size(MAX_IMAGE_BYTES)}). Use Download to copy it locally instead."
+            )
+        raise ToolError(
+            f"File content ({format_size(size)}) exceeds maximum allowed size "
+            f"({format_size(MAX_UNSLICED_BYTES)}). Please use offset and limit parameters to "
+            "read specific portions of the file, or use the GrepTool to search for specific "
+            "content."
+        )
+    if word == "image":
+        if int(fields[0]) == 0:
+            raise ToolError("Empty image files cannot be processed.")
+        data = body.decode("ascii").strip()
+        return ToolOutput(
+            text="",
+            images=[ImageBlock(data, IMAGE_TYPES[ext])],
+            structured={"path": req.path, "size": int(fields[0]), "type": "image"},
+        )
+    if word == "short":
+        total, size, digest, mtime = int(fields[0]), int(fields[1]), fields[2], fields[3]
+        _remember(state, req, size, digest, mtime)
+        if size == 0:
+            text = "<system-reminder>Warning: the file exists but the contents are empty.</system-reminder>"  # noqa: E501
+        else:
+            text = (
+                "<system-reminder>Warning: the file exists but is shorter than the provided "
+                f"offset ({req.start}). The file has {total} lines.</system-reminder>"
+            )
+        return ToolOutput(text, structured={"path": req.path, "lines": [], "total_lines": total})
+    if word != "ok":
+        raise ToolError(f"Unexpected reply from the remote while reading {req.shown}: {header!r}")
+    size, digest, binary, mtime = int(fields[0]), fields[1], fields[2], fields[3]
+    if binary == "1":
+        raise ToolError(_binary_message(ext))
+    _remember(state, req, size, digest, mtime)
+    lines = [line[:MAX_LINE_CHARS] for line in split_lines(decode_text(body))]
+    text = number_lines(lines, req.start)
+    tokens = (len(text) + 3) // 4
+    if tokens > MAX_OUTPUT_TOKENS:
+        raise ToolError(
+            f"File content ({tokens} tokens) exceeds maximum allowed tokens "
+            f"({MAX_OUTPUT_TOKENS}). Please use offset and limit parameters to read specific "
+            "portions of the file, or use the GrepTool to search for specific content."
+        )
+    return ToolOutput(text, structured={"path": req.path, "lines": lines, "start": req.start})
+
+
+def _binary_message(ext: str) -> str:
+    kind = f"binary {ext} file" if ext else "binary file"
+    return (
+        f"This tool cannot read binary files. The file appears to be a {kind}. "
+        "Please use appropriate tools for binary file analysis."
+    )
+
+
+def _remember(state: ToolState, req: _Request, size: int, digest: str, mtime: str) -> None:
+    partial = not req.check_size
+    state.files[req.path] = FileRecord(
+        sha256=None if digest == "-" else digest, mtime=mtime, size=size, partial=partial
+    )
+
+
+def read(
+    runner: Runner,
+    file_path: str,
+    offset: int | None = None,
+    limit: int | None = None,
+    *,
+    state: ToolState | None = None,
+) -> ToolOutput:
+    """Claude Code's Read: ``cat -n``-style lines ``offset..offset+limit-1``."""
+    state = state if state is not None else ToolState()
+    req = _request(state, runner, file_path, offset, limit)
+    result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
+                          line_bytes=MAX_LINE_CHARS * 4)  # fmt: skip
+    _check_exit(result.exited, result.stderr, file_path)
+    return _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
+
+
+def _check_exit(code: int, stderr: str, what: str) -> None:
+    if code != 0:
+        raise ToolError(f"Remote command for {what} failed (exit {code}): {stderr.strip()[-500:]}")
+
+
+def multi_read(
+    runner: Runner, files: list[dict[str, object]], *, state: ToolState | None = None
+) -> ToolOutput:
+    """N files, each with optional offset/limit, in ONE remote command.
+
+    A missing or unreadable file is reported in its place; the others are
+    still returned. Each part is headed ``==> path <==`` as ``head`` does.
+    """
+    state = state if state is not None else ToolState()
+    if not files:
+        raise ToolError("files is empty: give at least one {file_path, offset?, limit?}.")
+    reqs = []
+    for spec in files:
+        reqs.append(
+            _request(state, runner, str(spec["file_path"]),
+                     _opt_int(spec.get("offset")), _opt_int(spec.get("limit")))  # fmt: skip
+        )
+    boundary = "RMCP_PART_" + secrets.token_hex(12)
+    result = run_template(
+        runner, "multiread.sh.j2", files=[_template_args(r) for r in reqs], boundary=boundary,
+        hash_max=HASH_MAX_BYTES, line_bytes=MAX_LINE_CHARS * 4,
+    )  # fmt: skip
+    _check_exit(result.exited, result.stderr, "MultiRead")
+    parts = _split_parts(result.stdout.encode("utf-8", "surrogateescape"), boundary, len(reqs))
+    sections, images, structured = [], [], []
+    for req, raw in zip(reqs, parts, strict=True):
+        try:
+            out = _interpret(req, raw, state)
+        except ToolError as err:
+            sections.append(f"==> {req.shown} <==\nError: {err}")
+            structured.append({"path": req.path, "error": str(err)})
+            continue
+        images.extend(out.images)
+        body = out.text if not out.images else f"[image {out.images[0].mime_type} attached]"
+        sections.append(f"==> {req.shown} <==\n{body}")
+        structured.append(out.structured)
+    return ToolOutput("\n\n".join(sections), images=images, structured={"files": structured})
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
+    marker = re.compile(re.escape(boundary.encode()) + rb" (\d+)\n")
+    found = list(marker.finditer(data))
+    if [int(m.group(1)) for m in found] != list(range(count)):
+        raise ToolError("MultiRead: the remote reply was cut short; try again.")
+    parts = []
+    for i, m in enumerate(found):
+        stop = found[i + 1].start() if i + 1 < len(found) else len(data)
+        part = data[m.end() : stop]
+        parts.append(part[:-1] if part.endswith(b"\n") else part)
+    return parts
+
+
+def write(
+    runner: Runner, file_path: str, content: str, *, state: ToolState | None = None
+) -> ToolOutput:
+    """Claude Code's Write: atomic replace, read-before-overwrite enforced."""
+    state = state if state is not None else ToolState()
+    path = state.resolve(file_path, runner)
+    state.check_allowed(path, write=True)
+    record = state.files.get(path)
+    expect: object = "absent" if record is None else record
+    data = content.encode("utf-8", "surrogateescape")
+    result = run_template(runner, "write.sh.j2", path=path, content=data, expect=expect,
+                          token="RMCP_EOF_" + secrets.token_hex(12))  # fmt: skip
+    _check_exit(result.exited, result.stderr, file_path)
+    status, _, mtime = result.stdout.strip().partition(" ")
+    if status == "notread":
+        raise ToolError("File has not been read yet. Read it first before writing to it.")
+    if status == "stale":
+        raise ToolError(
+            "File has been modified since read, either by the user or by a linter. "
+            "Read it again before attempting to write it."
+        )
+    if status == "isdir":
+        raise ToolError(f"EISDIR: illegal operation on a directory, open '{file_path}'")
+    if status == "mkdir":
+        raise ToolError(f"Cannot create the parent directory of {file_path} on the remote.")
+    if status == "badlink":
+        raise ToolError(f"Cannot resolve the symbolic link {file_path} on the remote.")
+    if status == "nowrite":
+        raise ToolError(
+            f"EACCES: permission denied, cannot write '{file_path}' (the directory must be "
+            "writable: the file is replaced atomically through a temporary file beside it)."
+        )
+    if status not in ("created", "updated"):
+        raise ToolError(f"Unexpected reply from the remote while writing {file_path}: {status!r}")
+    state.files[path] = FileRecord(hashlib.sha256(data).hexdigest(), mtime, len(data))
+    info = {"path": path, "status": status, "bytes": len(data)}
+    if status == "created":
+        return ToolOutput(f"File created successfully at: {file_path}", structured=info)
+    lines = split_lines(content)
+    snippet = number_lines(lines[:WRITE_SNIPPET_LINES], 1)
+    if len(lines) > WRITE_SNIPPET_LINES:
+        snippet += _CLIPPED
+    return ToolOutput(
+        f"The file {file_path} has been updated. Here's the result of running `cat -n` on a "
+        f"snippet of the edited file:\n{snippet}",
+        structured=info,
+    )
+
+
+def file_stat(
+    runner: Runner, paths: list[str], *, state: ToolState | None = None
+) -> ToolOutput:
+    """Metadata of one or many paths in one command (a few bytes each)."""
+    state = state if state is not None else ToolState()
+    if not paths:
+        raise ToolError("paths is empty: give at least one path.")
+    resolved = [state.resolve(p, runner) for p in paths]
+    for p in resolved:
+        state.check_allowed(p, write=False)
+    result = run_template(runner, "stat.sh.j2", paths=resolved)
+    _check_exit(result.exited, result.stderr, "FileStat")
+    rows: dict[int, list[str]] = {}
+    for line in result.stdout.splitlines():
+        idx, _, rest = line.partition(" ")
+        if idx.isdigit():
+            rows[int(idx)] = rest.split(" ")
+    lines, entries = [], []
+    for i, (shown, path) in enumerate(zip(paths, resolved, strict=True)):
+        entry = _stat_entry(path, rows.get(i))
+        entries.append(entry)
+        lines.append(f"{shown}: {_describe(entry)}")
+    return ToolOutput("\n".join(lines), structured={"entries": entries})
+
+
+def _stat_entry(path: str, row: list[str] | None) -> dict[str, object]:
+    if row is None or row[0] == "missing":
+        return {"path": path, "exists": False}
+    kind, size, mode, user, group, mtime = row[:6]
+    entry: dict[str, object] = {
+        "path": path,
+        "exists": True,
+        "type": kind,
+        "size": int(size),
+        "mode": "0" + mode.zfill(3),
+        "owner": user,
+        "group": group,
+        "mtime": datetime.fromtimestamp(int(mtime), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if kind == "symlink" and len(row) >= 8:
+        target = base64.b64decode(row[6]).decode("utf-8", "surrogateescape")
+        entry["target"] = target[:-1] if target.endswith("\n") else target
+        entry["target_type"] = row[7]
+    return entry
+
+
+def _describe(entry: dict[str, object]) -> str:
+    if not entry["exists"]:
+        return "does not exist"
+    text = (
+        f"{entry['type']}, {entry['size']} bytes, mode {entry['mode']}, "
+        f"owner {entry['owner']}:{entry['group']}, modified {entry['mtime']}"
+    )
+    if entry["type"] == "symlink":
+        text += f", -> {entry['target']!r} ({entry['target_type']})"
+    return text

@@ -1,0 +1,147 @@
+"""Shared pytest fixtures for remote-mcp's tests.
+
+Sections:
+
+1. Hermetic HOME (runs at import time, before fabric/paramiko read any config).
+2. Markers.
+3. The test sshd (`sshd`) and remote-state helpers (`remote_dir`, `remote`),
+   built on `remote_mcp.testing` and independent of the product code.
+4. Product fixtures (added by the product modules' owners, below section 3).
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------
+# 1. Hermetic HOME
+#
+# Must run before anything imports fabric or paramiko: they read ~/.ssh/config
+# and known_hosts, and the product reads ~/.config/remote-mcp. Tests must
+# never read or write the developer's real files, nor be helped by their ssh
+# agent (a key in the agent could make a broken key_path setting pass).
+# --------------------------------------------------------------------------
+import atexit
+import os
+import shutil
+import tempfile
+
+TEST_HOME = tempfile.mkdtemp(prefix="remote-mcp-home-")
+os.environ["HOME"] = TEST_HOME
+os.environ["XDG_CONFIG_HOME"] = os.path.join(TEST_HOME, ".config")
+os.environ.pop("SSH_AUTH_SOCK", None)
+os.makedirs(os.path.join(TEST_HOME, ".ssh"), mode=0o700)
+atexit.register(shutil.rmtree, TEST_HOME, ignore_errors=True)
+
+import re  # noqa: E402
+import shlex  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from remote_mcp.testing import SshdServer, remote_exec, start_sshd  # noqa: E402
+
+# --------------------------------------------------------------------------
+# 2. Markers
+# --------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: long-running test (deselect with -m 'not slow')")
+
+
+# --------------------------------------------------------------------------
+# 3. Test sshd and remote-state helpers
+# --------------------------------------------------------------------------
+
+# One per test process (pid), so parallel runs (xdist workers, two terminals)
+# never share the remote area.
+REMOTE_AREA = Path(f"/tmp/remote-mcp-remote-area-{os.getpid()}")
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
+    """A throwaway sshd on 127.0.0.1, known to the test HOME's ssh and remote-mcp config.
+
+    sshd runs in its own mount namespace where ``REMOTE_AREA`` is a private
+    tmpfs: files the product writes there "remotely" are invisible locally, so
+    a product bug that uses a local path instead of SSH fails the tests.
+    """
+    server = start_sshd(tmp_path_factory.mktemp("sshd"), isolated_root=REMOTE_AREA)
+    try:
+        home = Path(TEST_HOME)
+        ssh_dir = home / ".ssh"
+        with open(ssh_dir / "known_hosts", "a") as f:
+            f.write(server.known_hosts_line + "\n")
+        key = ssh_dir / "id_ed25519"
+        shutil.copyfile(server.client_key, key)
+        key.chmod(0o600)
+        config_dir = home / ".config" / "remote-mcp"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "config.yaml").write_text(
+            "hosts:\n"
+            "  test:\n"
+            f"    hostname: {server.host}\n"
+            f"    port: {server.port}\n"
+            f"    user: {server.user}\n"
+            f"    key_path: {key}\n"
+            "default_host: test\n"
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def remote_dir(sshd: SshdServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty directory on the remote (under the isolated area); removed afterwards."""
+    root = sshd.isolated_root or REMOTE_AREA
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:40]
+    path = f"{root}/{name}-{uuid.uuid4().hex[:8]}"
+    rc, _, err = remote_exec(sshd, f"mkdir -p -- {shlex.quote(path)}")
+    assert rc == 0, f"remote mkdir {path} failed: {err!r}"
+    yield path
+    remote_exec(sshd, f"rm -rf -- {shlex.quote(path)}")
+
+
+class RemoteHelper:
+    """Checks remote state over an SSH channel of its own (see `remote_exec`).
+
+    Every path is passed through `shlex.quote`, so hostile file names are safe.
+    """
+
+    def __init__(self, server: SshdServer) -> None:
+        self.server = server
+
+    def run(self, cmd: str, timeout: float = 30) -> tuple[int, bytes, bytes]:
+        """Run a shell command; return ``(rc, stdout, stderr)``."""
+        return remote_exec(self.server, cmd, timeout)
+
+    def sh(self, cmd: str, timeout: float = 30) -> str:
+        """Run a shell command that must succeed; return its stdout as text."""
+        rc, out, err = self.run(cmd, timeout)
+        assert rc == 0, f"remote command failed (rc {rc}): {cmd}\n{err.decode(errors='replace')}"
+        return out.decode("utf-8", "surrogateescape")
+
+    def read_bytes(self, path: str) -> bytes:
+        rc, out, err = self.run(f"cat -- {shlex.quote(path)}")
+        assert rc == 0, f"remote read {path!r} failed: {err!r}"
+        return out
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        rc, _, err = remote_exec(self.server, f"cat > {shlex.quote(path)}", input=data)
+        assert rc == 0, f"remote write {path!r} failed: {err!r}"
+
+    def exists(self, path: str) -> bool:
+        return self.run(f"test -e {shlex.quote(path)}")[0] == 0
+
+
+@pytest.fixture(scope="session")
+def remote(sshd: SshdServer) -> RemoteHelper:
+    """Helper to read and change remote state without going through the product code."""
+    return RemoteHelper(sshd)
+
+
+# --------------------------------------------------------------------------
+# 4. Product fixtures
+# --------------------------------------------------------------------------
