@@ -567,6 +567,7 @@ class _Direction:
                 if self.queue and not proxy._stalled:
                     wait = self.queue[0][0] - time.monotonic()
                     if wait <= 0:
+                        proxy._inflight += 1  # lets stall() wait for chunks already taken
                         return True, self.queue.popleft()[1]
                     proxy._cond.wait(min(wait, _POLL))
                 else:
@@ -580,30 +581,42 @@ class _Direction:
                 ok, data = self._next()
                 if not ok:
                     return
-                if data is _EOF:
-                    # Pass the half-close on, after everything queued before it.
-                    with contextlib.suppress(OSError):
-                        self.dst.shutdown(socket.SHUT_WR)
-                    return
-                view = memoryview(data)
-                while view:
-                    if conn.aborted:
+                try:
+                    if not self._deliver(data):
                         return
-                    try:
-                        n = self.dst.send(view)
-                    except TimeoutError:
-                        continue  # nothing was sent; re-check the abort flag
-                    except OSError:
-                        conn.abort()
-                        return
-                    view = view[n:]
+                finally:
                     with proxy._cond:
-                        if self.up:
-                            proxy.bytes_up += n
-                        else:
-                            proxy.bytes_down += n
+                        proxy._inflight -= 1
+                        proxy._cond.notify_all()
         finally:
             conn.thread_done()
+
+    def _deliver(self, data: bytes | None) -> bool:
+        """Send one chunk (or pass EOF on); False when this direction is finished."""
+        proxy, conn = self.conn.proxy, self.conn
+        if data is _EOF:
+            # Pass the half-close on, after everything queued before it.
+            with contextlib.suppress(OSError):
+                self.dst.shutdown(socket.SHUT_WR)
+            return False
+        view = memoryview(data)
+        while view:
+            if conn.aborted:
+                return False
+            try:
+                n = self.dst.send(view)
+            except TimeoutError:
+                continue  # nothing was sent; re-check the abort flag
+            except OSError:
+                conn.abort()
+                return False
+            view = view[n:]
+            with proxy._cond:
+                if self.up:
+                    proxy.bytes_up += n
+                else:
+                    proxy.bytes_down += n
+        return True
 
 
 class _Conn:
@@ -692,6 +705,7 @@ class LinkProxy:
         self._cond = threading.Condition()
         self._conns: set[_Conn] = set()
         self._stalled = False
+        self._inflight = 0
         self._refusing = False
         self._stop = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -759,10 +773,15 @@ class LinkProxy:
         for c in conns:
             c.closed.wait(max(0.0, deadline - time.monotonic()))
 
-    def stall(self) -> None:
-        """Stop forwarding: data is read and held, nothing is delivered, until `resume`."""
+    def stall(self, timeout: float = 2.0) -> None:
+        """Stop forwarding: data is read and held, nothing is delivered, until `resume`.
+
+        Returns once chunks already being sent are out (at most ``timeout`` s), so
+        the byte counters and the peers see nothing more after it returns.
+        """
         with self._cond:
             self._stalled = True
+            self._cond.wait_for(lambda: self._inflight == 0, timeout)
 
     def resume(self) -> None:
         """Deliver the held data and forward normally again."""

@@ -145,3 +145,42 @@ def remote(sshd: SshdServer) -> RemoteHelper:
 # --------------------------------------------------------------------------
 # 4. Product fixtures
 # --------------------------------------------------------------------------
+
+from remote_mcp.config import HostConfig  # noqa: E402
+from remote_mcp.session import Session  # noqa: E402
+from remote_mcp.tools.base import ToolState  # noqa: E402
+
+
+def make_host(server: SshdServer, **overrides: object) -> HostConfig:
+    """A HostConfig for the test sshd; ``overrides`` set optional keys
+    (for example ``grep_backend="grep"`` to force a fallback)."""
+    values: dict[str, object] = {
+        "name": "test",
+        "hostname": server.host,
+        "port": server.port,
+        "user": server.user,
+        "key_path": str(Path(TEST_HOME) / ".ssh" / "id_ed25519"),
+    }
+    values.update(overrides)
+    return HostConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def host_config(sshd: SshdServer) -> HostConfig:
+    return make_host(sshd)
+
+
+@pytest.fixture(scope="session")
+def session(host_config: HostConfig) -> Iterator[Session]:
+    """A connected product Session (pooled worker shells) to the test sshd."""
+    s = Session(host_config)
+    s.connect()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def state(session: Session) -> ToolState:
+    """Fresh per-test tool state (read tracking etc.) bound to the session's remote."""
+    assert session.info is not None
+    return ToolState(host_name="test", info=session.info, cwd=session.info.home)

@@ -210,7 +210,7 @@ def test_isolation_hides_each_side_from_the_other(
 
 
 def test_remote_helper_round_trips_hostile_names_and_bytes(remote, remote_dir: str) -> None:
-    path = f"{remote_dir}/-we'ird \"name\" $(touch pwned) ;\n.bin"
+    path = f'{remote_dir}/-we\'ird "name" $(touch pwned) ;\n.bin'
     data = bytes(range(256)) * 64
     assert not remote.exists(path)
     remote.write_bytes(path, data)

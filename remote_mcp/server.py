@@ -1,0 +1,256 @@
+"""The MCP stdio server: tool list, argument checking, dispatch, MCP content.
+
+Protocol only. Tool semantics live in ``remote_mcp.tools``; SSH in the
+session layer. Three rules shape this module:
+
+* ``initialize`` and ``tools/list`` never wait for SSH. Clients start every
+  server at launch, so the connection is opened in the background and tool
+  calls wait for it (a failed connect is retried by the next call).
+* A failed tool call is a *result* with ``isError: true`` whose text is what
+  the agent should read -- never a JSON-RPC error (mcp 2.x turns an escaped
+  exception into one), so every handler is wrapped.
+* Blocking SSH work runs in worker threads, so parallel calls run in
+  parallel and a cancelled call can be interrupted on the remote.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import mcp.types as types
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from pydantic import ValidationError
+
+from . import __version__
+from .config import HostConfig
+from .errors import RemoteMCPError, SessionError, ToolError
+from .schemas import TOOLS, format_validation_error, tool_definitions
+from .session import Session, describe
+from .tools import files
+from .tools.base import ToolOutput, ToolState
+
+__all__ = ["CallEnv", "RemoteServer", "serve"]
+
+log = logging.getLogger("remote_mcp")
+
+INSTRUCTIONS = (Path(__file__).parent / "instructions.md").read_text(encoding="utf-8")
+
+
+@dataclass
+class CallEnv:
+    """What one tool call's handler gets: the session (runner), the shared
+    tool state, and hooks for progress and cancellation."""
+
+    session: Session
+    state: ToolState
+    host: HostConfig
+    progress: Callable[[float, str], None] | None = None
+    cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+
+Handler = Callable[[CallEnv, Any], ToolOutput]
+
+HANDLERS: dict[str, Handler] = {
+    "Read": lambda env, a: files.read(
+        env.session, a.file_path, a.offset, a.limit, state=env.state
+    ),
+    "Write": lambda env, a: files.write(env.session, a.file_path, a.content, state=env.state),
+    "MultiRead": lambda env, a: files.multi_read(
+        env.session, [f.model_dump() for f in a.files], state=env.state
+    ),
+    "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
+}
+
+
+class RemoteServer:
+    """One MCP server bound to one configured host."""
+
+    def __init__(self, host: HostConfig) -> None:
+        self.host = host
+        self.session = Session(host)
+        self.state = ToolState(
+            host_name=host.name,
+            cwd=host.cwd,
+            read_only=host.read_only,
+            allowed_paths=host.allowed_paths,
+            backends={
+                "edit": host.edit_backend,
+                "grep": host.grep_backend,
+                "find": host.find_backend,
+            },
+        )
+        self._connecting: Future[None] | None = None
+        self._connect_lock = threading.Lock()
+        self.tools = [
+            types.Tool(
+                name=d["name"],
+                description=d["description"],
+                input_schema=d["input_schema"],
+                annotations=types.ToolAnnotations(**d["annotations"]),
+            )
+            for d in tool_definitions(host.name)
+        ]
+        self.server: Server[Any] = Server(
+            "remote-mcp",
+            version=__version__,
+            instructions=INSTRUCTIONS.format(host=host.name),
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    # -- connection in the background -------------------------------------------
+    def start_connecting(self) -> Future[None]:
+        """Begin connecting now (idempotent while a connect is in flight or done)."""
+        with self._connect_lock:
+            fut = self._connecting
+            if fut is None or (fut.done() and fut.exception() is not None):
+                fut = Future()
+                self._connecting = fut
+                threading.Thread(
+                    target=self._connect, args=(fut,), name="remote-mcp-connect", daemon=True
+                ).start()
+            return fut
+
+    def _connect(self, fut: Future[None]) -> None:
+        try:
+            info = self.session.connect()
+            self.state.info = info
+            if self.state.cwd is None:
+                self.state.cwd = info.home
+            self.session.pool.warm()
+            fut.set_result(None)
+        except BaseException as exc:  # noqa: BLE001 - reported on the next tool call
+            log.warning("connecting to %s failed: %s", self.host.name, describe(exc))
+            fut.set_exception(exc)
+
+    def wait_connected(self) -> None:
+        try:
+            self.start_connecting().result()
+        except Exception as exc:
+            raise ToolError(
+                f"Cannot connect to remote host {self.host.name} "
+                f"({self.session.conn.destination}): {describe(exc)}. "
+                "The next tool call will try again."
+            ) from exc
+
+    # -- MCP handlers -------------------------------------------------------------
+    async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.tools)
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        env = CallEnv(self.session, self.state, self.host)
+        token = (ctx.meta or {}).get("progress_token")
+        if token is not None:
+            env.progress = self._progress_sender(ctx)
+        try:
+            output = await self._dispatch(env, params.name, params.arguments or {})
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                for hook in env.cancel_hooks:
+                    await anyio.to_thread.run_sync(_quietly, hook)
+            raise
+        except ToolError as err:
+            return _error(str(err))
+        except SessionError as err:
+            return _error(f"Remote host {self.host.name}: {err}")
+        except RemoteMCPError as err:
+            return _error(str(err))
+        except Exception as exc:  # noqa: BLE001 - never a protocol error for a tool failure
+            log.exception("tool %s failed", params.name)
+            return _error(f"Internal error in remote-mcp ({type(exc).__name__}: {exc}).")
+        return _content(output, self.session.take_warning())
+
+    async def _dispatch(self, env: CallEnv, name: str, arguments: dict[str, Any]) -> ToolOutput:
+        spec = TOOLS.get(name)
+        handler = HANDLERS.get(name)
+        if spec is None or handler is None:
+            raise ToolError(f"Error: No such tool available: {name}")
+        try:
+            args = spec.model.model_validate(arguments)
+        except ValidationError as exc:
+            raise ToolError(format_validation_error(name, exc)) from None
+
+        def work() -> ToolOutput:
+            if spec.open_world:
+                self.wait_connected()
+            return handler(env, args)
+
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+
+    def _progress_sender(self, ctx: Any) -> Callable[[float, str], None]:
+        def send(progress: float, message: str) -> None:
+            try:
+                anyio.from_thread.run(ctx.session.report_progress, progress, None, message)
+            except Exception:  # noqa: BLE001 - progress is best effort
+                log.debug("progress notification failed", exc_info=True)
+
+        return send
+
+    # -- running --------------------------------------------------------------------
+    async def run_stdio(self) -> None:
+        self.start_connecting()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_stop_on_signals, tg.cancel_scope)
+                async with stdio_server() as (read, write):
+                    await self.server.run(read, write, self.server.create_initialization_options())
+                tg.cancel_scope.cancel()
+        finally:
+            await anyio.to_thread.run_sync(self.close)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+async def _stop_on_signals(scope: anyio.CancelScope) -> None:
+    # Claude Code stops servers with SIGINT, then SIGTERM: both mean a clean exit.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+def _quietly(hook: Callable[[], None]) -> None:
+    try:
+        hook()
+    except Exception:  # noqa: BLE001 - cleanup after a cancel must not raise
+        log.warning("cancel hook failed", exc_info=True)
+
+
+def _wire_text(text: str) -> str:
+    """JSON cannot carry lone surrogates: show invalid bytes as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _error(message: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=_wire_text(message))], is_error=True
+    )
+
+
+def _content(output: ToolOutput, warning: str | None) -> types.CallToolResult:
+    text = output.text if not warning else f"{warning}\n\n{output.text}"
+    blocks: list[Any] = []
+    if text or not output.images:
+        blocks.append(types.TextContent(type="text", text=_wire_text(text)))
+    for image in output.images:
+        blocks.append(types.ImageContent(type="image", data=image.data_b64, mime_type=image.mime_type))
+    return types.CallToolResult(content=blocks, is_error=False)
+
+
+def serve(host: HostConfig) -> None:
+    """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="remote-mcp: %(message)s")
+    anyio.run(RemoteServer(host).run_stdio)
