@@ -120,8 +120,7 @@ def parse_config(data: Any, cfg_path: Path) -> Config:
     unknown = sorted(set(data) - {"hosts", "default_host"})
     if unknown:
         raise ConfigError(
-            f"{cfg_path}: unknown top-level key {unknown[0]!r} "
-            "(allowed: hosts, default_host)."
+            f"{cfg_path}: unknown top-level key {unknown[0]!r} (allowed: hosts, default_host)."
         )
     raw_hosts = data.get("hosts") or {}
     if not isinstance(raw_hosts, dict) or not raw_hosts:

@@ -43,7 +43,9 @@ class ReadArgs(_Args):
 class WriteArgs(_Args):
     file_path: Annotated[
         str,
-        Field(description="The absolute path to the file to write (must be absolute, not relative)"),
+        Field(
+            description="The absolute path to the file to write (must be absolute, not relative)"
+        ),
     ]
     content: Annotated[str, Field(description="The content to write to the file")]
 
@@ -145,7 +147,7 @@ class GrepArgs(_Args):
         int | None,
         Field(
             alias="-B",
-            description='Number of lines to show before each match (rg -B). Requires '
+            description="Number of lines to show before each match (rg -B). Requires "
             'output_mode: "content", ignored otherwise.',
         ),
     ] = None
@@ -153,7 +155,7 @@ class GrepArgs(_Args):
         int | None,
         Field(
             alias="-A",
-            description='Number of lines to show after each match (rg -A). Requires '
+            description="Number of lines to show after each match (rg -A). Requires "
             'output_mode: "content", ignored otherwise.',
         ),
     ] = None
@@ -161,7 +163,7 @@ class GrepArgs(_Args):
         int | None,
         Field(
             alias="-C",
-            description='Number of lines to show before and after each match (rg -C). '
+            description="Number of lines to show before and after each match (rg -C). "
             'Requires output_mode: "content", ignored otherwise.',
         ),
     ] = None
@@ -169,7 +171,7 @@ class GrepArgs(_Args):
         bool | None,
         Field(
             alias="-n",
-            description='Show line numbers in output (rg -n). Requires output_mode: '
+            description="Show line numbers in output (rg -n). Requires output_mode: "
             '"content", ignored otherwise. Defaults to true.',
         ),
     ] = None
@@ -189,13 +191,13 @@ class GrepArgs(_Args):
             description='Limit output to first N lines/entries, equivalent to "| head -N". '
             "Works across all output modes: content (limits output lines), "
             "files_with_matches (limits file paths), count (limits count entries). Defaults "
-            "based on \"cap\" experiment value: 0 (unlimited), 20, or 100."
+            'based on "cap" experiment value: 0 (unlimited), 20, or 100.'
         ),
     ] = None
     offset: Annotated[
         int | None,
         Field(
-            description='Skip first N lines/entries before applying head_limit, equivalent '
+            description="Skip first N lines/entries before applying head_limit, equivalent "
             'to "| tail -n +N | head -N". Works across all output modes. Defaults to 0.'
         ),
     ] = None
@@ -350,15 +352,13 @@ _BASH = (
     "available). cd, exported variables, functions and aliases persist between calls. "
     "stdin is /dev/null, pagers are disabled. Default timeout 120000 ms (max 600000). "
     "Use run_in_background for long jobs, then BashOutput to read their output and KillShell "
-    "to stop them; BashOutput with bash_id \"list\" lists the background jobs."
+    'to stop them; BashOutput with bash_id "list" lists the background jobs.'
 )
 _BASHOUTPUT = (
     "Returns the new output of a background command on the remote host {host} (started "
-    "by Bash with run_in_background), with its status. bash_id \"list\" lists all jobs."
+    'by Bash with run_in_background), with its status. bash_id "list" lists all jobs.'
 )
-_KILLSHELL = (
-    "Kills a background command on the remote host {host} and all its child processes."
-)
+_KILLSHELL = "Kills a background command on the remote host {host} and all its child processes."
 _FEEDBACK = (
     "Files a note about remote-mcp itself (a tool that misbehaved, a missing feature, a "
     "confusing message) into a local log for its maintainers. Does not touch {host}."

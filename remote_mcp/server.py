@@ -38,7 +38,7 @@ from .config import HostConfig
 from .errors import RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, describe
-from .tools import files
+from .tools import feedback, files, transfer
 from .tools.base import ToolOutput, ToolState
 
 __all__ = ["CallEnv", "RemoteServer", "serve"]
@@ -63,14 +63,19 @@ class CallEnv:
 Handler = Callable[[CallEnv, Any], ToolOutput]
 
 HANDLERS: dict[str, Handler] = {
-    "Read": lambda env, a: files.read(
-        env.session, a.file_path, a.offset, a.limit, state=env.state
-    ),
+    "Read": lambda env, a: files.read(env.session, a.file_path, a.offset, a.limit, state=env.state),
     "Write": lambda env, a: files.write(env.session, a.file_path, a.content, state=env.state),
     "MultiRead": lambda env, a: files.multi_read(
         env.session, [f.model_dump() for f in a.files], state=env.state
     ),
     "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
+    "Feedback": lambda env, a: feedback.feedback(a.message, a.tool, host=env.host.name),
+    "Upload": lambda env, a: transfer.upload(
+        env.session, a.local_path, a.remote_path, a.overwrite, state=env.state
+    ),
+    "Download": lambda env, a: transfer.download(
+        env.session, a.remote_path, a.local_path, a.overwrite, state=env.state
+    ),
 }
 
 
@@ -149,7 +154,9 @@ class RemoteServer:
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=self.tools)
 
-    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def _call_tool(
+        self, ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         env = CallEnv(self.session, self.state, self.host)
         token = (ctx.meta or {}).get("progress_token")
         if token is not None:
@@ -246,7 +253,9 @@ def _content(output: ToolOutput, warning: str | None) -> types.CallToolResult:
     if text or not output.images:
         blocks.append(types.TextContent(type="text", text=_wire_text(text)))
     for image in output.images:
-        blocks.append(types.ImageContent(type="image", data=image.data_b64, mime_type=image.mime_type))
+        blocks.append(
+            types.ImageContent(type="image", data=image.data_b64, mime_type=image.mime_type)
+        )
     return types.CallToolResult(content=blocks, is_error=False)
 
 

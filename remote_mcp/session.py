@@ -11,8 +11,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import paramiko
+
 from .config import HostConfig
-from .connection import HostConnection
+from .connection import WINDOW_SIZE, HostConnection
 from .errors import ConnectionLost, RemoteMCPError, ShellProtocolError
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
@@ -59,6 +61,7 @@ class Session:
         self._lock = threading.Lock()
         self._lost: str | None = None
         self.reconnects = 0
+        self._sftp: paramiko.SFTPClient | None = None
 
     @property
     def stats(self):  # noqa: ANN201 - TransferStats, re-exported for tests/bench
@@ -84,6 +87,7 @@ class Session:
         """Forget every channel of the dead connection and remember to tell."""
         self.pool.close()
         self.pool = ChannelPool(self.conn, self.host.workers)
+        self._sftp = None
         lost = ["open channels"]
         if self.bash is not None:
             self.bash.close()
@@ -111,6 +115,17 @@ class Session:
             self.conn.close()
             raise
 
+    def sftp(self) -> paramiko.SFTPClient:
+        """A cached SFTP client (Upload/Download); opening one costs ~3 round trips."""
+        self.connect()
+        with self._lock:
+            if self._sftp is None or self._sftp.get_channel().closed:
+                self._sftp = paramiko.SFTPClient.from_transport(
+                    self.conn.transport(), window_size=WINDOW_SIZE
+                )
+                assert self._sftp is not None
+            return self._sftp
+
     def bash_shell(self) -> ShellChannel:
         """The dedicated long-lived shell of the Bash tool (state persists)."""
         self.connect()
@@ -123,6 +138,9 @@ class Session:
             self.pool.close()
             if self.bash is not None:
                 self.bash.close()
+            if self._sftp is not None:
+                self._sftp.close()
+                self._sftp = None
             self.conn.close()
 
 

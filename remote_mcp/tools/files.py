@@ -217,8 +217,13 @@ def multi_read(
     reqs = []
     for spec in files:
         reqs.append(
-            _request(state, runner, str(spec["file_path"]),
-                     _opt_int(spec.get("offset")), _opt_int(spec.get("limit")))  # fmt: skip
+            _request(
+                state,
+                runner,
+                str(spec["file_path"]),
+                _opt_int(spec.get("offset")),
+                _opt_int(spec.get("limit")),
+            )  # fmt: skip
         )
     boundary = "RMCP_PART_" + secrets.token_hex(12)
     result = run_template(
@@ -308,9 +313,7 @@ def write(
     )
 
 
-def file_stat(
-    runner: Runner, paths: list[str], *, state: ToolState | None = None
-) -> ToolOutput:
+def file_stat(runner: Runner, paths: list[str], *, state: ToolState | None = None) -> ToolOutput:
     """Metadata of one or many paths in one command (a few bytes each)."""
     state = state if state is not None else ToolState()
     if not paths:
