@@ -468,7 +468,8 @@ def remote_exec(
     per server (reopened if it died), so tests can check remote state through a
     channel that shares no code with the product. ``input`` is fed to stdin.
     The exit status is -1 when the command died from a signal. Raises
-    `TimeoutError` when the command does not finish within ``timeout`` seconds.
+    `TimeoutError` when the command does not finish within ``timeout`` seconds
+    (the channel is closed; the remote command may run on until it notices).
     """
     deadline = time.monotonic() + timeout
     try:
@@ -504,6 +505,9 @@ def remote_exec(
                 err += chan.recv_stderr(65536)
             if chan.eof_received or chan.closed:
                 break
+        # Data fed between the drain and the EOF check above (EOF comes after all data).
+        while chan.recv_ready():
+            out += chan.recv(65536)
         while chan.recv_stderr_ready():
             err += chan.recv_stderr(65536)
         # OpenSSH sends EOF before exit-status; wait for the status without spinning.

@@ -13,6 +13,7 @@ import hashlib
 import os
 import random
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -123,6 +124,10 @@ def test_remote_exec_returns_status_and_separate_streams(sshd: SshdServer) -> No
     assert (rc, out, err) == (3, b"out\n", b"err\n")
     rc, out, _ = remote_exec(sshd, "wc -c", input=b"x" * 3_000_000)
     assert (rc, out.strip()) == (0, b"3000000")
+    # Both streams at once, each bigger than a channel window's worth of small reads.
+    rc, out, err = remote_exec(sshd, "head -c 3000000 /dev/zero; head -c 2500000 /dev/zero >&2")
+    assert (rc, len(out), len(err)) == (0, 3_000_000, 2_500_000)
+    assert remote_exec(sshd, "echo a; kill -9 $$")[:2] == (-1, b"a\n")  # killed by a signal
 
 
 def test_remote_exec_times_out_and_recovers(sshd: SshdServer) -> None:
@@ -221,6 +226,26 @@ def test_remote_helper_round_trips_hostile_names_and_bytes(remote, remote_dir: s
     assert remote.sh("printf 'a\\377b'") == "a\udcffb"
     rc, _, err = remote.run("ls /nonexistent-remote-mcp")
     assert rc != 0 and err
+
+
+def test_without_namespaces_isolation_is_off_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PATH without unshare stands in for a machine without mount namespaces.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    keygen = shutil.which("ssh-keygen")
+    assert keygen is not None
+    (bin_dir / "ssh-keygen").symlink_to(keygen)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    root = tmp_path / "area"
+    with pytest.warns(RuntimeWarning, match="ISOLATION IS OFF"):
+        server = start_sshd(tmp_path / "w", isolated_root=root)
+    with server:
+        assert not server.isolated
+        assert server.isolated_root == root
+        remote_exec(server, f"echo shared > {root}/f")
+        assert (root / "f").read_text() == "shared\n"  # same file system: not isolated
 
 
 def test_start_failure_reports_log_tail(tmp_path: Path) -> None:
