@@ -93,15 +93,17 @@ class _StrictPolicy(paramiko.MissingHostKeyPolicy):
         self.port = port
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        name = known_hosts_name(hostname, self.port)
+        # paramiko passes the known_hosts form already: "[host]:port" unless port 22.
+        name = hostname
+        plain = hostname[1:].rsplit("]:", 1)[0] if hostname.startswith("[") else hostname
         line = f"{name} {key.get_name()} {key.get_base64()}"
         port_flag = "" if self.port == 22 else f"-p {self.port} "
         raise HostKeyError(
             f"Host key for {name} is not in known_hosts ({key.get_name()} {fingerprint(key)}). "
             f"Verify the fingerprint with the host's administrator, then add it with "
-            f"`ssh-keyscan {port_flag}-t {key.get_name()} {hostname} >> ~/.ssh/known_hosts` "
+            f"`ssh-keyscan {port_flag}-t {key.get_name()} {plain} >> ~/.ssh/known_hosts` "
             f"or append this line to ~/.ssh/known_hosts:\n{line}\n"
-            "(or set host_key_policy: accept-new for this host in the remote-mcp config)."
+            "(or set host_key_policy: accept-new for this host in the remote-mcp config)"
         )
 
 
@@ -114,7 +116,7 @@ class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
         self.known_hosts = known_hosts
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        name = known_hosts_name(hostname, self.port)
+        name = hostname  # already "[host]:port" for non-22 ports
         self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.known_hosts, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as fh:

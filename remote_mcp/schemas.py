@@ -361,7 +361,8 @@ _BASHOUTPUT = (
 _KILLSHELL = "Kills a background command on the remote host {host} and all its child processes."
 _FEEDBACK = (
     "Files a note about remote-mcp itself (a tool that misbehaved, a missing feature, a "
-    "confusing message) into a local log for its maintainers. Does not touch {host}."
+    "confusing message) into a local log for its maintainers. Runs locally: it does not "
+    "touch the remote host {host}."
 )
 _UPLOAD = "Copies a local file to the remote host {host} over SFTP (atomic replace)."
 _DOWNLOAD = "Copies a file from the remote host {host} to the local machine over SFTP."

@@ -16,6 +16,7 @@ session layer. Three rules shape this module:
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -146,7 +147,7 @@ class RemoteServer:
         except Exception as exc:
             raise ToolError(
                 f"Cannot connect to remote host {self.host.name} "
-                f"({self.session.conn.destination}): {describe(exc)}. "
+                f"({self.session.conn.destination}): {describe(exc).rstrip('.')}. "
                 "The next tool call will try again."
             ) from exc
 
@@ -210,23 +211,25 @@ class RemoteServer:
         self.start_connecting()
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_stop_on_signals, tg.cancel_scope)
+                tg.start_soon(self._exit_on_signal)
                 async with stdio_server() as (read, write):
                     await self.server.run(read, write, self.server.create_initialization_options())
-                tg.cancel_scope.cancel()
+                tg.cancel_scope.cancel()  # stdin reached EOF
         finally:
             await anyio.to_thread.run_sync(self.close)
 
+    async def _exit_on_signal(self) -> None:
+        # Claude Code stops servers with SIGINT, then SIGTERM: both mean a clean
+        # exit. The SDK reads stdin in a thread that cannot be interrupted, so
+        # after closing every SSH connection we leave without waiting for it.
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                await anyio.to_thread.run_sync(self.close)
+                sys.stdout.flush()
+                os._exit(0)
+
     def close(self) -> None:
         self.session.close()
-
-
-async def _stop_on_signals(scope: anyio.CancelScope) -> None:
-    # Claude Code stops servers with SIGINT, then SIGTERM: both mean a clean exit.
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            scope.cancel()
-            return
 
 
 def _quietly(hook: Callable[[], None]) -> None:
