@@ -479,7 +479,8 @@ def remote_exec(
         chan = _transport_for(server, fresh=True).open_session(timeout=timeout)
     with chan:
         chan.settimeout(timeout)
-        chan.exec_command(command)
+        # Non-UTF-8 file names arrive as surrogate escapes: send their raw bytes.
+        chan.exec_command(command.encode("utf-8", "surrogateescape"))
         writer: threading.Thread | None = None
         if input is not None:
             # A thread, so a command that writes while reading cannot deadlock on the window.
