@@ -1,0 +1,126 @@
+"""Shell templates: every interpolation is quoted, every template parses, and
+rendering hostile values yields a script that runs without executing them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+
+from remote_mcp.templates import TEMPLATE_DIR, render, template_names
+from remote_mcp.tools.base import FileRecord
+
+SAFE_FILTERS = {"q", "int", "word", "b64", "b64lines"}
+EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
+CANARY = "/tmp/remote-mcp-template-canary"
+HOSTILE = f"it's $(touch {CANARY}) `touch {CANARY}`; touch {CANARY} \n-rf \"x\" * ~ é"
+
+
+def test_every_interpolation_ends_in_a_safe_filter() -> None:
+    offenders = []
+    for name in template_names():
+        source = (TEMPLATE_DIR / name).read_text()
+        for expr in EXPRESSION.findall(source):
+            last_filter = expr.rsplit("|", 1)[-1].strip().split("(")[0].strip()
+            if "|" not in expr or last_filter not in SAFE_FILTERS:
+                offenders.append(f"{name}: {{{{{expr}}}}}")
+    assert not offenders, "unquoted interpolation:\n" + "\n".join(offenders)
+
+
+def test_undefined_values_are_errors_not_empty_strings() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render("read.sh.j2")
+
+
+def test_quote_filter_rejects_nul_and_untyped_values() -> None:
+    with pytest.raises(ValueError):
+        render("stat.sh.j2", paths=["a\0b"])
+    with pytest.raises(ValueError):
+        render("_frame.sh.j2", command="x", sentinel="not a word; rm", subshell=True)
+
+
+# Hostile values for each template that takes input (partials are covered by
+# the templates that include them). A new template must be added here.
+def _values() -> dict[str, dict[str, Any]]:
+    path = f"{{dir}}/{HOSTILE}"
+    return {
+        "read.sh.j2": dict(path=path, start=1, end=10, mode="text", check_size=1,
+                           max_size=1000, hash_max=1000, line_bytes=8000),
+        "multiread.sh.j2": dict(
+            files=[dict(path=path, start=1, end=5, mode="text", check_size=0, max_size=10)] * 2,
+            boundary="B_0123", hash_max=1000, line_bytes=8000,
+        ),
+        "write.sh.j2": dict(path=path, content=HOSTILE, expect="any", token="EOF_1"),
+        "stat.sh.j2": dict(paths=[path, "{dir}"]),
+        "probe.sh.j2": {},
+        "_read_fn.sh.j2": {},
+        "shell_start.sh.j2": {},
+        "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", subshell=True),
+        "_precondition.sh.j2": dict(expect=FileRecord("0" * 64, HOSTILE, 1)),
+    }  # fmt: skip
+
+
+def _render_for(name: str, directory: str) -> str | None:
+    values = _values().get(name)
+    if values is None:
+        return None
+
+    def fill(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace("{dir}", directory)
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fill(x) for k, x in v.items()}
+        return v
+
+    return render(name, **fill(values))
+
+
+def test_every_template_has_hostile_values() -> None:
+    from tests.template_values import EXTRA_VALUES
+
+    missing = [n for n in template_names() if n not in _values() and n not in EXTRA_VALUES]
+    assert not missing, f"add hostile values for: {missing}"
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash", "busybox sh"])
+def test_rendered_templates_parse(shell: str) -> None:
+    argv = shell.split()
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} not installed")
+    for name in template_names():
+        script = _render_for(name, "/tmp/x") or _render_extra(name, "/tmp/x")
+        if script is None:
+            continue
+        proc = subprocess.run([*argv, "-n"], input=script.encode("utf-8", "surrogateescape"),
+                              capture_output=True, check=False)  # fmt: skip
+        assert proc.returncode == 0, f"{name} does not parse in {shell}: {proc.stderr!r}"
+
+
+def _render_extra(name: str, directory: str) -> str | None:
+    from tests.template_values import EXTRA_VALUES, render_extra
+
+    return render_extra(name, directory) if name in EXTRA_VALUES else None
+
+
+def test_rendered_templates_run_without_executing_values(session, remote, remote_dir) -> None:
+    remote.sh(f"rm -f {CANARY}")
+    for name in template_names():
+        if name.startswith("_") or name == "shell_start.sh.j2":
+            continue  # partials / the channel's exec request, run by every other test
+        script = _render_for(name, remote_dir) or _render_extra(name, remote_dir)
+        if script is None:
+            continue
+        result = session.run(script, warn=True)
+        assert result.exited in (0, 1, 2), f"{name}: {result.stderr}"
+    assert not remote.exists(CANARY), "a template executed a hostile value"
+
+
+def test_template_dir_is_the_source_or_the_installed_copy() -> None:
+    assert (Path(TEMPLATE_DIR) / "read.sh.j2").is_file()
