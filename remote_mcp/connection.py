@@ -166,7 +166,12 @@ class HostConnection:
         h = self.host
         connect_kwargs: dict[str, Any] = {"compress": h.compression}
         if h.key_path:
-            connect_kwargs["key_filename"] = [os.path.expanduser(h.key_path)]
+            key = os.path.expanduser(h.key_path)
+            if not os.path.isfile(key):
+                raise ConnectError(
+                    f"key_path {key} does not exist (host {h.name} in the remote-mcp config)."
+                )
+            connect_kwargs["key_filename"] = [key]
         conn = fabric.Connection(
             h.hostname,
             user=h.user,
@@ -192,7 +197,10 @@ class HostConnection:
     @property
     def destination(self) -> str:
         """``user@hostname`` after ssh_config resolution (for messages)."""
-        conn = self.connection or self.build()
+        try:
+            conn = self.connection or self.build()
+        except ConnectError:
+            return f"{self.host.user or '?'}@{self.host.hostname}"
         return f"{conn.user}@{conn.host}"
 
     # -- lifecycle --------------------------------------------------------

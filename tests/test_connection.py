@@ -1,0 +1,125 @@
+"""Host keys are checked strictly; ssh_config aliases apply; bytes are counted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from remote_mcp.connection import HostConnection
+from remote_mcp.errors import ConnectError, HostKeyError
+from remote_mcp.testing import SshdServer, start_sshd
+from tests.conftest import make_host
+
+KNOWN_HOSTS = Path(os.environ["HOME"], ".ssh", "known_hosts")
+
+
+@pytest.fixture
+def stranger(tmp_path: Path, sshd: SshdServer):
+    """A second sshd whose host key nobody has accepted (same client key)."""
+    server = start_sshd(tmp_path / "stranger")
+    auth = (tmp_path / "stranger").glob("authorized_keys*")
+    for path in auth:
+        path.write_text(sshd.client_key.with_suffix(".pub").read_text())
+    yield server
+    server.stop()
+
+
+def test_unknown_host_key_is_refused_with_fingerprint_and_line(stranger: SshdServer) -> None:
+    conn = HostConnection(make_host(stranger))
+    with pytest.raises(HostKeyError) as err:
+        conn.open()
+    message = str(err.value)
+    assert stranger.host_key_fingerprint in message
+    assert f"ssh-keyscan -p {stranger.port} -t ssh-ed25519 127.0.0.1" in message
+    assert stranger.known_hosts_line.split()[-1] in message  # the key line to add
+    assert not conn.is_alive()
+
+
+def test_accept_new_records_the_key_then_connects(stranger: SshdServer, tmp_path: Path) -> None:
+    before = KNOWN_HOSTS.read_text()
+    try:
+        conn = HostConnection(make_host(stranger, host_key_policy="accept-new"))
+        conn.open()
+        conn.close()
+        assert stranger.known_hosts_line.split()[-1] in KNOWN_HOSTS.read_text()
+        # Now known: strict mode accepts it.
+        strict = HostConnection(make_host(stranger))
+        strict.open()
+        strict.close()
+    finally:
+        KNOWN_HOSTS.write_text(before)
+
+
+def test_changed_host_key_is_refused_loudly(stranger: SshdServer, sshd: SshdServer) -> None:
+    before = KNOWN_HOSTS.read_text()
+    # Claim the stranger's address has the main test server's key.
+    fake = sshd.known_hosts_line.replace(f"]:{sshd.port} ", f"]:{stranger.port} ", 1)
+    try:
+        KNOWN_HOSTS.write_text(before + fake + "\n")
+        for policy in ("strict", "accept-new"):
+            conn = HostConnection(make_host(stranger, host_key_policy=policy))
+            with pytest.raises(HostKeyError, match="HOST KEY CHANGED") as err:
+                conn.open()
+            assert stranger.host_key_fingerprint in str(err.value)
+            assert f"ssh-keygen -R [127.0.0.1]:{stranger.port}" in str(err.value)
+    finally:
+        KNOWN_HOSTS.write_text(before)
+
+
+def test_ssh_config_alias_supplies_hostname_port_user_key(sshd: SshdServer) -> None:
+    ssh_config = Path(os.environ["HOME"], ".ssh", "config")
+    ssh_config.write_text(
+        "Host testalias\n"
+        f"  HostName {sshd.host}\n  Port {sshd.port}\n  User {sshd.user}\n"
+        f"  IdentityFile {Path(os.environ['HOME'], '.ssh', 'id_ed25519')}\n"
+    )
+    try:
+        from remote_mcp.config import HostConfig
+
+        conn = HostConnection(HostConfig(name="alias", hostname="testalias"))
+        assert conn.destination == f"{sshd.user}@{sshd.host}"
+        fabric_conn = conn.open()
+        assert int(fabric_conn.port) == sshd.port
+        conn.close()
+    finally:
+        ssh_config.unlink()
+
+
+def test_wrong_key_is_an_authentication_error(sshd: SshdServer, tmp_path: Path) -> None:
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    default_key = Path(os.environ["HOME"], ".ssh", "id_ed25519")
+    hidden = default_key.with_suffix(".hidden")
+    default_key.rename(hidden)  # else paramiko (like ssh) also tries ~/.ssh/id_ed25519
+    try:
+        conn = HostConnection(make_host(sshd, key_path=str(other)))
+        with pytest.raises(ConnectError, match="authentication failed for root@127.0.0.1"):
+            conn.open()
+    finally:
+        hidden.rename(default_key)
+
+
+def test_missing_key_file_is_named(sshd: SshdServer, tmp_path: Path) -> None:
+    conn = HostConnection(make_host(sshd, key_path=str(tmp_path / "nope")))
+    with pytest.raises(ConnectError, match="key_path .*nope does not exist"):
+        conn.open()
+
+
+def test_unreachable_port_is_a_clear_connect_error(sshd: SshdServer) -> None:
+    from remote_mcp.testing import free_port
+
+    conn = HostConnection(make_host(sshd, port=free_port(), connect_timeout_s=3))
+    with pytest.raises(ConnectError, match="cannot reach 127.0.0.1 port"):
+        conn.open()
+
+
+def test_compression_on_and_bytes_counted(sshd: SshdServer) -> None:
+    conn = HostConnection(make_host(sshd))
+    fabric_conn = conn.open()
+    assert fabric_conn.transport.local_compression == "zlib@openssh.com"
+    _, sent, received = conn.stats.snapshot()
+    assert sent > 0 and received > 0
+    conn.close()
