@@ -38,6 +38,9 @@ class HostConfig:
     port: int | None = None
     key_path: str | None = None
     proxy_jump: str | None = None
+    # An extra known_hosts file (like ssh's UserKnownHostsFile); accept-new
+    # records new keys there instead of ~/.ssh/known_hosts.
+    known_hosts: str | None = None
     compression: bool = True
     keepalive_s: float = 15.0
     connect_timeout_s: float = 15.0
@@ -158,6 +161,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "port": (int,),
     "key_path": (str,),
     "proxy_jump": (str,),
+    "known_hosts": (str,),
     "compression": (bool,),
     "keepalive_s": (int, float),
     "connect_timeout_s": (int, float),

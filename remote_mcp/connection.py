@@ -124,17 +124,19 @@ class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
         client.get_host_keys().add(name, key.get_name(), key)
 
 
-def _known_hosts_files(conn: fabric.Connection) -> list[Path]:
-    files = [Path(os.path.expanduser("~/.ssh/known_hosts"))]
+def _known_hosts_files(conn: fabric.Connection, extra: str | None = None) -> list[Path]:
+    """Where host keys are looked up; the first one is where accept-new writes."""
+    files = [Path(os.path.expanduser(extra))] if extra else []
+    files.append(Path(os.path.expanduser("~/.ssh/known_hosts")))
     for entry in str(conn.ssh_config.get("userknownhostsfile", "")).split():
         files.append(Path(os.path.expanduser(entry)))
     return files
 
 
-def _harden(conn: fabric.Connection, policy: str) -> None:
+def _harden(conn: fabric.Connection, policy: str, known_hosts: str | None = None) -> None:
     """Load known_hosts and set the missing-key policy on a Connection (and
     recursively on its ProxyJump gateway, which Fabric builds with AutoAdd)."""
-    files = _known_hosts_files(conn)
+    files = _known_hosts_files(conn, known_hosts)
     for path in files:
         if path.is_file():
             conn.client.load_host_keys(str(path))
@@ -144,7 +146,7 @@ def _harden(conn: fabric.Connection, policy: str) -> None:
     else:
         conn.client.set_missing_host_key_policy(_StrictPolicy(port))
     if isinstance(conn.gateway, fabric.Connection):
-        _harden(conn.gateway, policy)
+        _harden(conn.gateway, policy, known_hosts)
 
 
 class HostConnection:
@@ -180,7 +182,7 @@ class HostConnection:
             connect_kwargs=connect_kwargs,
             gateway=self._gateway(h.proxy_jump) if h.proxy_jump else None,
         )
-        _harden(conn, h.host_key_policy)
+        _harden(conn, h.host_key_policy, h.known_hosts)
         return conn
 
     def _gateway(self, spec: str) -> fabric.Connection:

@@ -298,6 +298,7 @@ def start_sshd(
     *,
     isolated_root: Path | None = None,
     extra_config: str = "",
+    detach: bool = False,
 ) -> SshdServer:
     """Start a throwaway OpenSSH server on 127.0.0.1 and wait until it answers.
 
@@ -315,6 +316,9 @@ def start_sshd(
 
     ``extra_config`` is added to sshd_config; its plain keywords override the
     defaults, ``Match`` blocks go at the end.
+
+    ``detach=True`` lets sshd outlive this process (``invoke sandbox``): it gets
+    its own session and is not stopped at interpreter exit; stop it by pid.
 
     Raises `SshdError` (with the tail of the log) when sshd does not come up.
     """
@@ -381,7 +385,7 @@ def start_sshd(
         else:
             argv = [SSHD, "-D", "-e", "-f", str(config)]
         # PDEATHSIG fires when the parent *thread* exits, so only use it from the main thread.
-        in_main = threading.current_thread() is threading.main_thread()
+        in_main = threading.current_thread() is threading.main_thread() and not detach
         with open(log_path, "wb") as log:
             # unshare and sh exec, so the Popen pid is sshd itself: terminate() reaches it.
             proc = subprocess.Popen(
@@ -390,6 +394,7 @@ def start_sshd(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent if in_main else None,
+                start_new_session=detach,
             )
         why_not = _wait_ready(proc, port, time.monotonic() + _START_TIMEOUT)
         if why_not is None:
@@ -408,7 +413,8 @@ def start_sshd(
                 _remove_root=remove_root,
             )
             server.known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
-            _running.add(server)
+            if not detach:
+                _running.add(server)
             return server
         if proc.poll() is None:
             proc.kill()

@@ -1,0 +1,89 @@
+"""A throwaway local sshd to try remote-mcp with no server of your own.
+
+``invoke sandbox`` starts (or reuses) it, writes a private config with a
+``sandbox`` host, and prints the ``claude mcp add`` line. The sshd is a plain
+child of nobody: it keeps running after the command ends, so the MCP client
+can use it, until ``invoke sandbox --stop``. Nothing touches ~/.ssh: the host
+key lives in the sandbox's own known_hosts file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from .testing import start_sshd
+
+__all__ = ["SANDBOX_DIR", "ensure_sandbox", "mcp_add_line", "stop_sandbox"]
+
+SANDBOX_DIR = Path(
+    os.environ.get("REMOTE_MCP_SANDBOX_DIR") or os.path.expanduser("~/.cache/remote-mcp/sandbox")
+)
+
+
+def _alive(pid: int, port: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            return sock.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def ensure_sandbox() -> Path:
+    """Return the sandbox config path, starting the sshd if it is not running."""
+    config = SANDBOX_DIR / "config.yaml"
+    state = SANDBOX_DIR / "sshd.pid"
+    if config.exists() and state.exists():
+        pid, port = (int(x) for x in state.read_text().split())
+        if _alive(pid, port):
+            return config
+    if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
+        raise SystemExit(
+            "invoke sandbox needs OpenSSH's sshd: install it (Debian/Ubuntu: "
+            "apt-get install -y openssh-server) and run again."
+        )
+    stop_sandbox()
+    SANDBOX_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    server = start_sshd(SANDBOX_DIR / "sshd", detach=True)
+    home = SANDBOX_DIR / "work"
+    home.mkdir(exist_ok=True)
+    config.write_text(
+        "# Written by `invoke sandbox`: a throwaway local sshd.\n"
+        "hosts:\n"
+        "  sandbox:\n"
+        f"    hostname: {server.host}\n"
+        f"    port: {server.port}\n"
+        f"    user: {server.user}\n"
+        f"    key_path: {server.client_key}\n"
+        f"    known_hosts: {server.known_hosts}\n"
+        f"    cwd: {home}\n"
+        "default_host: sandbox\n"
+    )
+    state.write_text(f"{server.process.pid} {server.port}\n")
+    return config
+
+
+def stop_sandbox() -> bool:
+    """Stop the sandbox sshd if it runs; True if there was one."""
+    state = SANDBOX_DIR / "sshd.pid"
+    if not state.exists():
+        return False
+    pid = int(state.read_text().split()[0])
+    state.unlink()
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def mcp_add_line(config: Path) -> str:
+    return (
+        f"claude mcp add --scope user remote-sandbox -- {sys.executable} -m remote_mcp "
+        f"--config {config} --host sandbox"
+    )

@@ -1,0 +1,64 @@
+"""Developer tasks: ``invoke --list``.
+
+``test`` and ``lint`` are what CI runs; ``smoke`` checks a real host;
+``sandbox`` gives a throwaway local sshd to try everything against;
+``bench`` measures round trips, latency and bytes under an emulated slow link.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Context, task
+
+
+@task(help={"args": "extra pytest arguments, e.g. '-k Read -x'"})
+def test(c: Context, args: str = "") -> None:
+    """Run the test suite (starts its own private sshd; needs openssh-server)."""
+    c.run(f"{sys.executable} -m pytest {args}", pty=False)
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff (lint + format check) and mypy, as CI runs them."""
+    c.run("ruff check remote_mcp tests tasks.py bench")
+    c.run("ruff format --check remote_mcp tests tasks.py bench")
+    c.run(f"{sys.executable} -m mypy remote_mcp")
+
+
+@task(help={"host": "host name from the config", "config": "config file (optional)"})
+def smoke(c: Context, host: str, config: str = "") -> None:
+    """Exercise every tool against HOST and print a table of results and timings."""
+    from remote_mcp.config import load_config
+    from remote_mcp.selftest import run_steps
+
+    host_cfg = load_config(config or None).host(host)
+    results, destination = run_steps(host_cfg)
+    print(f"remote-mcp smoke test: {host} ({destination})")
+    print(f"{'tool':<12} {'result':<6} {'ms':>8}  detail")
+    for r in results:
+        print(f"{r.tool:<12} {'ok' if r.ok else 'FAIL':<6} {r.seconds * 1000:>8.1f}  {r.detail}")
+    if not all(r.ok for r in results) or len(results) < 2:
+        raise SystemExit(1)
+
+
+@task(help={"stop": "stop the sandbox sshd instead of starting it"})
+def sandbox(c: Context, stop: bool = False) -> None:
+    """Start a throwaway local sshd, run --test against it, print the claude line."""
+    from remote_mcp.sandbox import ensure_sandbox, mcp_add_line, stop_sandbox
+
+    if stop:
+        print("sandbox sshd stopped" if stop_sandbox() else "no sandbox sshd was running")
+        return
+    config = ensure_sandbox()
+    print(f"sandbox config: {config}")
+    c.run(f"{sys.executable} -m remote_mcp --config {config} --host sandbox --test")
+    print("To use it from Claude Code:")
+    print(f"  {mcp_add_line(config)}")
+    print("Stop it with: invoke sandbox --stop")
+
+
+@task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
+def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
+    """Round trips, latency and bytes per tool over an emulated slow link; writes a report."""
+    c.run(f"{sys.executable} -m bench.run --delay-ms {delay_ms} --out {out}")
