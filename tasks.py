@@ -21,8 +21,8 @@ def test(c: Context, args: str = "") -> None:
 @task
 def lint(c: Context) -> None:
     """ruff (lint + format check) and mypy, as CI runs them."""
-    c.run("ruff check remote_mcp tests tasks.py bench")
-    c.run("ruff format --check remote_mcp tests tasks.py bench")
+    c.run("ruff check remote_mcp tests tasks.py")
+    c.run("ruff format --check remote_mcp tests tasks.py")
     c.run(f"{sys.executable} -m mypy remote_mcp")
 
 
@@ -61,4 +61,4 @@ def sandbox(c: Context, stop: bool = False) -> None:
 @task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
 def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
     """Round trips, latency and bytes per tool over an emulated slow link; writes a report."""
-    c.run(f"{sys.executable} -m bench.run --delay-ms {delay_ms} --out {out}")
+    c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} --out {out}")

@@ -1,0 +1,236 @@
+"""``invoke bench``: round trips, latency and bytes per tool over a slow link.
+
+A throwaway sshd on 127.0.0.1 sits behind ``LinkProxy``, which adds a fixed
+one-way delay in each direction (the kernel here has no netem). Every tool
+runs through its routine on an open ``Session``, as the server runs it, and
+the report gives per call: median latency, latency in round trips, remote
+commands, and bytes on the wire (SSH framing, compression and all).
+A plain ``fabric.Connection.run`` of the same read is measured as the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .config import HostConfig
+from .session import Session
+from .templates import render
+from .testing import LinkProxy, remote_exec, start_sshd
+from .tools.base import ToolState
+
+__all__ = ["main"]
+
+
+@dataclass
+class Row:
+    name: str
+    what: str
+    median_ms: float
+    rtts: float
+    commands: float
+    sent: float
+    received: float
+
+
+def _measure(
+    session: Session, rtt_ms: float, name: str, what: str, fn: Callable[[], Any], repeat: int
+) -> Row:
+    times, deltas = [], []
+    for _ in range(repeat):
+        before = session.stats.snapshot()
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+        after = session.stats.snapshot()
+        deltas.append([a - b for a, b in zip(after, before, strict=True)])
+    median = statistics.median(times)
+    per_call = [statistics.median(col) for col in zip(*deltas, strict=True)]
+    return Row(name, what, median, median / rtt_ms if rtt_ms else 0.0, *per_call)
+
+
+def _scenarios(session: Session, state: ToolState, area: str) -> list[tuple[str, str, Callable]]:
+    from .tools import files
+
+    big = f"{area}/big.log"
+    small = [f"{area}/small{i}.txt" for i in range(10)]
+    scenarios: list[tuple[str, str, Callable]] = [
+        ("Read", "20 lines at offset 100000 of a 20 MB file",
+         lambda: files.read(session, big, offset=100000, limit=20, state=state)),
+        ("Read", "whole 200-line file",
+         lambda: files.read(session, small[0], state=state)),
+        ("MultiRead", "10 files of 200 lines",
+         lambda: files.multi_read(session, [{"file_path": p} for p in small], state=state)),
+        ("FileStat", "10 paths",
+         lambda: files.file_stat(session, small, state=state)),
+        ("Write", "10 KB file (atomic replace)",
+         lambda: files.write(session, f"{area}/w10k.txt", "x" * 10_000 + "\n",
+                             state=state)),
+    ]  # fmt: skip
+    scenarios += _optional_scenarios(session, state, area, big)
+    return scenarios
+
+
+def _optional_scenarios(
+    session: Session, state: ToolState, area: str, big: str
+) -> list[tuple[str, str, Callable]]:
+    """Tools from the other families, when present in this build."""
+    out: list[tuple[str, str, Callable]] = []
+    try:
+        from .tools import edit
+    except ImportError:
+        edit = None  # type: ignore[assignment]
+    if edit is not None:
+        target = f"{area}/edit10m.txt"
+        counter = iter(range(10**6))
+
+        def one_line_edit() -> None:
+            old, new = ("line 5 marker", "line 5 MARKER")
+            if next(counter) % 2:
+                old, new = new, old
+            edit.edit(session, target, old, new, state=state)
+
+        out.append(("Edit", "1 line of a 10 MB file (file hash known from Read)", one_line_edit))
+    try:
+        from .tools import search
+    except ImportError:
+        search = None  # type: ignore[assignment]
+    if search is not None:
+        out.append(("Glob", "**/*.txt over 12 files",
+                    lambda: search.glob(session, "**/*.txt", area, state=state)))  # fmt: skip
+        out.append(("Grep", "content mode, -C 2, 10 files",
+                    lambda: search.grep(session, "line 1[0-9]$", area, output_mode="content",
+                                        context=2, state=state)))  # fmt: skip
+    try:
+        from .tools import bash
+    except ImportError:
+        bash = None  # type: ignore[assignment]
+    if bash is not None:
+        out.append(("Bash", "echo hi on the persistent shell",
+                    lambda: bash.bash(session, "echo hi", state=state)))  # fmt: skip
+    return out
+
+
+def run(delay_ms: float, repeat: int) -> tuple[list[Row], dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
+        server = start_sshd(Path(tmp) / "sshd")
+        proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
+        known = Path(tmp) / "known_hosts"
+        known.write_text(server.known_hosts_line.replace(f"]:{server.port} ", f"]:{proxy.port} "))
+        host = HostConfig(name="bench", hostname="127.0.0.1", port=proxy.port, user=server.user,
+                          key_path=str(server.client_key), known_hosts=str(known))  # fmt: skip
+        area = f"{tmp}/area"
+        rc, _, err = remote_exec(server, _setup_script(area))
+        assert rc == 0, err
+        session = Session(host)
+        try:
+            start = time.perf_counter()
+            info = session.connect()
+            session.pool.warm()
+            connect_ms = (time.perf_counter() - start) * 1000
+            state = ToolState(host_name="bench", info=info, cwd=area)
+            from .tools import files
+
+            files.read(session, f"{area}/edit10m.txt", offset=1, limit=1, state=state)
+            rtt = 2 * delay_ms
+            rows = [
+                _measure(session, rtt, name, what, fn, repeat)
+                for name, what, fn in _scenarios(session, state, area)
+            ]
+            rows.append(_baseline(host, area, rtt, repeat))
+            meta = {
+                "delay_ms": delay_ms,
+                "rtt_ms": rtt,
+                "repeat": repeat,
+                "connect_ms": connect_ms,
+                "python": platform.python_version(),
+                "machine": f"{platform.system()} {platform.machine()}",
+            }
+            return rows, meta
+        finally:
+            session.close()
+            proxy.close()
+            server.stop()
+
+
+def _baseline(host: HostConfig, area: str, rtt: float, repeat: int) -> Row:
+    """The same 20-line read with a plain fabric.Connection (new channel per command)."""
+    from .connection import HostConnection
+
+    conn = HostConnection(host)
+    fabric_conn = conn.open()
+    script = render("read.sh.j2", path=f"{area}/big.log", start=100000, end=100019, mode="text",
+                    check_size=0, max_size=262144, hash_max=256 << 20, line_bytes=8000)  # fmt: skip
+    times = []
+    for _ in range(repeat):
+        before = conn.stats.snapshot()
+        t0 = time.perf_counter()
+        fabric_conn.run(script, hide=True, in_stream=False)
+        times.append((time.perf_counter() - t0) * 1000)
+        after = conn.stats.snapshot()
+    conn.close()
+    median = statistics.median(times)
+    return Row("baseline", "fabric Connection.run of the same 20-line read", median,
+               median / rtt, 1, after[1] - before[1], after[2] - before[2])  # fmt: skip
+
+
+def _setup_script(area: str) -> str:
+    a = shlex.quote(area)
+    return (
+        f"mkdir -p {a} && cd {a} && "
+        "seq -f 'line %.0f of a large log file here' 1 700000 > big.log && "
+        "seq -f 'line %.0f marker' 1 700000 | head -c 10485760 > edit10m.txt && "
+        "for i in 0 1 2 3 4 5 6 7 8 9; do seq -f 'line %.0f' 1 200 > small$i.txt; done && "
+        "mkdir -p sub/deeper && touch sub/a.txt sub/deeper/b.txt"
+    )
+
+
+def report(rows: list[Row], meta: dict[str, Any]) -> str:
+    lines = [
+        "# remote-mcp benchmark",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {meta['machine']}, Python {meta['python']}.",
+        f"Link: sshd on 127.0.0.1 behind a userspace proxy adding {meta['delay_ms']:.0f} ms each "
+        f"way (RTT {meta['rtt_ms']:.0f} ms). Median of {meta['repeat']} calls on an open session.",
+        f"Connection setup (connect + probe + warm worker channels): {meta['connect_ms']:.0f} ms.",
+        "",
+        "| tool | call | median ms | round trips | remote cmds | bytes sent | bytes recv |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.what} | {r.median_ms:.0f} | {r.rtts:.2f} | {r.commands:.0f} | "
+            f"{r.sent:.0f} | {r.received:.0f} |"
+        )
+    lines += [
+        "",
+        "Round trips = median latency / RTT; remote work (sed, sha256sum...) is included in it.",
+        "Bytes are counted on the TCP socket under SSH (kex, framing, MACs, zlib compression).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m remote_mcp.bench")
+    parser.add_argument("--delay-ms", type=float, default=50.0, help="one-way delay")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", default="bench-report.md")
+    args = parser.parse_args(argv)
+    rows, meta = run(args.delay_ms, args.repeat)
+    text = report(rows, meta)
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

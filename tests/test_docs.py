@@ -1,0 +1,32 @@
+"""The docs' examples run, and the reference pages match the code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from remote_mcp.testing import SshdServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_adhoc_fabric_example_runs(sshd: SshdServer, remote, remote_dir: str) -> None:
+    remote.write_bytes(f"{remote_dir}/notes.txt", b"first\nsecond\nthird\nfourth\n")
+    host = f"{sshd.user}@{sshd.host}:{sshd.port}"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "docs/how-to/adhoc_fabric_script.py"), host,
+         f"{remote_dir}/notes.txt"],
+        capture_output=True, text=True, timeout=60, env={**os.environ}, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "stat: 0 file 26 644 " in proc.stdout
+    assert "     3\u2192third" in proc.stdout and "fourth" not in proc.stdout
+    assert f"File created successfully at: {remote_dir}/adhoc-copy.txt" in proc.stdout
+    assert remote.read_bytes(f"{remote_dir}/adhoc-copy.txt") == b"hi\n"
+
+
+def test_claude_md_fragment_is_the_server_instructions() -> None:
+    fragment = (ROOT / "docs/CLAUDE.md.fragment.md").read_text()
+    assert fragment == (ROOT / "remote_mcp/instructions.md").read_text()
