@@ -198,7 +198,8 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
     lines = [
         "# remote-mcp benchmark",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {meta['machine']}, Python {meta['python']}.",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {meta['machine']}, "
+        f"Python {meta['python']}.",
         f"Link: sshd on 127.0.0.1 behind a userspace proxy adding {meta['delay_ms']:.0f} ms each "
         f"way (RTT {meta['rtt_ms']:.0f} ms). Median of {meta['repeat']} calls on an open session.",
         f"Connection setup (connect + probe + warm worker channels): {meta['connect_ms']:.0f} ms.",

@@ -82,6 +82,29 @@ class Config:
             ) from None
 
 
+# One line per key: shown in docs/reference/config.md (generated).
+KEY_HELP = {
+    "hostname": "address, or a Host alias from ~/.ssh/config (its HostName/User/Port/"
+    "IdentityFile/ProxyJump apply)",
+    "user": "login user (default: ssh_config's User, else the local user)",
+    "port": "SSH port (default: ssh_config's Port, else 22)",
+    "key_path": "private key file; ssh-agent and ~/.ssh default keys are tried too",
+    "proxy_jump": "jump host(s), as ssh -J: 'bastion' or 'a,b'",
+    "known_hosts": "extra known_hosts file; accept-new records new keys there",
+    "compression": "SSH zlib compression",
+    "keepalive_s": "seconds between keepalives; a dead link is declared after ~3 missed",
+    "connect_timeout_s": "TCP + SSH handshake time limit",
+    "op_timeout_s": "time limit of one file/search operation on the remote",
+    "host_key_policy": "strict: unknown keys refused; accept-new: recorded on first use",
+    "read_only": "refuse Write/Edit/MultiEdit/Upload on this host",
+    "allowed_paths": "if set, file tools only touch paths under these directories",
+    "cwd": "start directory of the Bash shell and base of relative paths (default: $HOME)",
+    "edit_backend": "auto | python3 | perl | local: where Edit applies replacements",
+    "grep_backend": "auto | rg | grep: Grep's engine on the remote",
+    "find_backend": "auto | gnu | posix: Glob's find flavour when rg is absent",
+    "workers": "worker channels for parallel stateless calls (1-16)",
+}
+
 _CHOICES = {
     "host_key_policy": HOST_KEY_POLICIES,
     "edit_backend": ("auto", "python3", "perl", "local"),

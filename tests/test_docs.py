@@ -30,3 +30,12 @@ def test_adhoc_fabric_example_runs(sshd: SshdServer, remote, remote_dir: str) ->
 def test_claude_md_fragment_is_the_server_instructions() -> None:
     fragment = (ROOT / "docs/CLAUDE.md.fragment.md").read_text()
     assert fragment == (ROOT / "remote_mcp/instructions.md").read_text()
+
+
+def test_reference_pages_are_generated_from_the_code() -> None:
+    from remote_mcp.reference import DOCS, PAGES
+
+    for name, make in PAGES.items():
+        assert (DOCS / name).read_text() == make(), (
+            f"docs/reference/{name} is stale: run `python -m remote_mcp.reference`"
+        )
