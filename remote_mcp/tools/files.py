@@ -36,7 +36,10 @@ MAX_LINE_CHARS = 2000  # longer lines are cut (S68)
 MAX_UNSLICED_BYTES = 262144  # whole-file read cap without offset/limit (eTA)
 MAX_OUTPUT_TOKENS = 25000  # Wn8
 MAX_IMAGE_BYTES = 3_932_160  # 3.75 MiB raw = 5 MiB base64, the API's image limit
-HASH_MAX_BYTES = 256 << 20  # hash files up to this size as the edit precondition
+# Files up to this size are hashed by Read: the hash is the precondition of a
+# later Write/Edit. Bigger ones use size + nanosecond mtime (as Claude Code
+# does), so a Read of a huge log does not cost a full hash on the remote.
+HASH_MAX_BYTES = 4 << 20
 WRITE_SNIPPET_LINES = 16000  # Ek2
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
