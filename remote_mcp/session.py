@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paramiko
+from invoke.exceptions import CommandTimedOut
 
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection
-from .errors import ConnectionLost, RemoteMCPError, ShellProtocolError
+from .errors import ConnectionLost, RemoteMCPError, RemoteTimeout, ShellProtocolError
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
 
@@ -109,11 +110,18 @@ class Session:
     def run(self, command: str, **kwargs: Any) -> ShellResult:
         """Run on a pooled worker shell (``fabric.Connection.run`` compatible)."""
         self.connect()
+        kwargs.setdefault("timeout", self.host.op_timeout_s)
         try:
             return self.pool.run(command, **kwargs)
         except ConnectionLost:
             self.conn.close()
             raise
+        except CommandTimedOut as exc:
+            raise RemoteTimeout(
+                f"{self.host.name} did not answer within {kwargs['timeout']:g} s "
+                "(op_timeout_s). The link may be down or the remote overloaded; a read-only "
+                "tool changed nothing. Try again, or raise op_timeout_s in the config."
+            ) from exc
 
     def sftp(self) -> paramiko.SFTPClient:
         """A cached SFTP client (Upload/Download); opening one costs ~3 round trips."""
