@@ -200,12 +200,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _check_type(where: str, key: str, value: Any) -> Any:
+def _check_type(where: str, key: str, raw: Any) -> Any:
     expected = _TYPES[key]
     # bool is an int subclass; `port: yes` must not pass as a port.
-    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+    if not isinstance(raw, expected) or (isinstance(raw, bool) and bool not in expected):
         names = " or ".join("number" if t is float else t.__name__ for t in expected)
-        raise ConfigError(f"{where}: expected {names}, got {type(value).__name__} {value!r}.")
+        raise ConfigError(f"{where}: expected {names}, got {type(raw).__name__} {raw!r}.")
+    value: Any = raw
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{where}: must be one of {', '.join(_CHOICES[key])}, got {value!r}.")
     if key == "allowed_paths":

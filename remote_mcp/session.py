@@ -15,7 +15,7 @@ import paramiko
 from invoke.exceptions import CommandTimedOut
 
 from .config import HostConfig
-from .connection import WINDOW_SIZE, HostConnection
+from .connection import WINDOW_SIZE, HostConnection, TransferStats
 from .errors import ConnectionLost, RemoteMCPError, RemoteTimeout, ShellProtocolError
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
@@ -65,7 +65,8 @@ class Session:
         self._sftp: paramiko.SFTPClient | None = None
 
     @property
-    def stats(self):  # noqa: ANN201 - TransferStats, re-exported for tests/bench
+    def stats(self) -> TransferStats:
+        """Commands run and bytes on the wire (tests and benchmarks read these)."""
         return self.conn.stats
 
     def connect(self) -> RemoteInfo:
@@ -127,7 +128,8 @@ class Session:
         """A cached SFTP client (Upload/Download); opening one costs ~3 round trips."""
         self.connect()
         with self._lock:
-            if self._sftp is None or self._sftp.get_channel().closed:
+            channel = self._sftp.get_channel() if self._sftp is not None else None
+            if self._sftp is None or channel is None or channel.closed:
                 self._sftp = paramiko.SFTPClient.from_transport(
                     self.conn.transport(), window_size=WINDOW_SIZE
                 )
