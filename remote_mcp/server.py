@@ -39,7 +39,7 @@ from .config import HostConfig
 from .errors import RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, describe
-from .tools import feedback, files, transfer
+from .tools import feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
 
 __all__ = ["CallEnv", "RemoteServer", "serve"]
@@ -70,6 +70,24 @@ HANDLERS: dict[str, Handler] = {
         env.session, [f.model_dump() for f in a.files], state=env.state
     ),
     "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
+    "Glob": lambda env, a: search.glob(env.session, a.pattern, a.path, state=env.state),
+    "Grep": lambda env, a: search.grep(
+        env.session,
+        a.pattern,
+        a.path,
+        glob=a.glob,
+        type=a.type,
+        output_mode=a.output_mode,
+        before=a.before,
+        after=a.after,
+        context=a.context,
+        line_numbers=a.line_numbers,
+        case_insensitive=a.case_insensitive,
+        head_limit=a.head_limit,
+        offset=a.offset,
+        multiline=a.multiline,
+        state=env.state,
+    ),
     "Feedback": lambda env, a: feedback.feedback(a.message, a.tool, host=env.host.name),
     "Upload": lambda env, a: transfer.upload(
         env.session, a.local_path, a.remote_path, a.overwrite, state=env.state
