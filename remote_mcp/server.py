@@ -39,7 +39,7 @@ from .config import HostConfig
 from .errors import RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, describe
-from .tools import feedback, files, search, transfer
+from .tools import bash, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
 
 __all__ = ["CallEnv", "RemoteServer", "serve"]
@@ -70,6 +70,20 @@ HANDLERS: dict[str, Handler] = {
         env.session, [f.model_dump() for f in a.files], state=env.state
     ),
     "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
+    "Bash": lambda env, a: bash.bash(
+        env.session,
+        a.command,
+        a.timeout,
+        a.description,
+        bool(a.run_in_background),
+        state=env.state,
+        progress=env.progress,
+        cancel_hooks=env.cancel_hooks,
+    ),
+    "BashOutput": lambda env, a: bash.bash_output(
+        env.session, a.bash_id, a.filter, bool(a.block), a.timeout, state=env.state
+    ),
+    "KillShell": lambda env, a: bash.kill_shell(env.session, a.shell_id, state=env.state),
     "Glob": lambda env, a: search.glob(env.session, a.pattern, a.path, state=env.state),
     "Grep": lambda env, a: search.grep(
         env.session,

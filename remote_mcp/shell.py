@@ -44,10 +44,22 @@ class ShellResult(Result):
     """An invoke ``Result`` that also says how much output was dropped by the
     capture cap (a command printing gigabytes must not exhaust our memory)."""
 
-    def __init__(self, *, dropped_bytes: int = 0, dropped_lines: int = 0, **kw: Any) -> None:
+    def __init__(
+        self,
+        *,
+        dropped_bytes: int = 0,
+        dropped_lines: int = 0,
+        stdout_tail: bytes = b"",
+        stderr_tail: bytes = b"",
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.dropped_bytes = dropped_bytes
         self.dropped_lines = dropped_lines
+        # The last dropped bytes of each stream (``capture_tail``): the end of
+        # a huge output, where build errors and test summaries usually are.
+        self.stdout_tail = stdout_tail
+        self.stderr_tail = stderr_tail
 
     @property
     def stdout_bytes(self) -> bytes:
@@ -61,9 +73,11 @@ class _Capture:
     dropped middle of a huge stream costs nothing but a line count.
     """
 
-    def __init__(self, end: re.Pattern[bytes], cap: int) -> None:
+    def __init__(self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0) -> None:
         self.end = end
         self.cap = cap
+        self.tail_cap = tail_cap
+        self.dropped_tail = b""  # last tail_cap dropped bytes (end of the stream)
         self.kept = bytearray()
         self.tail = b""  # last bytes seen once past the cap, for marker search
         self.dropped_bytes = 0
@@ -101,6 +115,8 @@ class _Capture:
     def _drop(self, data: bytes | bytearray) -> None:
         self.dropped_bytes += len(data)
         self.dropped_lines += data.count(b"\n")
+        if self.tail_cap and data:
+            self.dropped_tail = (self.dropped_tail + bytes(data))[-self.tail_cap :]
 
 
 class ShellChannel:
@@ -116,10 +132,12 @@ class ShellChannel:
         *,
         subshell: bool = True,
         capture_limit: int = DEFAULT_CAPTURE,
+        capture_tail: int = 0,
     ) -> None:
         self.conn = conn
         self.subshell = subshell
         self.capture_limit = capture_limit
+        self.capture_tail = capture_tail  # also keep this many last dropped bytes
         self.channel: paramiko.Channel | None = None
         self.generation = 0  # bumped each time the shell is (re)started
 
@@ -177,8 +195,14 @@ class ShellChannel:
         assert self.channel is not None
         sentinel = "__RMCP_" + secrets.token_hex(12)
         script = render(frame, command=command, sentinel=sentinel, subshell=self.subshell)
-        out = _Capture(re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"), self.capture_limit)
-        err = _Capture(re.compile(re.escape(sentinel.encode()) + b"\n"), self.capture_limit)
+        out = _Capture(
+            re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"),
+            self.capture_limit,
+            self.capture_tail,
+        )
+        err = _Capture(
+            re.compile(re.escape(sentinel.encode()) + b"\n"), self.capture_limit, self.capture_tail
+        )
         self.conn.stats.add_command()
         chan = self.channel
         try:
@@ -208,6 +232,8 @@ class ShellChannel:
             hide=("stdout", "stderr"),
             dropped_bytes=out.dropped_bytes + err.dropped_bytes,
             dropped_lines=out.dropped_lines + err.dropped_lines,
+            stdout_tail=out.dropped_tail,
+            stderr_tail=err.dropped_tail,
         )
         if not _hidden(hide):
             sys.stdout.write(stdout)

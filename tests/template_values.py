@@ -3,6 +3,7 @@ Bash). Kept beside test_templates.py so each family adds its own entries."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from remote_mcp.templates import render
@@ -18,3 +19,34 @@ def render_extra(name: str, directory: str) -> str:
         for k, v in EXTRA_VALUES[name].items()
     }
     return render(name, **values)
+
+# Bash / BashOutput / KillShell (remote_mcp/tools/bash.py). Run on a worker
+# shell these never reach user code: the Bash shell's init marker is absent
+# there, so bash_run and bash_bg_start answer "noinit" without running.
+EXTRA_VALUES.update(
+    {
+        "bash_init.sh.j2": dict(
+            token="sTemplateTest", delim="RMCP_EOF_1", start=f"{{dir}}/{HOSTILE}"
+        ),
+        "_bash_login_env.sh.j2": dict(start=f"{{dir}}/{HOSTILE}"),
+        "bash_run.sh.j2": dict(
+            token="sTemplateTest",
+            directory=f"{{dir}}/{HOSTILE}",
+            command="echo " + shlex.quote(HOSTILE),
+            mark="M_1",
+        ),
+        "bash_kill.sh.j2": dict(token="sTemplateTest"),
+        "_bash_jobs.sh.j2": {},
+        "bash_bg_start.sh.j2": dict(
+            token="sTemplateTest",
+            job_id=HOSTILE,
+            command="echo " + shlex.quote(HOSTILE),
+            flavour="bash",
+            delim="RMCP_EOF_2",
+        ),
+        "bash_bg_read.sh.j2": dict(job_id=HOSTILE, offset=0, cap=1000, ticks=0),
+        "bash_bg_kill.sh.j2": dict(job_id=HOSTILE),
+        "bash_bg_list.sh.j2": {},
+    }
+)
+
