@@ -39,7 +39,7 @@ from .config import HostConfig
 from .errors import RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, describe
-from .tools import bash, feedback, files, search, transfer
+from .tools import bash, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
 
 __all__ = ["CallEnv", "RemoteServer", "serve"]
@@ -70,6 +70,12 @@ HANDLERS: dict[str, Handler] = {
         env.session, [f.model_dump() for f in a.files], state=env.state
     ),
     "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
+    "Edit": lambda env, a: edit.edit(
+        env.session, a.file_path, a.old_string, a.new_string, a.replace_all, state=env.state
+    ),
+    "MultiEdit": lambda env, a: edit.multi_edit(
+        env.session, a.file_path, [e.model_dump() for e in a.edits], state=env.state
+    ),
     "Bash": lambda env, a: bash.bash(
         env.session,
         a.command,
