@@ -50,3 +50,31 @@ EXTRA_VALUES.update(
     }
 )
 
+
+# Edit / MultiEdit (remote_mcp/tools/edit.py). A missing hostile path with an
+# empty old_string: the python3 engine creates the file under {dir}, so the
+# whole guard/engine/commit path runs with hostile values.
+def _edit_values() -> dict[str, dict[str, Any]]:
+    from remote_mcp.tools.edit import python_program
+
+    hostile_edit = {"old": b"", "new": HOSTILE.encode(), "replace_all": 0, "clash": 0}
+    return {
+        "edit.sh.j2": dict(
+            path=f"{{dir}}/{HOSTILE}",
+            engine="python3",
+            program=python_program(),
+            edits=[hostile_edit],
+            expect="any",
+            create=1,
+            notebook=0,
+            max_size=1 << 20,
+            token="RMCP_EOF_3",
+            refused=10,
+        ),
+        "edit_python.sh.j2": dict(program=python_program()),
+        "edit_perl.sh.j2": {},
+        "edit_upload.sh.j2": dict(refused=10),
+    }
+
+
+EXTRA_VALUES.update(_edit_values())
