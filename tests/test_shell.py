@@ -1,0 +1,120 @@
+"""The persistent shell channels: framing, invoke semantics, pool parallelism."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from invoke.runners import Result
+
+from remote_mcp.session import Session
+from remote_mcp.shell import ChannelPool, ShellChannel
+
+
+@pytest.fixture
+def shell(session: Session):
+    channel = ShellChannel(session.conn, subshell=True)
+    yield channel
+    channel.close()
+
+
+def test_result_is_an_invoke_result_with_separate_streams(shell: ShellChannel) -> None:
+    result = shell.run("printf out; printf err >&2; exit 3", warn=True)
+    assert isinstance(result, Result)
+    assert (result.stdout, result.stderr, result.exited) == ("out", "err", 3)
+    assert result.failed and not result.ok
+
+
+def test_non_zero_exit_raises_unexpected_exit_unless_warn(shell: ShellChannel) -> None:
+    with pytest.raises(UnexpectedExit) as err:
+        shell.run("false")
+    assert err.value.result.exited == 1
+    assert shell.run("echo still alive").stdout == "still alive\n"
+
+
+def test_syntax_error_or_unbalanced_quote_does_not_desync(shell: ShellChannel) -> None:
+    assert shell.run("echo 'unbalanced", warn=True).exited == 2
+    assert shell.run("if then fi", warn=True).exited == 2
+    assert shell.run("echo fine").stdout == "fine\n"
+
+
+def test_stdin_is_dev_null(shell: ShellChannel) -> None:
+    started = time.monotonic()
+    assert shell.run("cat; read x; echo done").stdout == "done\n"
+    assert time.monotonic() - started < 5
+
+
+def test_output_that_looks_like_a_sentinel_cannot_end_the_frame(shell: ShellChannel) -> None:
+    fake = "\\n__RMCP_0123456789abcdef01234567 0\\n"
+    result = shell.run(f"printf '{fake}'; printf '{fake}' >&2; echo end")
+    assert result.stdout.endswith("end\n") and "__RMCP_0123" in result.stdout
+
+
+def test_binary_output_round_trips(shell: ShellChannel) -> None:
+    result = shell.run("printf '\\377\\000\\001abc'")
+    assert result.stdout.encode("utf-8", "surrogateescape") == b"\xff\x00\x01abc"
+
+
+def test_large_streams_on_both_sides_do_not_stall(shell: ShellChannel) -> None:
+    # 3 MB to stderr and stdout: unread stderr would block the shared window.
+    result = shell.run("head -c 3000000 /dev/zero >&2; head -c 3000000 /dev/zero")
+    assert len(result.stdout) == 3_000_000 and len(result.stderr) == 3_000_000
+
+
+def test_capture_limit_bounds_memory_and_counts_the_rest(session: Session) -> None:
+    channel = ShellChannel(session.conn, capture_limit=1000)
+    try:
+        result = channel.run("seq 1 100000")
+        assert len(result.stdout) == 1000
+        assert result.dropped_lines + result.stdout.count("\n") == 100000
+        assert channel.run("echo next").stdout == "next\n"
+    finally:
+        channel.close()
+
+
+def test_timeout_without_handler_discards_the_shell(shell: ShellChannel) -> None:
+    with pytest.raises(CommandTimedOut):
+        shell.run("sleep 5", timeout=0.5)
+    assert shell.run("echo restarted").stdout == "restarted\n"
+
+
+def test_exit_in_a_worker_command_does_not_kill_the_shell(shell: ShellChannel) -> None:
+    shell.run("true")
+    generation = shell.generation
+    assert shell.run("exit 7", warn=True).exited == 7
+    assert shell.run("echo same").stdout == "same\n"
+    assert shell.generation == generation
+
+
+def test_pool_runs_calls_in_parallel(session: Session) -> None:
+    pool = ChannelPool(session.conn, size=3)
+    try:
+        pool.warm()
+        before = session.stats.snapshot()[0]
+        results: list[str] = []
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=lambda: results.append(pool.run("sleep 1; echo x").stdout))
+            for _ in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+        assert results == ["x\n"] * 3
+        assert elapsed < 2.5, f"3 parallel 1 s commands took {elapsed:.1f} s"
+        assert session.stats.snapshot()[0] - before == 3
+    finally:
+        pool.close()
+
+
+def test_one_round_trip_per_command_on_an_open_channel(shell: ShellChannel) -> None:
+    shell.run("true")
+    before = shell.conn.stats.snapshot()
+    shell.run("echo hi")
+    commands, sent, received = (a - b for a, b in zip(shell.conn.stats.snapshot(), before))
+    assert commands == 1
+    assert sent < 600 and received < 400, (sent, received)
