@@ -115,6 +115,8 @@ def test_one_round_trip_per_command_on_an_open_channel(shell: ShellChannel) -> N
     shell.run("true")
     before = shell.conn.stats.snapshot()
     shell.run("echo hi")
-    commands, sent, received = (a - b for a, b in zip(shell.conn.stats.snapshot(), before))
+    commands, sent, received = (
+        a - b for a, b in zip(shell.conn.stats.snapshot(), before, strict=True)
+    )
     assert commands == 1
     assert sent < 600 and received < 400, (sent, received)
