@@ -177,6 +177,7 @@ class ShellChannel:
         timeout: float | None = None,
         on_timeout: Callable[[], None] | None = None,
         on_output: Callable[[bytes], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
         frame: str = "_frame.sh.j2",
         **_ignored: Any,
     ) -> ShellResult:
@@ -186,6 +187,8 @@ class ShellChannel:
         ``CommandTimedOut`` raised; with it, ``on_timeout`` is called once (it
         should kill the command from elsewhere) and reading continues, so the
         shell survives. ``on_output`` sees every stdout/stderr chunk (progress).
+        ``on_tick`` is called about once a second while waiting, in this
+        thread (progress reports that must come from the caller's thread).
         Extra keyword arguments that ``fabric.Connection.run`` accepts (``pty``,
         ``in_stream``...) are ignored: stdin is always /dev/null.
         """
@@ -207,7 +210,7 @@ class ShellChannel:
         chan = self.channel
         try:
             chan.sendall(script.encode("utf-8", "surrogateescape"))
-            timed_out = self._pump(chan, out, err, timeout, on_timeout, on_output)
+            timed_out = self._pump(chan, out, err, timeout, on_timeout, on_output, on_tick)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}") from exc
@@ -252,6 +255,7 @@ class ShellChannel:
         timeout: float | None,
         on_timeout: Callable[[], None] | None,
         on_output: Callable[[bytes], None] | None,
+        on_tick: Callable[[], None] | None = None,
     ) -> bool:
         """Read both streams until both sentinels arrived; True if timed out.
 
@@ -284,6 +288,8 @@ class ShellChannel:
             if not got and (chan.closed or chan.eof_received):
                 if not (chan.recv_ready() or chan.recv_stderr_ready()):
                     return timed_out
+            if on_tick:
+                on_tick()
             if not self.conn.is_alive():
                 raise EOFError("SSH transport closed")
             if deadline is not None and not timed_out and time.monotonic() >= deadline:

@@ -92,7 +92,7 @@ MAX_OUTPUT_CHARS = 30_000  # BASH_MAX_OUTPUT_LENGTH default
 ERROR_CUT_CHARS = 10_000  # failure text is cut in the middle above this
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream (head); >= 30000 chars always
 CAPTURE_TAIL = 64 << 10  # bytes kept of each stream's end once past the head
-PROGRESS_INTERVAL_S = 5.0
+PROGRESS_INTERVAL_S = 5.0  # MCP progress while a command runs (<= 10 s promised)
 INIT_TIMEOUT_S = 60.0  # login profile sourcing; a hung profile is killed
 START_TIMEOUT_S = 60.0  # background job start
 READ_CAP = 128 << 10  # BashOutput bytes per call (>= 30000 chars)
@@ -101,6 +101,11 @@ DEFAULT_WAIT_MS = 30_000
 POLL_S = 0.1  # remote wait loop nap (bash_bg_read.sh.j2)
 
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# bash's notice for a child killed by a signal: "Terminated", or
+# "bash: line 3:  1234 Killed    sleep 5" (the form varies with the shell).
+_KILL_REPORT = re.compile(
+    r"^(?:[^\n]*line \d+: +\d+ +)?(?:Terminated|Killed)\b[^\n]*(?:\n|$)", re.M
+)
 _JOB_FIELDS = ("bash_id", "status", "exit_code", "started", "command")
 _GAP = "\ud800"  # stands for dropped output; surrogateescape never produces it
 _NON_ERROR_EXIT_1 = {
@@ -313,11 +318,10 @@ class _Foreground:
             mark=self.mark,
         )
         started = time.monotonic()
-        ticker = _Ticker(self.progress, self.watch, started)
+        ticker = _Progress(self.progress, self.watch, started)
         timed_out = False
         self.active = True
         try:
-            ticker.start()
             try:
                 result: ShellResult = shell.run(
                     script,
@@ -325,6 +329,7 @@ class _Foreground:
                     timeout=self.timeout_ms / 1000,
                     on_timeout=self._kill,
                     on_output=self.watch.feed,
+                    on_tick=ticker.tick,
                 )
             except CommandTimedOut as exc:
                 result, timed_out = _shell_result(exc), True
@@ -337,7 +342,6 @@ class _Foreground:
         finally:
             with self._kill_lock:
                 self.active = False
-            ticker.stop()
         return self._parse(result, timed_out, time.monotonic() - started)
 
     def _parse(self, result: ShellResult, timed_out: bool, elapsed: float) -> _Outcome | None:
@@ -418,6 +422,9 @@ def _format(command: str, o: _Outcome, timeout_ms: float) -> ToolOutput:
         "elapsed_s": round(o.elapsed_s, 3),
     }
     stderr = o.stderr
+    if o.timed_out or o.interrupted:
+        # The shell's own reports of the processes we killed are not output.
+        stderr = _KILL_REPORT.sub("", stderr)
     if o.timed_out:
         note = f"Command timed out after {format_duration(timeout_ms)}"
         stderr = note + ("\n" + stderr if stderr else "")
@@ -510,37 +517,30 @@ class _Watch:
         return ""
 
 
-class _Ticker:
+class _Progress:
     """Progress notifications while a command runs, so MCP clients that
-    extend their timeout on progress keep waiting."""
+    extend their timeout on progress keep waiting. Called from the reading
+    loop (``ShellChannel.run(on_tick=...)``), i.e. in the tool call's own
+    thread, which is where the server's progress sender must be called."""
 
     def __init__(
         self, progress: Callable[[float, str], None] | None, watch: _Watch, started: float
     ) -> None:
         self.progress, self.watch, self.started = progress, watch, started
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.last = started
 
-    def start(self) -> None:
-        if self.progress is not None:
-            self.thread = threading.Thread(target=self._loop, name="bash-progress", daemon=True)
-            self.thread.start()
-
-    def _loop(self) -> None:
-        assert self.progress is not None
-        while not self.stopped.wait(PROGRESS_INTERVAL_S):
-            elapsed = time.monotonic() - self.started
-            line = self.watch.last_line()
-            message = f"Running for {int(elapsed)}s" + (f": {line}" if line else "")
-            try:
-                self.progress(round(elapsed, 1), message)
-            except Exception:  # noqa: BLE001 - progress is best effort
-                pass
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join(timeout=1)
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.progress is None or now - self.last < PROGRESS_INTERVAL_S:
+            return
+        self.last = now
+        elapsed = now - self.started
+        line = self.watch.last_line()
+        message = f"Running for {int(elapsed)}s" + (f": {line}" if line else "")
+        try:
+            self.progress(round(elapsed, 1), message)
+        except Exception:  # noqa: BLE001 - progress is best effort
+            pass
 
 
 # -- background jobs --------------------------------------------------------------
