@@ -27,6 +27,7 @@ from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
 from remote_mcp.templates import render
 from remote_mcp.testing import remote_exec
+from remote_mcp.tools import edit as edit_module
 from remote_mcp.tools import files
 from remote_mcp.tools.base import FileRecord, ToolState
 from remote_mcp.tools.edit import edit, multi_edit, python_program
@@ -240,6 +241,30 @@ class TestEditErrors:
             edit(session, remote_dir, "a", "b", state=state)
         assert str(err.value) == f"EISDIR: illegal operation on a directory, read '{remote_dir}'"
 
+    def test_fifo_is_refused_without_blocking(self, session, state, remote, remote_dir, backend):
+        p = f"{remote_dir}/pipe"
+        remote.sh(f"mkfifo {q(p)}")
+        state.files[p] = FileRecord("0" * 64, "", 0)
+        with pytest.raises(ToolError) as err:
+            edit(session, p, "a", "b", state=state)
+        assert str(err.value) == f"Cannot edit {p}: it is not a regular file."
+
+    def test_size_limit_of_the_local_fallback(self, session, state, remote, remote_dir):
+        """The fallback copies the file both ways, so it stops at 32MB (checked
+        on the remote before anything moves)."""
+        state.backends["edit"] = "local"
+        p = f"{remote_dir}/huge.txt"
+        remote.sh(f"truncate -s 40M {q(p)}")
+        state.files[p] = FileRecord(None, "", 40 << 20)
+        delta = counter(session)
+        with pytest.raises(ToolError) as err:
+            edit(session, p, "a", "b", state=state)
+        assert str(err.value) == (
+            "File is too large to edit (40MB; the limit without python3 or perl on the remote "
+            "is 32MB). Use Bash (for example sed -i) to change this file."
+        )
+        assert delta()[2] < 16 * 1024
+
     def test_non_utf8_file_is_refused_untouched(self, session, state, remote, put, backend):
         data = b"caf\xe9 ok\nmore\n"
         p = put("latin1.txt", data)
@@ -358,6 +383,23 @@ class TestState:
         assert delta()[0] == 2 and first.structured["backend"] == "python3"
         edit(session, p, "two", "three", state=state)
         assert delta()[0] == 3
+
+    def test_too_old_python3_falls_back_once(self, session, remote, put, monkeypatch):
+        """A python3 that cannot compile the program (older than 3.6) fails
+        before touching the file; auto mode then uses perl from then on."""
+        state = ToolState(host_name="test", info=session.info)
+        p = put("old.txt", b"v1\n", read=False)
+        state.files[p] = FileRecord(hashlib.sha256(b"v1\n").hexdigest(), "", 3)
+        monkeypatch.setattr(edit_module, "python_program", lambda: "f'{'\n")
+        assert edit(session, p, "v1", "v2", state=state).structured["backend"] == "perl"
+        assert edit(session, p, "v2", "v3", state=state).structured["backend"] == "perl"
+        assert remote.read_bytes(p) == b"v3\n"
+
+    def test_large_new_string(self, session, state, remote, put, backend):
+        big = "".join(f"{n} \u2603 '$x' `y`\n" for n in range(20000))  # about 400 KB
+        p = put("big.txt", b"head\nMARK\ntail\n")
+        edit(session, p, "MARK\n", big, state=state)
+        assert remote.read_bytes(p) == b"head\n" + big.encode() + b"tail\n"
 
     def test_mode_owner_kept_no_temp_left(self, session, state, remote, remote_dir, put, backend):
         p = put("x.sh", b"#!/bin/sh\necho hi\n", read=False)
@@ -678,3 +720,22 @@ def test_runs_under_plain_sh_on_the_remote(session, state, remote, put, engine):
     reply = remote.sh(f"/bin/sh -c {q(script)}")
     assert reply.startswith("ok 1 1 ") and "\ndone " in reply
     assert remote.read_bytes(p) == b"posix sh\n"
+
+
+def test_server_handlers_dispatch_edit_and_multiedit(session, state, remote, put, host_config):
+    from remote_mcp.schemas import TOOLS
+    from remote_mcp.server import HANDLERS, CallEnv
+
+    env = CallEnv(session=session, state=state, host=host_config)
+    p = put("h.txt", b"one two\n")
+    args = TOOLS["Edit"].model.model_validate(
+        {"file_path": p, "old_string": "one", "new_string": "1"}
+    )
+    assert HANDLERS["Edit"](env, args).text == updated(p, numbered(1, "1 two", ""))
+    args = TOOLS["MultiEdit"].model.model_validate(
+        {"file_path": p, "edits": [{"old_string": "two", "new_string": "2"}]}
+    )
+    assert HANDLERS["MultiEdit"](env, args).text == (
+        f'Applied 1 edit to {p}:\n1. Replaced "two" with "2"'
+    )
+    assert remote.read_bytes(p) == b"1 2\n"

@@ -47,6 +47,7 @@ from .base import (
     ToolOutput,
     ToolState,
     decode_text,
+    format_size,
     number_lines,
     run_template,
 )
@@ -344,6 +345,7 @@ def edit(
     state = state if state is not None else ToolState()
     change = _Edit(old_string, new_string, replace_all)
     done = _run(runner, state, file_path, [change], lambda _i: "")
+    snippet = done.pop("snippet")
     if replace_all:
         text = (
             f"The file {file_path} has been updated. All occurrences of '{old_string}' were "
@@ -352,9 +354,8 @@ def edit(
     else:
         text = (
             f"The file {file_path} has been updated. Here's the result of running `cat -n` on "
-            f"a snippet of the edited file:\n{done.pop('snippet')}"
+            f"a snippet of the edited file:\n{snippet}"
         )
-    done.pop("snippet", None)
     return ToolOutput(text, structured=done)
 
 
@@ -425,6 +426,8 @@ def _run(
             runner, "edit.sh.j2", engine=backend, program=python_program(), edits=encoded,
             refused=_REFUSED_EXIT, **values,
         )  # fmt: skip
+        if _too_old(result.stdout, result.stderr, backend, state):
+            return _run(runner, state, file_path, changes, label)
         lines = _reply_lines(result.exited, result.stdout, result.stderr, file_path, state)
         reply, done = lines[0], lines[1] if len(lines) > 1 else ""
     facts = _interpret(reply, changes, label, file_path, state, backend)
@@ -459,8 +462,20 @@ def _backend(state: ToolState, runner: Runner) -> str:
     chosen = state.backends.get("edit", "auto")
     if chosen in BACKENDS:
         return chosen
-    has = state.remote_info(runner).has
+    has = state.remote_info(runner).has - state.extra.get("edit_unusable", frozenset())
     return "python3" if "python3" in has else "perl" if "perl" in has else "local"
+
+
+def _too_old(stdout: str, stderr: str, backend: str, state: ToolState) -> bool:
+    """A python3 older than 3.6 rejects the program at compile time, before it
+    touches any file: in auto mode, stop using it (for this session) and let
+    the caller retry with the next engine."""
+    if backend != "python3" or state.backends.get("edit", "auto") in BACKENDS:
+        return False
+    if not stdout.startswith("crashed ") or "SyntaxError" not in stderr:
+        return False
+    state.extra["edit_unusable"] = frozenset({"python3"})
+    return True
 
 
 def _edit_locally(
@@ -534,10 +549,11 @@ def _raise_for_guard(line: str, file_path: str, state: ToolState, stderr: str = 
     if word in simple:
         raise ToolError(simple[word])
     if word == "toolarge":
-        size = int(arg)
+        size, limit = (int(n) for n in arg.split(" "))
+        where = "" if limit == EDIT_MAX_BYTES else " without python3 or perl on the remote"
         raise ToolError(
-            f"File is too large to edit ({size} bytes). Use Bash (for example sed -i) to change "
-            "a file this big."
+            f"File is too large to edit ({format_size(size)}; the limit{where} is "
+            f"{format_size(limit)}). Use Bash (for example sed -i) to change this file."
         )
     if word == "crashed":
         raise ToolError(
