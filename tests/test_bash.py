@@ -115,7 +115,7 @@ def test_first_call_of_a_session_initialises_once(host_config: HostConfig) -> No
         before = s.stats.snapshot()[0]
         assert run(s, st, "echo one") == "one"
         assert s.stats.snapshot()[0] - before == 2  # init + command
-        assert run(s, st, "echo two") == "two"
+        assert run(s, st, "echo two; pwd") == f"two\n{s.info.home}"  # no cwd configured: HOME
         assert s.stats.snapshot()[0] - before == 3
     finally:
         s.close()
@@ -197,6 +197,33 @@ def test_hostile_command_text_is_data(session: Session, sh_state: ToolState, rem
     # an unbalanced quote is a syntax error of the command, not of the framing
     assert "Exit code 2" in failure(session, sh_state, "echo 'unbalanced")
     assert run(session, sh_state, "echo fine") == "fine"
+
+
+HOSTILE_DIR = 'it\'s $(touch {canary}) `touch {canary}`\n-x "q" * é \udcff'
+
+
+@pytest.mark.parametrize("flavour", ["bash", "sh"])
+def test_hostile_directory_names_round_trip(
+    flavour: str, session: Session, host_config: HostConfig, remote, remote_dir: str
+) -> None:
+    """cd into a name with quotes, $(), backticks, a newline, a leading dash
+    and a non-UTF-8 byte: the cwd comes back exact and nothing executes."""
+    canary = f"/tmp/rmcp-bash-canary-{uuid.uuid4().hex}"
+    path = f"{remote_dir}/{HOSTILE_DIR.format(canary=canary)}"
+    remote.sh(f"mkdir -p -- {shlex.quote(path)}")
+    s = session if flavour == "bash" else _sh_session(host_config)
+    try:
+        st = ToolState(host_name="test", info=s.info)
+        run(s, st, f"cd -- {shlex.quote(path)}")
+        assert st.cwd == path
+        assert run(s, st, "pwd") == path
+        assert run(s, st, "echo again; pwd") == f"again\n{path}"  # the shell itself cd'd there
+        assert not remote.exists(canary)
+    finally:
+        if s is not session:
+            s.close()
+        else:
+            run(s, st, "cd /")
 
 
 # -- nothing hangs ------------------------------------------------------------------------
@@ -618,3 +645,86 @@ def test_background_output_is_bounded_and_truncated(session: Session, sh_state: 
         + cc_truncate(full)
         + "\n</stdout>"
     )
+
+
+def test_block_waits_at_most_the_timeout(session: Session, sh_state: ToolState) -> None:
+    job = bash(session, "sleep 30", state=sh_state, run_in_background=True).structured["bash_id"]
+    try:
+        started = time.monotonic()
+        out = bash_output(session, job, block=True, timeout=1000, state=sh_state)
+        assert 0.9 < time.monotonic() - started < 4
+        assert out.structured["status"] == "running"
+    finally:
+        kill_shell(session, job, state=sh_state)
+
+
+def test_old_finished_jobs_are_removed_when_a_job_starts(
+    session: Session, sh_state: ToolState, remote
+) -> None:
+    first = bash(session, "true", state=sh_state, run_in_background=True).structured
+    jobs_dir = str(Path(first["output_path"]).parent.parent)
+    old, recent, running = (f"{jobs_dir}/bash_test{n}{uuid.uuid4().hex[:6]}" for n in "orr")
+    remote.sh(
+        f"mkdir {old} {recent} {running} && echo 0 > {old}/exit && echo 1 > {recent}/exit"
+        f" && (sleep 60 </dev/null >/dev/null 2>&1 & echo $! > {running}/pid)"
+        f" && touch -d '2 days ago' {old} {running}"
+    )
+    try:
+        bash(session, "true", state=sh_state, run_in_background=True)
+        assert not remote.exists(old)  # finished, older than 24 h
+        assert remote.exists(recent)  # finished just now
+        assert remote.exists(running)  # old but still running
+    finally:
+        remote.sh(f"kill $(cat {running}/pid) 2>/dev/null; rm -rf {old} {recent} {running}")
+
+
+def test_dead_sessions_state_is_removed_after_a_week(
+    host_config: HostConfig, session: Session, sh_state: ToolState, remote
+) -> None:
+    rt = bash_mod._runtime(session)
+    shells = str(Path(rt.directory).parent)
+    dead, idle_alive = (
+        f"{shells}/sdead{uuid.uuid4().hex[:8]}",
+        f"{shells}/salive{uuid.uuid4().hex[:8]}",
+    )
+    remote.sh(
+        f"mkdir {dead} {idle_alive} && echo 2147483000 > {dead}/pid && echo 1 > {idle_alive}/pid"
+        f" && touch -d '8 days ago' {dead} {idle_alive}"
+    )
+    s = Session(host_config)
+    try:
+        s.connect()
+        run(s, ToolState(host_name="test", info=s.info), "true")
+        assert not remote.exists(dead)
+        assert remote.exists(idle_alive)  # its shell (pid 1 here) still runs
+    finally:
+        s.close()
+        remote.sh(f"rm -rf {dead} {idle_alive}")
+
+
+def test_cancel_before_the_command_starts_never_runs_it(
+    session: Session, sh_state: ToolState, remote, remote_dir: str
+) -> None:
+    """A cancel that arrives while the call waits for the busy shell."""
+    rt = bash_mod._runtime(session)
+    hooks: list = []
+    errors: list[str] = []
+    marker = f"{remote_dir}/should-not-exist"
+
+    def call() -> None:
+        try:
+            bash(session, f"touch {marker}", state=sh_state, cancel_hooks=hooks)
+        except ToolError as err:
+            errors.append(str(err))
+
+    with rt.lock:  # the shell is busy with another call
+        worker = threading.Thread(target=call)
+        worker.start()
+        deadline = time.monotonic() + 5
+        while not hooks:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        hooks[0]()
+    worker.join(10)
+    assert errors == ["Exit code 137\n[Request interrupted by user for tool use]"]
+    assert not remote.exists(marker)

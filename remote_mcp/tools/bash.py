@@ -245,11 +245,11 @@ def bash(
     if run_in_background:
         return _start_background(session, rt, command, state)
     timeout_ms = _timeout_ms(timeout)
+    run = _Foreground(session, rt, state, command, timeout_ms, progress)
+    if cancel_hooks is not None:  # before waiting for the shell: a cancel may come first
+        cancel_hooks.append(run.cancel)
     with rt.lock:
         for _attempt in range(2):
-            run = _Foreground(session, rt, state, command, timeout_ms, progress)
-            if cancel_hooks is not None:
-                cancel_hooks.append(run.cancel)
             outcome = run.execute()
             if outcome is not None:
                 return _format(command, outcome, timeout_ms)
@@ -320,7 +320,10 @@ class _Foreground:
         started = time.monotonic()
         ticker = _Progress(self.progress, self.watch, started)
         timed_out = False
-        self.active = True
+        with self._kill_lock:
+            if self.cancelled:  # cancelled while waiting for the shell: never start
+                return _Outcome(137, "", "", 0, 0, None, False, True, 0.0)
+            self.active = True
         try:
             try:
                 result: ShellResult = shell.run(
@@ -334,8 +337,9 @@ class _Foreground:
             except CommandTimedOut as exc:
                 result, timed_out = _shell_result(exc), True
         except ShellProtocolError as exc:
+            shell.close()  # never reuse a shell whose framing may be out of step
             raise ToolError(
-                f"The Bash shell on {self.state.host_name} died while running the command "
+                f"The Bash shell on {self.state.host_name} failed while running the command "
                 f"({exc}). Its working directory and environment are saved; the next Bash "
                 "call starts a new shell with them."
             ) from exc
