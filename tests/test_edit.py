@@ -685,7 +685,7 @@ def test_python_program_runs_on_python36(tmp_path):
     src.write_bytes(b"x\r\nhello \xe2\x80\x9cworld\xe2\x80\x9d\r\ny\r\n")
     request = b"1\naGVsbG8gIndvcmxkIg==\nYnll\n00\n"  # 'hello "world"' -> 'bye'
     run = subprocess.run(
-        ["/root/.pyenv/versions/3.6.15/bin/python3", "-I", "-c", python_program(), str(src),
+        ["/root/.pyenv/versions/3.6.15/bin/python3", "-I", "-S", "-c", python_program(), str(src),
          str(out)], input=request, capture_output=True, timeout=30,
     )  # fmt: skip
     assert (run.returncode, run.stderr) == (0, b"")
