@@ -242,6 +242,8 @@ def test_stdin_is_dev_null_and_pagers_are_off(session: Session, sh_state: ToolSt
 def test_timeout_stops_the_command_and_keeps_the_shell(
     session: Session, sh_state: ToolState, remote_dir: str
 ) -> None:
+    """UNCONFIRMED in CC how the timeout note joins stderr (assembled from
+    code, not seen live); chosen: the note, then stderr on the next line."""
     started = time.monotonic()
     text = failure(session, sh_state, "echo partial; sleep 5", timeout=1000)
     assert time.monotonic() - started < 3
@@ -285,6 +287,34 @@ def test_timeout_of_a_term_ignoring_command(session: Session, sh_state: ToolStat
     assert text.startswith("Exit code 143")
     assert time.monotonic() - started < 6  # TERM ignored: KILL after 2 s
     assert run(session, sh_state, "echo alive") == "alive"
+
+
+def test_timeout_kills_even_when_every_worker_is_busy(host_config: HostConfig) -> None:
+    """Kills use a channel of their own: BashOutput calls that block every
+    pooled worker must not delay the kill of a timed-out command."""
+    s = Session(host_config)
+    try:
+        s.connect()
+        st = ToolState(host_name="test", info=s.info)
+        job = bash(s, "sleep 20", state=st, run_in_background=True).structured["bash_id"]
+
+        def wait_for_job() -> None:
+            own = ToolState(host_name="test", info=s.info)
+            bash_output(s, job, block=True, timeout=6000, state=own)
+
+        waiters = [threading.Thread(target=wait_for_job) for _ in range(host_config.workers)]
+        for waiter in waiters:
+            waiter.start()
+        time.sleep(1)  # every worker is now inside a 6 s wait
+        started = time.monotonic()
+        text = failure(s, st, "sleep 30", timeout=1000)
+        assert text.startswith("Exit code 143\nCommand timed out after 1s")
+        assert time.monotonic() - started < 4
+        for waiter in waiters:
+            waiter.join(15)
+        kill_shell(s, job, state=st)
+    finally:
+        s.close()
 
 
 def test_cancel_hook_kills_the_command(session: Session, sh_state: ToolState, remote) -> None:
@@ -360,6 +390,8 @@ def test_failure_format(session: Session, sh_state: ToolState) -> None:
 def test_exit_code_semantics(session: Session, sh_state: ToolState, remote_dir: str) -> None:
     run(session, sh_state, "echo hello > f.txt")
     assert run(session, sh_state, "grep nothing f.txt") == ""
+    out = bash(session, "grep nothing f.txt", state=sh_state)
+    assert out.structured["return_code_interpretation"] == "No matches found"
     assert failure(session, sh_state, "grep nothing missing.txt").startswith("Exit code 2\n")
     assert run(session, sh_state, "diff f.txt /dev/null") == "1d0\n< hello"
     assert run(session, sh_state, "test -e missing.txt") == ""
@@ -400,6 +432,8 @@ def test_invalid_utf8_is_kept_as_bytes(session: Session, sh_state: ToolState) ->
 
 
 def test_timeout_is_clamped_and_formatted() -> None:
+    """UNCONFIRMED in CC for durations under a minute; chosen: whole seconds
+    rounded down ("1s"), as "30s" in the reference suggests."""
     assert bash_mod._timeout_ms(None) == 120000
     assert bash_mod._timeout_ms(10**9) == 600000
     assert format_duration(1000) == "1s"
@@ -474,6 +508,9 @@ def test_sh_fallback_keeps_cwd_exports_and_aliases(
         assert text.startswith("Exit code 143\nCommand timed out after 1s")
         assert wait_gone(remote, f"sleep 1.{marker}") == []
         assert run(s, st, "pwd; echo $E") == "/tmp\n1"
+        job = bash(s, "echo $E; aa; pwd", state=st, run_in_background=True).structured["bash_id"]
+        out = bash_output(s, job, block=True, timeout=10000, state=st)
+        assert out.structured["stdout"] == "1\nvia-alias\n/tmp\n"
     finally:
         s.close()
 
@@ -561,6 +598,8 @@ def test_background_job_output_is_read_incrementally(
 
 
 def test_background_completed_status_and_filter(session: Session, sh_state: ToolState) -> None:
+    """UNCONFIRMED in CC whether the filter ignores case; chosen: yes (its
+    validation compiles the pattern with the "i" flag)."""
     job = bash(session, "printf 'keep 1\\ndrop\\nKEEP 2\\n'", state=sh_state,
                run_in_background=True).structured["bash_id"]  # fmt: skip
     out = bash_output(session, job, filter="keep", block=True, state=sh_state)

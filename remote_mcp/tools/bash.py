@@ -12,13 +12,15 @@ a subshell that
    ``set -o``/``shopt`` options; the cwd is already the shell's own),
 2. ``eval``s the command with stdin ``/dev/null``,
 3. on exit (an EXIT trap, so ``exit 3`` works too) dumps the state again
-   (``declare -p``/``declare -f``/``alias -p``/``set +o``/``shopt -p``, with
-   unsets of inherited variables) into a file; the shell then ``cd``s to the
-   command's cwd and prints a trailer ``\\nMARK RC CWD MARK\\n`` on stderr.
+   (``declare -p``, ``declare -f``, ``alias -p``, ``$SHELLOPTS``/``$BASHOPTS``
+   as changes, unsets of inherited variables) into the unused one of two
+   state files; the shell then ``cd``s to the command's cwd and prints a
+   trailer ``\\nMARK RC CWD MARK\\n`` on stderr, which gives ``state.cwd``
+   (relative paths of the other tools) at no extra round trip.
 
 Why: a subshell is one process group of its own (``set -m`` in the shell),
 so a timeout or an MCP cancellation kills the whole command -- a ``while
-true`` loop in the command itself included -- from a pooled worker channel
+true`` loop in the command itself included -- from a second channel
 (``bash_kill.sh.j2``: TERM the descendants and their groups, KILL after
 2 s), and the shell survives with its state: the subshell turns TERM into
 ``exit 143`` so even a killed command's ``cd``/``export`` are kept, as Ctrl-C
@@ -28,8 +30,10 @@ framing, because none of them ever exists in the shell that prints the
 sentinel. The state file lives in a private (0700) directory on the remote
 (``~/.cache/remote-mcp/shells/TOKEN``, else ``/tmp/remote-mcp-UID``) with a
 per-Session token, so after an SSH reconnect the new shell picks it up:
-cwd and environment survive a dropped link. Cost: one fork and a small
-file write per command (about 2 ms on the remote); still one round trip.
+cwd and environment survive a dropped link. Cost: one fork (the subshell)
+and a few builtins per command, a few ms on the remote and no other
+process; still ONE round trip. The first call of a shell process adds one
+round trip for the init (``bash_init.sh.j2``).
 
 Under plain ``sh`` (no bash on the remote) the same scheme keeps the cwd,
 exported variables, aliases and options; POSIX sh cannot print its
@@ -50,8 +54,9 @@ edit ``~/.profile`` on the remote (takes effect for new sessions), or run
 Time limits: a foreground command runs at most its ``timeout`` (default
 2 min, max 10 min), then is killed as above and answered with Claude
 Code's timeout text. While it runs, MCP progress notifications (elapsed
-time and last output line) go out every few seconds, so clients that extend
-their patience on progress keep waiting. A client that gives up sends
+time and last output line) go out every 5 s from the reading loop
+(``ShellChannel.run(on_tick=...)``, the tool call's own thread), so clients
+that extend their patience on progress keep waiting. A client that gives up sends
 ``notifications/cancelled``: the server runs our cancel hook, which kills the
 command the same way. Anything longer belongs in ``run_in_background``.
 
@@ -132,6 +137,10 @@ class _Runtime:
     generation: int = -1  # ...and its generation (restarts bump it)
     directory: str = ""  # remote shells/TOKEN dir
     flavour: str = "bash"
+    # Kills get a channel of their own: pooled workers may all be busy (a
+    # BashOutput with block holds one for minutes) exactly when a timeout fires.
+    killer: ShellChannel | None = None
+    kill_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _RUNTIMES: weakref.WeakKeyDictionary[Session, _Runtime] = weakref.WeakKeyDictionary()
@@ -174,6 +183,7 @@ def _init_shell(session: Session, shell: ShellChannel, rt: _Runtime, state: Tool
     except CommandTimedOut as exc:  # the profile hung and was killed; init went on
         result = _shell_result(exc)
     except ShellProtocolError as exc:
+        shell.close()
         raise ToolError(
             f"The Bash shell on {state.host_name} could not start: {exc}. "
             "Check the remote login profile; the next Bash call tries again."
@@ -197,8 +207,14 @@ def _shell_result(exc: CommandTimedOut) -> ShellResult:
 
 
 def _kill_foreground(session: Session, rt: _Runtime) -> None:
-    """Kill whatever the Bash shell is running, from a pooled worker."""
-    session.run(render("bash_kill.sh.j2", token=rt.token), hide=True, warn=True, timeout=30)
+    """Kill whatever the Bash shell is running, from a second channel."""
+    with rt.kill_lock:
+        if rt.killer is None:
+            rt.killer = ShellChannel(session.conn, subshell=True)
+        try:
+            rt.killer.run(render("bash_kill.sh.j2", token=rt.token), warn=True, timeout=30)
+        except CommandTimedOut:  # the channel is discarded; the shell's grace period decides
+            pass
 
 
 def _header(text: str) -> dict[str, str]:
@@ -416,7 +432,7 @@ def _stream(head: bytes, tail: bytes, gap: bool) -> str:
 
 def _format(command: str, o: _Outcome, timeout_ms: float) -> ToolOutput:
     """Claude Code's Bash result text (S1 mapToolResultToToolResultBlockParam)."""
-    structured = {
+    structured: dict[str, object] = {
         "exit_code": o.exit_code,
         "stdout": o.stdout.replace(_GAP, ""),
         "stderr": o.stderr.replace(_GAP, ""),
@@ -434,6 +450,8 @@ def _format(command: str, o: _Outcome, timeout_ms: float) -> ToolOutput:
         stderr = note + ("\n" + stderr if stderr else "")
     if o.timed_out or o.interrupted or _is_error(command, o.exit_code):
         raise ToolError(_failure_text(o, stderr))
+    if o.exit_code:  # a non-error exit, e.g. grep's 1: Claude Code keeps the reading aside
+        structured["return_code_interpretation"] = _NON_ERROR_EXIT_1[command.split()[0]]
     merged = o.stdout.rstrip() + "\n" + stderr.rstrip() + "\n"
     merged = _truncate(merged, o.gap_lines)
     text = re.sub(r"^(\s*\n)+", "", merged).rstrip()
