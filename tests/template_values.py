@@ -78,3 +78,32 @@ def _edit_values() -> dict[str, dict[str, Any]]:
 
 
 EXTRA_VALUES.update(_edit_values())
+
+
+# Glob / Grep (remote_mcp/tools/search.py). Missing roots: the templates only
+# answer "missing", but every value still passes through the shell parser.
+EXTRA_VALUES.update(
+    {
+        "glob_mtime.sh.j2": {},
+        "glob.sh.j2": dict(
+            root=f"{{dir}}/{HOSTILE}",
+            backend="posix",
+            pattern=HOSTILE,
+            cap=101,
+            find_args=["(", "-name", HOSTILE, "-o", "-regex", HOSTILE, ")"],
+            mtime_tool="stat",
+        ),
+        "grep.sh.j2": dict(
+            path=f"{{dir}}/{HOSTILE}",
+            parent="{dir}",
+            name=HOSTILE,
+            backend="grep",
+            mode="files_with_matches",
+            rg_args=["-e", HOSTILE, "--glob", HOSTILE],
+            grep_args=["-l", "-E", "-e", HOSTILE],
+            match_args=["-E", "-e", HOSTILE],
+            find_args=["-name", HOSTILE],
+            mtime_tool="find",
+        ),
+    }
+)

@@ -45,8 +45,19 @@ RG_TYPES: dict[str, tuple[str, ...]] = {
     "clojure": ("*.clj", "*.cljc", "*.cljs", "*.cljx"),
     "cmake": ("*.cmake", "CMakeLists.txt"),
     "config": ("*.cfg", "*.conf", "*.config", "*.ini"),
-    "cpp": ("*.[ChH]", "*.[ChH].in", "*.[ch]pp", "*.[ch]pp.in", "*.[ch]xx", "*.[ch]xx.in",
-            "*.cc", "*.cc.in", "*.hh", "*.hh.in", "*.inl"),  # fmt: skip
+    "cpp": (
+        "*.[ChH]",
+        "*.[ChH].in",
+        "*.[ch]pp",
+        "*.[ch]pp.in",
+        "*.[ch]xx",
+        "*.[ch]xx.in",
+        "*.cc",
+        "*.cc.in",
+        "*.hh",
+        "*.hh.in",
+        "*.inl",
+    ),  # fmt: skip
     "cs": ("*.cs",),
     "csharp": ("*.cs",),
     "css": ("*.css", "*.scss"),
@@ -69,9 +80,16 @@ RG_TYPES: dict[str, tuple[str, ...]] = {
     "less": ("*.less",),
     "log": ("*.log",),
     "lua": ("*.lua",),
-    "make": ("*.mak", "*.mk", "[Gg][Nn][Uu]makefile", "[Gg][Nn][Uu]makefile.am",
-             "[Gg][Nn][Uu]makefile.in", "[Mm]akefile", "[Mm]akefile.am",
-             "[Mm]akefile.in"),  # fmt: skip
+    "make": (
+        "*.mak",
+        "*.mk",
+        "[Gg][Nn][Uu]makefile",
+        "[Gg][Nn][Uu]makefile.am",
+        "[Gg][Nn][Uu]makefile.in",
+        "[Mm]akefile",
+        "[Mm]akefile.am",
+        "[Mm]akefile.in",
+    ),  # fmt: skip
     "markdown": ("*.markdown", "*.md", "*.mdown", "*.mkdn"),
     "md": ("*.markdown", "*.md", "*.mdown", "*.mkdn"),
     "objc": ("*.h", "*.m"),
@@ -85,11 +103,42 @@ RG_TYPES: dict[str, tuple[str, ...]] = {
     "rust": ("*.rs",),
     "sass": ("*.sass", "*.scss"),
     "scala": ("*.sbt", "*.scala"),
-    "sh": ("*.bash", "*.bashrc", "*.csh", "*.cshrc", "*.ksh", "*.kshrc", "*.sh", "*.tcsh",
-           "*.zsh", ".bash_login", ".bash_logout", ".bash_profile", ".bashrc", ".cshrc",
-           ".kshrc", ".login", ".logout", ".profile", ".tcshrc", ".zlogin", ".zlogout",
-           ".zprofile", ".zshenv", ".zshrc", "bash_login", "bash_logout", "bash_profile",
-           "bashrc", "profile", "zlogin", "zlogout", "zprofile", "zshenv", "zshrc"),  # fmt: skip
+    "sh": (
+        "*.bash",
+        "*.bashrc",
+        "*.csh",
+        "*.cshrc",
+        "*.ksh",
+        "*.kshrc",
+        "*.sh",
+        "*.tcsh",
+        "*.zsh",
+        ".bash_login",
+        ".bash_logout",
+        ".bash_profile",
+        ".bashrc",
+        ".cshrc",
+        ".kshrc",
+        ".login",
+        ".logout",
+        ".profile",
+        ".tcshrc",
+        ".zlogin",
+        ".zlogout",
+        ".zprofile",
+        ".zshenv",
+        ".zshrc",
+        "bash_login",
+        "bash_logout",
+        "bash_profile",
+        "bashrc",
+        "profile",
+        "zlogin",
+        "zlogout",
+        "zprofile",
+        "zshenv",
+        "zshrc",
+    ),  # fmt: skip
     "sql": ("*.psql", "*.sql"),
     "swift": ("*.swift",),
     "tex": ("*.bib", "*.cls", "*.dtx", "*.ins", "*.ltx", "*.sty", "*.tex"),
@@ -97,8 +146,18 @@ RG_TYPES: dict[str, tuple[str, ...]] = {
     "toml": ("*.toml", "Cargo.lock"),
     "ts": ("*.ts", "*.tsx"),
     "txt": ("*.txt",),
-    "xml": ("*.dtd", "*.rng", "*.sch", "*.xhtml", "*.xjb", "*.xml", "*.xml.dist", "*.xsd",
-            "*.xsl", "*.xslt"),  # fmt: skip
+    "xml": (
+        "*.dtd",
+        "*.rng",
+        "*.sch",
+        "*.xhtml",
+        "*.xjb",
+        "*.xml",
+        "*.xml.dist",
+        "*.xsd",
+        "*.xsl",
+        "*.xslt",
+    ),  # fmt: skip
     "yaml": ("*.yaml", "*.yml"),
     "zig": ("*.zig",),
 }
@@ -183,9 +242,7 @@ class _GlobParser:
             else:
                 self.push(_Tok("lit", c))
         if len(self.stack) > 1:
-            raise self.error(
-                "unclosed alternate group; missing '}' (maybe escape '{' with '[{]'?)"
-            )
+            raise self.error("unclosed alternate group; missing '}' (maybe escape '{' with '[{]'?)")
         return tuple(self.stack[0])
 
     def star(self) -> None:
@@ -640,7 +697,7 @@ def find_filter(matcher: RipgrepGlob, types: Sequence[str] = (), *, gnu: bool,
         else:
             prune = test.negate().and_(prune)
             files = files if over.only_dir else test.or_(files)
-    words: list[str] = []
+    words = ["-regextype", "posix-extended"] if gnu else []
     if prune.const is not False:
         dirs = ["-type", "d", "!", "-path", ".", *prune.render([], [])]
         words += ["(", *dirs, ")", "-prune", "-o"]
@@ -1264,7 +1321,8 @@ class _View:
 
     def _content_lines(self, body: bytes) -> list[str]:
         if self.single:
-            blocks = [(b"", [self._line(line) for line in body.split(b"\n") if line])]
+            lines = [self._line(line) for line in body.split(b"\n") if line]
+            blocks = [(b"", [t for t in lines if t[0] != "sep" or self.req.context])]
         else:
             blocks = sorted(self._blocks(body).items())
         out: list[str] = []
@@ -1285,7 +1343,7 @@ class _View:
                 pending_sep = True
                 continue
             block = blocks.setdefault(rel, [])
-            if pending_sep and block:
+            if pending_sep and block and self.req.context:  # grep -C0 still separates
                 block.append(("sep", b"", b""))
             pending_sep = False
             block.append(self._line(rest))
