@@ -727,7 +727,8 @@ def test_dead_sessions_state_is_removed_after_a_week(
         f"{shells}/salive{uuid.uuid4().hex[:8]}",
     )
     remote.sh(
-        f"mkdir {dead} {idle_alive} && echo 2147483000 > {dead}/pid && echo 1 > {idle_alive}/pid"
+        f"mkdir {dead} {idle_alive} && echo 2147483000 > {dead}/pid"
+        f" && (sleep 60 </dev/null >/dev/null 2>&1 & echo $! > {idle_alive}/pid)"
         f" && touch -d '8 days ago' {dead} {idle_alive}"
     )
     s = Session(host_config)
@@ -735,10 +736,10 @@ def test_dead_sessions_state_is_removed_after_a_week(
         s.connect()
         run(s, ToolState(host_name="test", info=s.info), "true")
         assert not remote.exists(dead)
-        assert remote.exists(idle_alive)  # its shell (pid 1 here) still runs
+        assert remote.exists(idle_alive)  # its shell still runs
     finally:
         s.close()
-        remote.sh(f"rm -rf {dead} {idle_alive}")
+        remote.sh(f"kill $(cat {idle_alive}/pid) 2>/dev/null; rm -rf {dead} {idle_alive}")
 
 
 def test_cancel_before_the_command_starts_never_runs_it(

@@ -35,6 +35,11 @@ and a few builtins per command, a few ms on the remote and no other
 process; still ONE round trip. The first call of a shell process adds one
 round trip for the init (``bash_init.sh.j2``).
 
+A command's own background processes (``server &``) keep running after the
+call returns, as in a terminal, and whatever they print later shows up in
+later Bash results: redirect them (``server >log 2>&1 &``) or use
+``run_in_background``. A timeout kills only the running command's processes.
+
 Under plain ``sh`` (no bash on the remote) the same scheme keeps the cwd,
 exported variables, aliases and options; POSIX sh cannot print its
 functions or plain variables, so those do not persist there.
