@@ -349,9 +349,12 @@ _GREP = (
 )
 _BASH = (
     "Executes a command in a persistent shell on the remote host {host} (bash when "
-    "available). cd, exported variables, functions and aliases persist between calls. "
-    "stdin is /dev/null, pagers are disabled. Default timeout 120000 ms (max 600000). "
-    "Use run_in_background for long jobs, then BashOutput to read their output and KillShell "
+    "available), started like an `ssh {host}` login (/etc/profile and ~/.bash_profile or "
+    "~/.profile sourced once). cd, exported and plain variables, functions, aliases and "
+    "set -o options persist between calls. stdin is /dev/null and pagers/editors are "
+    "disabled, so nothing waits for input. Default timeout 120000 ms (max 600000); a "
+    "timed-out or cancelled command is killed with all its child processes. Use "
+    "run_in_background for long jobs, then BashOutput to read their output and KillShell "
     'to stop them; BashOutput with bash_id "list" lists the background jobs.'
 )
 _BASHOUTPUT = (

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import HostConfig
-from .errors import RemoteMCPError, SessionError, ToolError
+from .errors import ConnectionLost, RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, describe
 from .tools import bash, edit, feedback, files, search, transfer
@@ -70,26 +70,6 @@ HANDLERS: dict[str, Handler] = {
         env.session, [f.model_dump() for f in a.files], state=env.state
     ),
     "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
-    "Edit": lambda env, a: edit.edit(
-        env.session, a.file_path, a.old_string, a.new_string, a.replace_all, state=env.state
-    ),
-    "MultiEdit": lambda env, a: edit.multi_edit(
-        env.session, a.file_path, [e.model_dump() for e in a.edits], state=env.state
-    ),
-    "Bash": lambda env, a: bash.bash(
-        env.session,
-        a.command,
-        a.timeout,
-        a.description,
-        bool(a.run_in_background),
-        state=env.state,
-        progress=env.progress,
-        cancel_hooks=env.cancel_hooks,
-    ),
-    "BashOutput": lambda env, a: bash.bash_output(
-        env.session, a.bash_id, a.filter, bool(a.block), a.timeout, state=env.state
-    ),
-    "KillShell": lambda env, a: bash.kill_shell(env.session, a.shell_id, state=env.state),
     "Glob": lambda env, a: search.glob(env.session, a.pattern, a.path, state=env.state),
     "Grep": lambda env, a: search.grep(
         env.session,
@@ -107,6 +87,26 @@ HANDLERS: dict[str, Handler] = {
         offset=a.offset,
         multiline=a.multiline,
         state=env.state,
+    ),
+    "Bash": lambda env, a: bash.bash(
+        env.session,
+        a.command,
+        a.timeout,
+        a.description,
+        bool(a.run_in_background),
+        state=env.state,
+        progress=env.progress,
+        cancel_hooks=env.cancel_hooks,
+    ),
+    "BashOutput": lambda env, a: bash.bash_output(
+        env.session, a.bash_id, a.filter, bool(a.block), a.timeout, state=env.state
+    ),
+    "KillShell": lambda env, a: bash.kill_shell(env.session, a.shell_id, state=env.state),
+    "Edit": lambda env, a: edit.edit(
+        env.session, a.file_path, a.old_string, a.new_string, a.replace_all, state=env.state
+    ),
+    "MultiEdit": lambda env, a: edit.multi_edit(
+        env.session, a.file_path, [e.model_dump() for e in a.edits], state=env.state
     ),
     "Feedback": lambda env, a: feedback.feedback(a.message, a.tool, host=env.host.name),
     "Upload": lambda env, a: transfer.upload(
@@ -231,7 +231,18 @@ class RemoteServer:
         def work() -> ToolOutput:
             if spec.open_world:
                 self.wait_connected()
-            return handler(env, args)
+            try:
+                return handler(env, args)
+            except ConnectionLost:
+                if not spec.read_only:
+                    # Never re-run a change blindly: its precondition (content
+                    # hash) makes a deliberate retry safe instead.
+                    raise ToolError(
+                        f"The SSH connection to {self.host.name} dropped while {name} was "
+                        "running, so the change may or may not have been applied. Check the "
+                        "current state (Read, FileStat or Bash) before repeating it."
+                    ) from None
+            return handler(env, args)  # read-only: reconnect and answer
 
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
 

@@ -90,17 +90,20 @@ class Session:
         self.pool.close()
         self.pool = ChannelPool(self.conn, self.host.workers)
         self._sftp = None
-        lost = ["open channels"]
+        lost = "its open channels"
         if self.bash is not None:
             self.bash.close()
             self.bash = None
-            lost.append("the Bash shell's working directory and environment")
+            lost += (
+                " and the output of a foreground Bash command, if one was running (the Bash "
+                "shell's cwd, variables and functions are restored from its last saved state)"
+            )
         self.reconnects += 1
         self._lost = (
             f"[WARNING] SSH connection to {self.host.name} was lost ({why}) and has been "
-            f"re-established. Lost: {', '.join(lost)}. Background jobs keep running on the "
-            "remote. A change that was in flight when the link dropped may or may not have "
-            "been applied: check before repeating it."
+            f"re-established. Lost: {lost}. Background jobs keep running on the remote. A "
+            "change that was in flight when the link dropped may or may not have been "
+            "applied: check before repeating it."
         )
 
     def take_warning(self) -> str | None:

@@ -219,10 +219,12 @@ class ShellChannel:
         if timed_out and on_timeout is None:
             self.close()
             partial = ShellResult(command=command, stdout=stdout, stderr=stderr, exited=-1)
-            raise CommandTimedOut(partial, timeout=timeout)
+            raise CommandTimedOut(partial, timeout=int(timeout or 0))
         if out.match is None:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self.close()
+            if not self.conn.is_alive():
+                raise ConnectionLost(f"connection to {self.conn.host.name} lost")
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
                 "before the command finished"
@@ -242,7 +244,7 @@ class ShellChannel:
             sys.stdout.write(stdout)
             sys.stderr.write(stderr)
         if timed_out:
-            raise CommandTimedOut(result, timeout=timeout)
+            raise CommandTimedOut(result, timeout=int(timeout or 0))
         if result.exited != 0 and not warn:
             raise UnexpectedExit(result)
         return result
@@ -300,6 +302,7 @@ class ShellChannel:
                 # Give the killed command a bounded grace period to unwind.
                 deadline = time.monotonic() + 10.0
             elif timed_out and deadline is not None and time.monotonic() >= deadline:
+                self.close()  # its framing can no longer be trusted
                 raise ShellProtocolError(
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
