@@ -676,3 +676,32 @@ def test_grep_is_one_remote_command(remote: Any, remote_dir: str, grep_env: Any)
         before = commands(runner)
         assert search.grep(runner, "foo", output_mode=mode, state=state).text
         assert commands(runner) - before == 1, mode
+
+
+def test_server_handlers_map_claude_code_argument_names(
+    remote: Any, remote_dir: str, session: Session, state: ToolState, host_config: Any
+) -> None:
+    """The MCP argument names (-A, -C, -n, -i ...) reach the routines."""
+    from remote_mcp.schemas import GlobArgs, GrepArgs
+    from remote_mcp.server import HANDLERS, CallEnv
+
+    build(remote, remote_dir, CTX_TREE)
+    state.cwd = remote_dir
+    env = CallEnv(session=session, state=state, host=host_config)
+
+    def call(tool: str, model: Any, args: dict[str, Any]) -> str:
+        return HANDLERS[tool](env, model.model_validate(args)).text
+
+    assert call("Grep", GrepArgs, {"pattern": "hit3", "-C": 1, "-n": False,
+                                   "output_mode": "content", "head_limit": 2}) == (
+        "ctx.txt-l2\nctx.txt:hit3\n\n[Showing results with pagination = limit: 2, offset: 0]"
+    )  # fmt: skip
+    assert call("Grep", GrepArgs, {"pattern": "HIT", "-i": True, "-A": 1, "-B": 0,
+                                   "output_mode": "content", "glob": "two.*"}) == (
+        "two.txt:1:hit\ntwo.txt-2-after"
+    )  # fmt: skip
+    assert call("Grep", GrepArgs, {"pattern": "l1", "type": "txt", "offset": 0,
+                                   "multiline": False}) == "Found 1 file\nctx.txt"  # fmt: skip
+    assert call("Glob", GlobArgs, {"pattern": "*.txt", "path": remote_dir}) == (
+        f"{remote_dir}/ctx.txt\n{remote_dir}/two.txt"
+    )

@@ -975,9 +975,11 @@ def glob(
     *,
     state: ToolState | None = None,
 ) -> ToolOutput:
-    """Claude Code's Glob: absolute paths of matching files, oldest first
-    (``rg --files --sort=modified``), at most 100, hidden and ignored files
-    included. One remote command."""
+    """Claude Code's Glob: absolute paths of the files an ``rg --glob``
+    pattern selects, oldest first (as its rg 14 ``--sort=modified`` orders
+    them), at most 100, hidden and git-ignored files included. A pattern
+    starting with ``/`` searches from its literal directory part, as Claude
+    Code does. One remote command."""
     state = state if state is not None else ToolState()
     root = state.resolve(path, runner) if path else _cwd(state, runner)
     from_pattern = False
