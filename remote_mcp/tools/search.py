@@ -1036,16 +1036,18 @@ def _oldest_first(body: bytes, matcher: RipgrepGlob | None) -> list[bytes]:
     for rec in _records(body):
         mtime, _, rel = rec.partition(b" ")
         if rel.startswith(b"./") and (matcher is None or matcher.selects(rel[2:])):
-            rows.append((_float(mtime), rel))
+            rows.append((_mtime_ns(mtime), rel))
     rows.sort()
     return [rel for _, rel in rows]
 
 
-def _float(text: bytes) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return 0.0
+def _mtime_ns(text: bytes) -> int:
+    """``1700000000.1234567890`` (find %T@, stat %.9Y or %Y) as exact
+    nanoseconds: a float would blur near-ties that ``sort -n`` keeps apart."""
+    whole, _, frac = text.partition(b".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        return 0
+    return int(whole) * 1_000_000_000 + int(frac[:9].ljust(9, b"0"))
 
 
 def _raise_rg_error(stderr: str, body: bytes) -> None:
@@ -1280,7 +1282,7 @@ class _View:
         rows = []
         for rec in _records(body):
             mtime, _, rel = rec.partition(b" ")
-            rows.append((-_float(mtime), _join(self.root, rel), rel))
+            rows.append((-_mtime_ns(mtime), _join(self.root, rel), rel))
         rows.sort()
         paths = self._page([self.shown(rel) for _, _, rel in rows])
         info = {"mode": "files_with_matches", "filenames": paths, "backend": backend}
