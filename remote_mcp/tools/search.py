@@ -38,131 +38,72 @@ MAX_COLUMNS = 500  # rg --max-columns 500 as Claude Code passes it
 VCS_DIRS = (".git", ".svn", ".hg", ".bzr")  # Claude Code's nr5 (--glob '!.git' ...)
 _TRUNCATED = "(Results are truncated. Consider using a more specific path or pattern.)"
 
-# ripgrep 13's type definitions (rg --type-list) for the grep fallback.
+# ripgrep 13's definitions of common file types (`rg --type-list`), for the
+# grep fallback; rg itself knows many more.
+_RG_TYPE_LIST = """
+asm: *.S *.asm *.s
+c: *.[chH] *.[chH].in *.cats
+clojure: *.clj *.cljc *.cljs *.cljx
+cmake: *.cmake CMakeLists.txt
+config: *.cfg *.conf *.config *.ini
+cpp: *.[ChH] *.[ChH].in *.[ch]pp *.[ch]pp.in *.[ch]xx *.[ch]xx.in *.cc *.cc.in *.hh *.hh.in
+    *.inl
+cs: *.cs
+csharp: *.cs
+css: *.css *.scss
+csv: *.csv
+dart: *.dart
+docker: *Dockerfile*
+elixir: *.eex *.ex *.exs
+erlang: *.erl *.hrl
+go: *.go
+gradle: *.gradle
+groovy: *.gradle *.groovy
+haskell: *.c2hs *.cpphs *.hs *.hsc *.lhs
+html: *.ejs *.htm *.html
+java: *.java *.jsp *.jspx *.properties
+js: *.js *.jsx *.vue
+json: *.json composer.lock
+jsonl: *.jsonl
+julia: *.jl
+kotlin: *.kt *.kts
+less: *.less
+log: *.log
+lua: *.lua
+make: *.mak *.mk [Gg][Nn][Uu]makefile [Gg][Nn][Uu]makefile.am [Gg][Nn][Uu]makefile.in
+    [Mm]akefile [Mm]akefile.am [Mm]akefile.in
+markdown: *.markdown *.md *.mdown *.mkdn
+md: *.markdown *.md *.mdown *.mkdn
+objc: *.h *.m
+ocaml: *.ml *.mli *.mll *.mly
+perl: *.PL *.perl *.pl *.plh *.plx *.pm *.t
+php: *.php *.php3 *.php4 *.php5 *.phtml
+py: *.py
+r: *.R *.Rmd *.Rnw *.r
+rst: *.rst
+ruby: *.gemspec *.rb *.rbw .irbrc Gemfile Rakefile config.ru
+rust: *.rs
+sass: *.sass *.scss
+scala: *.sbt *.scala
+sh: *.bash *.bashrc *.csh *.cshrc *.ksh *.kshrc *.sh *.tcsh *.zsh .bash_login .bash_logout
+    .bash_profile .bashrc .cshrc .kshrc .login .logout .profile .tcshrc .zlogin .zlogout
+    .zprofile .zshenv .zshrc bash_login bash_logout bash_profile bashrc profile zlogin zlogout
+    zprofile zshenv zshrc
+sql: *.psql *.sql
+swift: *.swift
+tex: *.bib *.cls *.dtx *.ins *.ltx *.sty *.tex
+tf: *.tf
+toml: *.toml Cargo.lock
+ts: *.ts *.tsx
+txt: *.txt
+xml: *.dtd *.rng *.sch *.xhtml *.xjb *.xml *.xml.dist *.xsd *.xsl *.xslt
+yaml: *.yaml *.yml
+zig: *.zig
+"""
 RG_TYPES: dict[str, tuple[str, ...]] = {
-    "asm": ("*.S", "*.asm", "*.s"),
-    "c": ("*.[chH]", "*.[chH].in", "*.cats"),
-    "clojure": ("*.clj", "*.cljc", "*.cljs", "*.cljx"),
-    "cmake": ("*.cmake", "CMakeLists.txt"),
-    "config": ("*.cfg", "*.conf", "*.config", "*.ini"),
-    "cpp": (
-        "*.[ChH]",
-        "*.[ChH].in",
-        "*.[ch]pp",
-        "*.[ch]pp.in",
-        "*.[ch]xx",
-        "*.[ch]xx.in",
-        "*.cc",
-        "*.cc.in",
-        "*.hh",
-        "*.hh.in",
-        "*.inl",
-    ),  # fmt: skip
-    "cs": ("*.cs",),
-    "csharp": ("*.cs",),
-    "css": ("*.css", "*.scss"),
-    "csv": ("*.csv",),
-    "dart": ("*.dart",),
-    "docker": ("*Dockerfile*",),
-    "elixir": ("*.eex", "*.ex", "*.exs"),
-    "erlang": ("*.erl", "*.hrl"),
-    "go": ("*.go",),
-    "gradle": ("*.gradle",),
-    "groovy": ("*.gradle", "*.groovy"),
-    "haskell": ("*.c2hs", "*.cpphs", "*.hs", "*.hsc", "*.lhs"),
-    "html": ("*.ejs", "*.htm", "*.html"),
-    "java": ("*.java", "*.jsp", "*.jspx", "*.properties"),
-    "js": ("*.js", "*.jsx", "*.vue"),
-    "json": ("*.json", "composer.lock"),
-    "jsonl": ("*.jsonl",),
-    "julia": ("*.jl",),
-    "kotlin": ("*.kt", "*.kts"),
-    "less": ("*.less",),
-    "log": ("*.log",),
-    "lua": ("*.lua",),
-    "make": (
-        "*.mak",
-        "*.mk",
-        "[Gg][Nn][Uu]makefile",
-        "[Gg][Nn][Uu]makefile.am",
-        "[Gg][Nn][Uu]makefile.in",
-        "[Mm]akefile",
-        "[Mm]akefile.am",
-        "[Mm]akefile.in",
-    ),  # fmt: skip
-    "markdown": ("*.markdown", "*.md", "*.mdown", "*.mkdn"),
-    "md": ("*.markdown", "*.md", "*.mdown", "*.mkdn"),
-    "objc": ("*.h", "*.m"),
-    "ocaml": ("*.ml", "*.mli", "*.mll", "*.mly"),
-    "perl": ("*.PL", "*.perl", "*.pl", "*.plh", "*.plx", "*.pm", "*.t"),
-    "php": ("*.php", "*.php3", "*.php4", "*.php5", "*.phtml"),
-    "py": ("*.py",),
-    "r": ("*.R", "*.Rmd", "*.Rnw", "*.r"),
-    "rst": ("*.rst",),
-    "ruby": ("*.gemspec", "*.rb", "*.rbw", ".irbrc", "Gemfile", "Rakefile", "config.ru"),
-    "rust": ("*.rs",),
-    "sass": ("*.sass", "*.scss"),
-    "scala": ("*.sbt", "*.scala"),
-    "sh": (
-        "*.bash",
-        "*.bashrc",
-        "*.csh",
-        "*.cshrc",
-        "*.ksh",
-        "*.kshrc",
-        "*.sh",
-        "*.tcsh",
-        "*.zsh",
-        ".bash_login",
-        ".bash_logout",
-        ".bash_profile",
-        ".bashrc",
-        ".cshrc",
-        ".kshrc",
-        ".login",
-        ".logout",
-        ".profile",
-        ".tcshrc",
-        ".zlogin",
-        ".zlogout",
-        ".zprofile",
-        ".zshenv",
-        ".zshrc",
-        "bash_login",
-        "bash_logout",
-        "bash_profile",
-        "bashrc",
-        "profile",
-        "zlogin",
-        "zlogout",
-        "zprofile",
-        "zshenv",
-        "zshrc",
-    ),  # fmt: skip
-    "sql": ("*.psql", "*.sql"),
-    "swift": ("*.swift",),
-    "tex": ("*.bib", "*.cls", "*.dtx", "*.ins", "*.ltx", "*.sty", "*.tex"),
-    "tf": ("*.tf",),
-    "toml": ("*.toml", "Cargo.lock"),
-    "ts": ("*.ts", "*.tsx"),
-    "txt": ("*.txt",),
-    "xml": (
-        "*.dtd",
-        "*.rng",
-        "*.sch",
-        "*.xhtml",
-        "*.xjb",
-        "*.xml",
-        "*.xml.dist",
-        "*.xsd",
-        "*.xsl",
-        "*.xslt",
-    ),  # fmt: skip
-    "yaml": ("*.yaml", "*.yml"),
-    "zig": ("*.zig",),
+    name: tuple(globs.split())
+    for name, globs in re.findall(r"^(\w+): (.*?)(?=^\w|\Z)", _RG_TYPE_LIST, re.M | re.S)
 }
-RG_TYPES["typescript"] = RG_TYPES["ts"]
-RG_TYPES["python"] = RG_TYPES["py"]
 
 
 # =============================================================================
@@ -711,11 +652,12 @@ class _Unsupported(ToolError):
     pass
 
 
-def _refuse(construct: str) -> _Unsupported:
+def _refuse(
+    construct: str, fix: str = "rephrase the pattern with plain regex syntax"
+) -> _Unsupported:
     return _Unsupported(
         f"The Grep fallback on this host (no ripgrep, so GNU grep -E) cannot run this "
-        f"pattern faithfully: {construct}. Install ripgrep (rg) on the remote host, or "
-        "rephrase the pattern with plain regex syntax."
+        f"search faithfully: {construct}. Install ripgrep (rg) on the remote host, or {fix}."
     )
 
 
@@ -1237,7 +1179,10 @@ def _fallback_find_args(req: _GrepRequest, *, gnu: bool) -> list[str]:
         types = RG_TYPES[req.type]
     words = find_filter(matcher, types, gnu=gnu, exact=True)
     if words is None:
-        raise _refuse(f"a glob with a directory part ({req.globs}) without GNU find")
+        raise _refuse(
+            f"a glob with a directory part ({', '.join(req.globs)}) without GNU find",
+            "give that directory as path and a file-name glob such as *.py",
+        )
     return words
 
 
