@@ -346,6 +346,9 @@ def grep_text(env: Any, pattern: str, path: str | None = None, **kw: Any) -> str
         ({"glob": "!*.md"}, "Found 3 files\n.hidden.py\nsrc/c.py\na.py"),
         ({"type": "py"}, "Found 3 files\n.hidden.py\nsrc/c.py\na.py"),
         ({"type": "md"}, "Found 1 file\nb.md"),
+        # rg: a matching --glob wins over --type; a negative one narrows it.
+        ({"type": "py", "glob": "*.md"}, "Found 1 file\nb.md"),
+        ({"type": "py", "glob": "!.hidden*"}, "Found 2 files\nsrc/c.py\na.py"),
         ({"head_limit": 2}, "Found 2 files limit: 2, offset: 0\n.hidden.py\nb.md"),
         ({"head_limit": 2, "offset": 1}, "Found 2 files limit: 2, offset: 1\nb.md\nsrc/c.py"),
         ({"head_limit": 0}, "Found 4 files\n.hidden.py\nb.md\nsrc/c.py\na.py"),
