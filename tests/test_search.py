@@ -208,6 +208,12 @@ def test_glob_path_argument_and_errors(remote: Any, remote_dir: str, glob_env: A
     assert search.glob(runner, "*.py", f"{remote_dir}/sub", state=state).text == (
         f"{remote_dir}/sub/one.py"
     )
+    # Anchored globs are relative to the search root, whatever the cwd.
+    state.cwd = "/"
+    assert search.glob(runner, "sub/*.py", remote_dir, state=state).text == (
+        f"{remote_dir}/sub/one.py"
+    )
+    state.cwd = remote_dir
     with pytest.raises(ToolError) as err:
         search.glob(runner, "*.py", "missing-dir", state=state)
     assert str(err.value) == "Directory does not exist: missing-dir"
@@ -415,6 +421,10 @@ def test_grep_glob_with_directory_part(remote: Any, remote_dir: str, grep_env: A
     assert grep_text(grep_env, "foo", glob="src/*") == "Found 1 file\nsrc/c.py"
     assert grep_text(grep_env, "foo", glob="**/c.*") == "Found 1 file\nsrc/c.py"
     assert grep_text(grep_env, "foo", glob="{src/**,*.md}") == "Found 2 files\nb.md\nsrc/c.py"
+    state.cwd = "/usr"  # anchored at the searched path, not at the cwd
+    assert grep_text(grep_env, "foo", remote_dir, glob="src/*") == (
+        f"Found 1 file\n{remote_dir}/src/c.py"
+    )
 
 
 def test_grep_no_match_and_missing_path(remote: Any, remote_dir: str, grep_env: Any) -> None:
