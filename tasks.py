@@ -21,8 +21,8 @@ def test(c: Context, args: str = "") -> None:
 @task
 def lint(c: Context) -> None:
     """ruff (lint + format check) and mypy, as CI runs them."""
-    c.run("ruff check remote_mcp tests tasks.py")
-    c.run("ruff format --check remote_mcp tests tasks.py")
+    c.run("ruff check remote_mcp tests tasks.py docs")
+    c.run("ruff format --check remote_mcp tests tasks.py docs")
     c.run(f"{sys.executable} -m mypy remote_mcp")
 
 

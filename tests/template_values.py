@@ -20,6 +20,7 @@ def render_extra(name: str, directory: str) -> str:
     }
     return render(name, **values)
 
+
 # Bash / BashOutput / KillShell (remote_mcp/tools/bash.py). Run on a worker
 # shell these never reach user code: the Bash shell's init marker is absent
 # there, so bash_run and bash_bg_start answer "noinit" without running.

@@ -125,9 +125,7 @@ class TestRead:
 
     def test_output_token_cap(self, session, state, remote, remote_dir):
         # 2000 lines of 1999 chars: ~4M chars, far above 25000 tokens.
-        remote.sh(
-            f"for i in $(seq 1 60); do printf '%01999d\\n' 0; done > {q(remote_dir)}/w.txt"
-        )
+        remote.sh(f"for i in $(seq 1 60); do printf '%01999d\\n' 0; done > {q(remote_dir)}/w.txt")
         with pytest.raises(ToolError, match=r"^File content \(\d+ tokens\) exceeds maximum"):
             files.read(session, f"{remote_dir}/w.txt", limit=60, state=state)
 
@@ -144,7 +142,7 @@ class TestRead:
         remote.write_bytes(f"{remote_dir}/r.txt", b"rel\n")
         state.cwd = remote_dir
         assert files.read(session, "r.txt", state=state).text == f"     1{ARROW}rel"
-        home = remote.sh("printf %s \"$HOME\"")
+        home = remote.sh('printf %s "$HOME"')
         assert state.resolve("~/x", session) == f"{home}/x"
 
     def test_20_lines_of_a_20mb_file_is_one_command_under_8kb(

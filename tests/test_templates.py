@@ -18,7 +18,7 @@ from remote_mcp.tools.base import FileRecord
 SAFE_FILTERS = {"q", "int", "word", "b64", "b64lines"}
 EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
 CANARY = "/tmp/remote-mcp-template-canary"
-HOSTILE = f"it's $(touch {CANARY}) `touch {CANARY}`; touch {CANARY} \n-rf \"x\" * ~ é"
+HOSTILE = f'it\'s $(touch {CANARY}) `touch {CANARY}`; touch {CANARY} \n-rf "x" * ~ é'
 
 
 def test_every_interpolation_ends_in_a_safe_filter() -> None:
