@@ -123,3 +123,19 @@ def test_compression_on_and_bytes_counted(sshd: SshdServer) -> None:
     _, sent, received = conn.stats.snapshot()
     assert sent > 0 and received > 0
     conn.close()
+
+
+def test_proxy_jump_reaches_the_target_through_a_gateway(sshd: SshdServer) -> None:
+    """The test sshd is its own jump host: ssh -J root@127.0.0.1:PORT."""
+    jump = f"{sshd.user}@{sshd.host}:{sshd.port}"
+    conn = HostConnection(make_host(sshd, proxy_jump=jump))
+    fabric_conn = conn.open()
+    try:
+        assert fabric_conn.gateway is not None
+        result = fabric_conn.run("echo via-jump", hide=True, in_stream=False)
+        assert result.stdout == "via-jump\n"
+        # The gateway is checked strictly too (its key is known in the test HOME).
+        assert isinstance(fabric_conn.gateway.client._policy, type(fabric_conn.client._policy))
+    finally:
+        conn.close()
+    assert not fabric_conn.gateway.is_connected
