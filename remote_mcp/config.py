@@ -96,8 +96,10 @@ KEY_HELP = {
     "connect_timeout_s": "TCP + SSH handshake time limit",
     "op_timeout_s": "time limit of one file/search operation on the remote",
     "host_key_policy": "strict: unknown keys refused; accept-new: recorded on first use",
-    "read_only": "refuse Write/Edit/MultiEdit/Upload on this host",
-    "allowed_paths": "if set, file tools only touch paths under these directories",
+    "read_only": "refuse Write/Edit/MultiEdit/Upload on this host (Bash is not restricted: "
+    "it can run anything the login user can)",
+    "allowed_paths": "if set, the file and search tools only touch paths under these "
+    "directories (Bash is not restricted)",
     "cwd": "start directory of the Bash shell and base of relative paths (default: $HOME)",
     "edit_backend": "auto | python3 | perl | local: where Edit applies replacements",
     "grep_backend": "auto | rg | grep: Grep's engine on the remote",

@@ -293,3 +293,20 @@ def test_ad_hoc_state_defaults(session, remote, remote_dir):
     remote.write_bytes(f"{remote_dir}/x", b"x\n")
     assert files.read(session, f"{remote_dir}/x").text == f"     1{ARROW}x"
     assert isinstance(ToolState().files, dict)
+
+
+def test_read_only_and_allowed_paths_guards(session, remote, remote_dir) -> None:
+    remote.write_bytes(f"{remote_dir}/in.txt", b"x\n")
+    guarded = ToolState(info=session.info, read_only=True, allowed_paths=(remote_dir,))
+    assert files.read(session, f"{remote_dir}/in.txt", state=guarded).text == f"     1{ARROW}x"
+    with pytest.raises(ToolError, match="configured read_only: writes are refused"):
+        files.write(session, f"{remote_dir}/new.txt", "y", state=guarded)
+    with pytest.raises(ToolError) as err:
+        files.read(session, "/etc/hostname", state=guarded)
+    assert str(err.value) == "File is in a directory that is denied by your permission settings."
+    # A sibling whose name merely starts with the allowed directory is outside it.
+    with pytest.raises(ToolError, match="denied"):
+        files.read(session, f"{remote_dir}-evil/x", state=guarded)
+    with pytest.raises(ToolError, match="denied"):
+        files.read(session, f"{remote_dir}/../escape", state=guarded)
+    assert not remote.exists(f"{remote_dir}/new.txt")
