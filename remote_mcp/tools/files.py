@@ -105,7 +105,8 @@ def _missing(req: _Request, state: ToolState) -> str:
 def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
     """Turn one rmcp_read part (header line + body) into Claude Code's output."""
     header, _, body = raw.partition(b"\n")
-    word, *fields = header.decode("utf-8", "replace").split(" ", 4)
+    word, _, rest = header.decode("utf-8", "replace").partition(" ")
+    fields = rest.split(" ")
     ext = posixpath.splitext(req.path)[1].lower()
     if word == "missing":
         raise ToolError(_missing(req, state))
@@ -141,7 +142,8 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
             structured={"path": req.path, "size": int(fields[0]), "type": "image"},
         )
     if word == "short":
-        total, size, digest, mtime = int(fields[0]), int(fields[1]), fields[2], fields[3]
+        total_text, size_text, digest, mtime = rest.split(" ", 3)  # mtime has spaces: last
+        total, size = int(total_text), int(size_text)
         _remember(state, req, size, digest, mtime)
         if size == 0:
             text = "<system-reminder>Warning: the file exists but the contents are empty.</system-reminder>"  # noqa: E501
@@ -153,10 +155,16 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
         return ToolOutput(text, structured={"path": req.path, "lines": [], "total_lines": total})
     if word != "ok":
         raise ToolError(f"Unexpected reply from the remote while reading {req.shown}: {header!r}")
-    size, digest, binary, mtime = int(fields[0]), fields[1], fields[2], fields[3]
-    if binary == "1":
+    size_text, digest, final_newline, mtime = rest.split(" ", 3)
+    size = int(size_text)
+    if b"\0" in body:  # text files have no NUL bytes
         raise ToolError(_binary_message(ext))
     _remember(state, req, size, digest, mtime)
+    if final_newline == "0" and body.count(b"\n") < req.end - req.start + 1:
+        # The slice reached the end of a file without a final newline, which
+        # cut(1) added. (With exactly `limit` lines the end is unknown; only a
+        # final CR could show the difference.)
+        body = body[:-1]
     lines = [line[:MAX_LINE_CHARS] for line in split_lines(decode_text(body))]
     text = number_lines(lines, req.start)
     tokens = (len(text) + 3) // 4
