@@ -60,5 +60,6 @@ def sandbox(c: Context, stop: bool = False) -> None:
 
 @task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
 def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
-    """Round trips, latency and bytes per tool over an emulated slow link; writes a report."""
-    c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} --out {out}")
+    """Round trips, latency and bytes per tool over an emulated slow link, then over
+    plain loopback (remote work alone); writes a Markdown report."""
+    c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} 0 --out {out}")
