@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tempfile
 import time
 from collections.abc import Callable
@@ -79,7 +80,7 @@ async def _run(server: RemoteServer) -> list[StepResult]:
                     results.append(StepResult(name, False, time.perf_counter() - t0, str(exc)))
                     break
             if steps.dir:
-                await steps.call("Bash", {"command": f"rm -rf -- '{steps.dir}'"})
+                await steps.call("Bash", {"command": f"rm -rf -- {shlex.quote(steps.dir)}"})
     return results
 
 
@@ -133,7 +134,8 @@ class _Steps:
         self.dir = text.strip().splitlines()[-1]
         if not self.dir.startswith("/"):
             raise StepFailed(f"mktemp gave {self.dir!r}")
-        await self.call("Bash", {"command": f"cd '{self.dir}' && export RMCP_SELFTEST=1"})
+        command = f"cd {shlex.quote(self.dir)} && export RMCP_SELFTEST=1"
+        await self.call("Bash", {"command": command})
         text = await self.call("Bash", {"command": 'pwd; echo "x$RMCP_SELFTEST"'})
         self.expect(text, f"{self.dir}\nx1")
         return "cwd and env persist"
