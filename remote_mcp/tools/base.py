@@ -32,6 +32,14 @@ __all__ = [
 ]
 
 
+# Claude Code's wording for the read-before-write rule, shared by Write and Edit.
+NOT_READ = "File has not been read yet. Read it first before writing to it."
+STALE = (
+    "File has been modified since read, either by the user or by a linter. "
+    "Read it again before attempting to write it."
+)
+
+
 class Runner(Protocol):
     def run(self, command: str, **kwargs: Any) -> Result: ...
 

@@ -42,6 +42,8 @@ from typing import Any
 
 from ..errors import ToolError
 from .base import (
+    NOT_READ,
+    STALE,
     FileRecord,
     Runner,
     ToolOutput,
@@ -61,11 +63,6 @@ SUMMARY_CHARS = 50  # MultiEdit's "Replaced ..." summary (S0)
 BACKENDS = ("python3", "perl", "local")
 
 SAME = "No changes to make: old_string and new_string are exactly the same."
-NOT_READ = "File has not been read yet. Read it first before writing to it."
-STALE = (
-    "File has been modified since read, either by the user or by a linter. "
-    "Read it again before attempting to write it."
-)
 EXISTS = "Cannot create new file - file already exists."
 NOT_FOUND = "String to replace not found in file.\nString: {old}"
 MULTIPLE = (

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from ..errors import ToolError
 from .base import (
+    NOT_READ,
+    STALE,
     FileRecord,
     ImageBlock,
     Runner,
@@ -290,12 +292,9 @@ def write(
     _check_exit(result.exited, result.stderr, file_path)
     status, _, mtime = result.stdout.strip().partition(" ")
     if status == "notread":
-        raise ToolError("File has not been read yet. Read it first before writing to it.")
+        raise ToolError(NOT_READ)
     if status == "stale":
-        raise ToolError(
-            "File has been modified since read, either by the user or by a linter. "
-            "Read it again before attempting to write it."
-        )
+        raise ToolError(STALE)
     if status == "isdir":
         raise ToolError(f"EISDIR: illegal operation on a directory, open '{file_path}'")
     if status == "mkdir":
