@@ -272,21 +272,8 @@ class ShellChannel:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
             if not (chan.recv_ready() or chan.recv_stderr_ready()):
                 select.select([chan], [], [], wait)
-            got = False
-            while chan.recv_ready():
-                data = chan.recv(1 << 16)
-                if out.match is None:
-                    out.feed(data)
-                if on_output:
-                    on_output(data)
-                got = True
-            while chan.recv_stderr_ready():
-                data = chan.recv_stderr(1 << 16)
-                if err.match is None:
-                    err.feed(data)
-                if on_output:
-                    on_output(data)
-                got = True
+            got = _drain(chan.recv_ready, chan.recv, out, on_output)
+            got = _drain(chan.recv_stderr_ready, chan.recv_stderr, err, on_output) or got
             if not got and (chan.closed or chan.eof_received):
                 if not (chan.recv_ready() or chan.recv_stderr_ready()):
                     return timed_out
@@ -307,6 +294,24 @@ class ShellChannel:
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
         return timed_out
+
+
+def _drain(
+    ready: Callable[[], bool],
+    recv: Callable[[int], bytes],
+    capture: _Capture,
+    on_output: Callable[[bytes], None] | None,
+) -> bool:
+    """Read one stream of a channel while it has data; True if anything came."""
+    got = False
+    while ready():
+        data = recv(1 << 16)
+        if capture.match is None:
+            capture.feed(data)
+        if on_output:
+            on_output(data)
+        got = True
+    return got
 
 
 def _hidden(hide: Any) -> bool:
