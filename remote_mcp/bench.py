@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import statistics
 import tempfile
 import time
@@ -143,7 +142,7 @@ def run(delay_ms: float, repeat: int) -> tuple[list[Row], dict[str, Any]]:
         host = HostConfig(name="bench", hostname="127.0.0.1", port=proxy.port, user=server.user,
                           key_path=str(server.client_key), known_hosts=str(known))  # fmt: skip
         area = f"{tmp}/area"
-        rc, _, err = remote_exec(server, _setup_script(area))
+        rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area))
         assert rc == 0, err
         session = Session(host)
         try:
@@ -197,17 +196,6 @@ def _baseline(host: HostConfig, area: str, rtt: float, repeat: int) -> Row:
     sent, received = after[1] - before[1], after[2] - before[2]
     return Row("baseline", "fabric Connection.run of the same 20-line read", median, rtts, 1,
                sent, received)  # fmt: skip
-
-
-def _setup_script(area: str) -> str:
-    a = shlex.quote(area)
-    return (
-        f"mkdir -p {a} && cd {a} && "
-        "seq -f 'line %.0f of a large log file here' 1 700000 > big.log && "
-        "seq -f 'line %.0f marker' 1 700000 | head -c 10485760 > edit10m.txt && "
-        "for i in 0 1 2 3 4 5 6 7 8 9; do seq -f 'line %.0f' 1 200 > small$i.txt; done && "
-        "mkdir -p sub/deeper && touch sub/a.txt sub/deeper/b.txt"
-    )
 
 
 def report(rows: list[Row], meta: dict[str, Any]) -> str:

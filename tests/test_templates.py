@@ -58,6 +58,7 @@ def _values() -> dict[str, dict[str, Any]]:
         "write.sh.j2": dict(path=path, content=HOSTILE, expect="any", token="EOF_1"),
         "stat.sh.j2": dict(paths=[path, "{dir}"]),
         "probe.sh.j2": {},
+        "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},
         "shell_start.sh.j2": {},
         "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", subshell=True),
