@@ -14,6 +14,7 @@ from typing import Any
 import paramiko
 from invoke.exceptions import CommandTimedOut
 
+from .bash_shell import BashShell
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
 from .errors import ConnectionLost, RemoteMCPError, RemoteTimeout, ShellProtocolError
@@ -57,7 +58,7 @@ class Session:
         self.host = host
         self.conn = HostConnection(host)
         self.pool = ChannelPool(self.conn, host.workers)
-        self.bash: ShellChannel | None = None
+        self.bash = BashShell(self)
         self.info: RemoteInfo | None = None
         self._lock = threading.Lock()
         self._lost: str | None = None
@@ -91,9 +92,7 @@ class Session:
         self.pool = ChannelPool(self.conn, self.host.workers)
         self._sftp = None
         lost = "its open channels"
-        if self.bash is not None:
-            self.bash.close()
-            self.bash = None
+        if self.bash.drop():
             lost += (
                 " and the output of a foreground Bash command, if one was running (the Bash "
                 "shell's cwd, variables and functions are restored from its last saved state)"
@@ -140,17 +139,13 @@ class Session:
             return self._sftp
 
     def bash_shell(self) -> ShellChannel:
-        """The dedicated long-lived shell of the Bash tool (state persists)."""
-        self.connect()
-        if self.bash is None:
-            self.bash = ShellChannel(self.conn, subshell=False)
-        return self.bash
+        """The channel of the Bash tool's long-lived shell (``self.bash``)."""
+        return self.bash.shell_channel()
 
     def close(self) -> None:
         with self._lock:
             self.pool.close()
-            if self.bash is not None:
-                self.bash.close()
+            self.bash.close()
             if self._sftp is not None:
                 self._sftp.close()
                 self._sftp = None

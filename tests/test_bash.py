@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from remote_mcp import bash_shell
+from remote_mcp.bash_shell import BashShell
 from remote_mcp.config import HostConfig
 from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
@@ -81,8 +83,11 @@ def cc_success(stdout: str, stderr: str = "") -> str:
 
 @pytest.fixture
 def sh_state(session: Session, remote_dir: str) -> ToolState:
-    """Fresh state, with the shared Bash shell moved into a fresh directory."""
+    """Fresh state and a fresh Bash shell (new token: no variables, functions
+    or ``set -e`` of earlier tests), started in a fresh directory."""
     assert session.info is not None
+    session.bash.close()
+    session.bash = BashShell(session)
     st = ToolState(host_name="test", info=session.info, cwd=session.info.home)
     bash(session, f"cd {shlex.quote(remote_dir)}", state=st)
     return st
@@ -415,7 +420,7 @@ def test_huge_output_is_bounded_and_counted(session: Session, sh_state: ToolStat
     out = bash(session, "seq 1 1000000", state=sh_state)
     full = "".join(f"{i}\n" for i in range(1, 1000001))
     assert out.text == cc_success(full)
-    assert len(out.structured["stdout"]) <= bash_mod.CAPTURE_LIMIT + bash_mod.CAPTURE_TAIL
+    assert len(out.structured["stdout"]) <= bash_shell.CAPTURE_LIMIT + bash_shell.CAPTURE_TAIL
 
 
 def test_huge_failing_output_keeps_its_end(session: Session, sh_state: ToolState) -> None:
@@ -488,7 +493,7 @@ def _sh_session(host_config: HostConfig) -> Session:
     chan.exec_command("exec /bin/sh -s")
     shell.channel = chan
     shell.generation = 1
-    s.bash = shell
+    s.bash.adopt(shell)
     return s
 
 
@@ -720,7 +725,7 @@ def test_old_finished_jobs_are_removed_when_a_job_starts(
 def test_dead_sessions_state_is_removed_after_a_week(
     host_config: HostConfig, session: Session, sh_state: ToolState, remote
 ) -> None:
-    rt = bash_mod._runtime(session)
+    rt = session.bash
     shells = str(Path(rt.directory).parent)
     dead, idle_alive = (
         f"{shells}/sdead{uuid.uuid4().hex[:8]}",
@@ -746,7 +751,7 @@ def test_cancel_before_the_command_starts_never_runs_it(
     session: Session, sh_state: ToolState, remote, remote_dir: str
 ) -> None:
     """A cancel that arrives while the call waits for the busy shell."""
-    rt = bash_mod._runtime(session)
+    rt = session.bash
     hooks: list = []
     errors: list[str] = []
     marker = f"{remote_dir}/should-not-exist"
