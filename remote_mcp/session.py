@@ -7,6 +7,7 @@ This is the runner the server hands to tool routines: ``Session.run`` has
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,9 @@ class Session:
 
     def __init__(self, host: HostConfig) -> None:
         self.host = host
+        # Whose background jobs are whose: each job records the id of the
+        # server session that started it.
+        self.owner_id = "o" + secrets.token_hex(8)
         self.conn = HostConnection(host)
         self.pool = ChannelPool(self.conn, host.workers)
         self.bash = BashShell(self)
@@ -143,9 +147,10 @@ class Session:
         return self.bash.shell_channel()
 
     def close(self) -> None:
+        # Before the pool closes: the shutdown runs on a worker (bounded, no reconnect).
+        self.bash.close(kill_jobs=self.host.jobs_on_exit == "kill")
         with self._lock:
             self.pool.close()
-            self.bash.close()
             if self._sftp is not None:
                 self._sftp.close()
                 self._sftp = None

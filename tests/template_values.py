@@ -27,7 +27,7 @@ def render_extra(name: str, directory: str) -> str:
 EXTRA_VALUES.update(
     {
         "bash_start.sh.j2": dict(
-            token="sTemplateTest", delim="RMCP_EOF_1", start=f"{{dir}}/{HOSTILE}"
+            token="sTemplateTest", delim="RMCP_EOF_1", start=f"{{dir}}/{HOSTILE}", expiry_days=1
         ),
         "_bash_login_env.sh.j2": dict(start=f"{{dir}}/{HOSTILE}"),
         "bash_run.sh.j2": dict(
@@ -48,10 +48,16 @@ EXTRA_VALUES.update(
             command="echo " + shlex.quote(HOSTILE),
             flavour="bash",
             delim="RMCP_EOF_2",
+            owner="oTemplateTest",
+            keep=50,
+            expire_mtime=0,
         ),
-        "bash_job_read.sh.j2": dict(job_id=HOSTILE, offset=0, cap=1000, ticks=0),
-        "bash_job_kill.sh.j2": dict(job_id=HOSTILE),
-        "bash_job_list.sh.j2": {},
+        "bash_job_read.sh.j2": dict(
+            job_id=HOSTILE, offset=0, cap=1000, ticks=0, owner="oT", all_sessions=False
+        ),
+        "bash_job_kill.sh.j2": dict(job_id=HOSTILE, owner="oT", all_sessions=False),
+        "bash_job_list.sh.j2": dict(owner="oT", all_sessions=True),
+        "bash_stop.sh.j2": dict(directory=f"{{dir}}/{HOSTILE}", owner="oT", kill_jobs=1),
     }
 )
 

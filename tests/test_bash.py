@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from remote_mcp import bash_shell
+from remote_mcp import bash_foreground, bash_shell
 from remote_mcp.bash_shell import BashShell
 from remote_mcp.config import HostConfig
 from remote_mcp.errors import ToolError
@@ -31,7 +31,8 @@ from remote_mcp.shell import ShellChannel
 from remote_mcp.testing import SshdServer, remote_exec, start_sshd
 from remote_mcp.tools import bash as bash_mod
 from remote_mcp.tools.base import ToolState
-from remote_mcp.tools.bash import bash, bash_output, format_duration, kill_shell
+from remote_mcp.tools.bash import bash, format_duration
+from remote_mcp.tools.bash_jobs import bash_output, kill_shell
 from tests.conftest import TEST_HOME, make_host
 
 # -- helpers -------------------------------------------------------------------------
@@ -420,7 +421,10 @@ def test_huge_output_is_bounded_and_counted(session: Session, sh_state: ToolStat
     out = bash(session, "seq 1 1000000", state=sh_state)
     full = "".join(f"{i}\n" for i in range(1, 1000001))
     assert out.text == cc_success(full)
-    assert len(out.structured["stdout"]) <= bash_shell.CAPTURE_LIMIT + bash_shell.CAPTURE_TAIL
+    assert (
+        len(out.structured["stdout"])
+        <= bash_foreground.CAPTURE_LIMIT + bash_foreground.CAPTURE_TAIL
+    )
 
 
 def test_huge_failing_output_keeps_its_end(session: Session, sh_state: ToolState) -> None:
@@ -654,6 +658,7 @@ def test_unknown_job_ids(session: Session, sh_state: ToolState) -> None:
 def test_job_is_reachable_from_a_new_session_and_listed(
     host_config: HostConfig, remote_dir: str
 ) -> None:
+    """Another session sees the job only when it asks for all sessions' jobs."""
     first = Session(host_config)
     try:
         first.connect()
@@ -668,12 +673,12 @@ def test_job_is_reachable_from_a_new_session_and_listed(
     try:
         second.connect()
         st2 = ToolState(host_name="test", info=second.info)
-        listing = bash_output(second, "list", state=st2)
+        listing = bash_output(second, "list", all_sessions=True, state=st2)
         mine = [j for j in listing.structured["jobs"] if j["bash_id"] == job]
         assert mine and mine[0]["command"] == "echo early; sleep 2; echo late"
         assert mine[0]["status"] in ("running", "completed")
         assert job in listing.text
-        out = bash_output(second, job, block=True, timeout=10000, state=st2)
+        out = bash_output(second, job, block=True, timeout=10000, all_sessions=True, state=st2)
         assert out.structured["stdout"] == "early\nlate\n"  # a new session reads from the start
         assert out.structured["status"] == "completed"
     finally:
@@ -709,7 +714,9 @@ def test_old_finished_jobs_are_removed_when_a_job_starts(
     jobs_dir = str(Path(first["output_path"]).parent.parent)
     old, recent, running = (f"{jobs_dir}/bash_test{n}{uuid.uuid4().hex[:6]}" for n in "orr")
     remote.sh(
-        f"mkdir {old} {recent} {running} && echo 0 > {old}/exit && echo 1 > {recent}/exit"
+        f"mkdir -m 700 {old} {recent} {running} && echo 0 > {old}/exit && echo 1 > {recent}/exit"
+        # the newest by start, whatever other test runs of this user start meanwhile
+        f" && echo 2999-01-01T00:00:00Z > {recent}/started"
         f" && (sleep 60 </dev/null >/dev/null 2>&1 & echo $! > {running}/pid)"
         f" && touch -d '2 days ago' {old} {running}"
     )
@@ -722,19 +729,24 @@ def test_old_finished_jobs_are_removed_when_a_job_starts(
         remote.sh(f"kill $(cat {running}/pid) 2>/dev/null; rm -rf {old} {recent} {running}")
 
 
-def test_dead_sessions_state_is_removed_after_a_week(
+def test_dead_sessions_state_is_removed_after_a_day(
     host_config: HostConfig, session: Session, sh_state: ToolState, remote
 ) -> None:
+    """State of a session that died uncleanly (all files older than
+    STATE_EXPIRY_DAYS, its shell gone) is removed at the next start."""
+    assert bash_shell.STATE_EXPIRY_DAYS == 1
     rt = session.bash
     shells = str(Path(rt.directory).parent)
-    dead, idle_alive = (
+    dead, idle_alive, recent = (
         f"{shells}/sdead{uuid.uuid4().hex[:8]}",
         f"{shells}/salive{uuid.uuid4().hex[:8]}",
+        f"{shells}/srecent{uuid.uuid4().hex[:8]}",
     )
     remote.sh(
-        f"mkdir {dead} {idle_alive} && echo 2147483000 > {dead}/pid"
+        f"mkdir {dead} {idle_alive} {recent} && echo 2147483000 > {dead}/pid"
+        f" && echo 2147483000 > {recent}/pid && echo 0 > {recent}/slot"
         f" && (sleep 60 </dev/null >/dev/null 2>&1 & echo $! > {idle_alive}/pid)"
-        f" && touch -d '8 days ago' {dead} {idle_alive}"
+        f" && touch -d '2 days ago' {dead} {dead}/pid {idle_alive} {idle_alive}/pid {recent}"
     )
     s = Session(host_config)
     try:
@@ -742,9 +754,10 @@ def test_dead_sessions_state_is_removed_after_a_week(
         run(s, ToolState(host_name="test", info=s.info), "true")
         assert not remote.exists(dead)
         assert remote.exists(idle_alive)  # its shell still runs
+        assert remote.exists(recent)  # a file of it changed within the day
     finally:
         s.close()
-        remote.sh(f"kill $(cat {idle_alive}/pid) 2>/dev/null; rm -rf {dead} {idle_alive}")
+        remote.sh(f"kill $(cat {idle_alive}/pid) 2>/dev/null; rm -rf {dead} {idle_alive} {recent}")
 
 
 def test_cancel_before_the_command_starts_never_runs_it(

@@ -1,4 +1,4 @@
-"""Bash, BashOutput and KillShell: Claude Code's semantics and wording
+"""Bash: Claude Code's semantics and wording
 (reference/claude-code-tools.md, sections 5-7) over the session's Bash shell.
 
 The shell itself -- a long-lived remote shell whose cwd, variables,
@@ -39,34 +39,30 @@ kills the command the same way.
 
 Background jobs run under ``setsid``, detached from the SSH connection,
 with their output in a file on the remote; BashOutput reads the new bytes
-since this session's last read (the offset is per-session state).
+since this session's last read (the offset is per-session state):
+BashOutput and KillShell are in ``tools/bash_jobs.py``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Protocol
 
-from ..bash_shell import JobInfo, JobKill, JobRead, JobStart, RunOutcome, Stream
+from ..bash_foreground import RunOutcome, Stream
+from ..bash_jobs import ForeignJob, JobKill, JobListing, JobRead, JobStart
 from ..errors import ToolError
 from .base import ToolOutput, ToolState
 
-__all__ = ["BashHost", "BashRuntime", "bash", "bash_output", "format_duration", "kill_shell"]
+__all__ = ["BashHost", "BashRuntime", "bash", "format_duration"]
 
 DEFAULT_TIMEOUT_MS = 120_000  # BASH_DEFAULT_TIMEOUT_MS
 MAX_TIMEOUT_MS = 600_000  # BASH_MAX_TIMEOUT_MS
 MAX_OUTPUT_CHARS = 30_000  # BASH_MAX_OUTPUT_LENGTH default
 ERROR_CUT_CHARS = 10_000  # failure text is cut in the middle above this
 PROGRESS_INTERVAL_S = 5.0  # MCP progress while a command runs (<= 10 s promised)
-READ_CAP = 128 << 10  # BashOutput bytes per call (>= 30000 chars)
-FILTER_READ_CAP = 8 << 20  # with a filter every new line is needed
-DEFAULT_WAIT_MS = 30_000
 
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # bash's notice for a child killed by a signal: "Terminated", or
@@ -107,12 +103,22 @@ class BashRuntime(Protocol):
     def start_job(self, command: str, *, start_dir: str | None = None) -> JobStart: ...
 
     def read_job(
-        self, job_id: str, *, offset: int, cap: int, wait_s: float = 0.0
-    ) -> JobRead | None: ...
+        self,
+        job_id: str,
+        *,
+        offset: int,
+        cap: int,
+        wait_s: float = 0.0,
+        all_sessions: bool = False,
+    ) -> JobRead | ForeignJob | None: ...
 
-    def list_jobs(self) -> list[JobInfo]: ...
+    def list_jobs(self, *, all_sessions: bool = False) -> JobListing: ...
 
-    def kill_job(self, job_id: str) -> JobKill | None: ...
+    def kill_job(
+        self, job_id: str, *, all_sessions: bool = False
+    ) -> JobKill | ForeignJob | None: ...
+
+    def take_notice(self) -> str | None: ...
 
 
 class BashHost(Protocol):
@@ -148,8 +154,30 @@ def bash(
     if "\0" in command:
         raise ToolError("The command contains a NUL byte, which a shell command cannot contain.")
     shell = host.bash
-    if run_in_background:
-        return _start_background(shell, command, state)
+    try:
+        if run_in_background:
+            output = _start_background(shell, command, state)
+        else:
+            output = _foreground(shell, command, timeout, state, progress, cancel_hooks)
+    except ToolError as exc:
+        notice = shell.take_notice()
+        if notice:
+            raise ToolError(f"[NOTE] {notice}\n{exc}") from exc
+        raise
+    notice = shell.take_notice()
+    if notice:
+        output.text = f"[NOTE] {notice}\n{output.text}"
+    return output
+
+
+def _foreground(
+    shell: BashRuntime,
+    command: str,
+    timeout: float | None,
+    state: ToolState,
+    progress: Callable[[float, str], None] | None,
+    cancel_hooks: list[Callable[[], None]] | None,
+) -> ToolOutput:
     timeout_ms = _timeout_ms(timeout)
     watch = _Watch()
     ticker = _Progress(progress, watch, time.monotonic())
@@ -355,147 +383,3 @@ def _offsets(state: ToolState) -> dict[str, int]:
 def _check_id(bash_id: str) -> None:
     if not _JOB_ID.fullmatch(bash_id):
         raise ToolError(f"No shell found with ID: {bash_id}")
-
-
-def bash_output(
-    host: BashHost,
-    bash_id: str,
-    filter: str | None = None,  # noqa: A002 - Claude Code's parameter name
-    block: bool | None = False,
-    timeout: float | None = None,
-    *,
-    state: ToolState,
-) -> ToolOutput:
-    """New output and status of a background job (S0 BashOutput blocks).
-
-    ``bash_id`` "list" lists every job on the host. ``block`` waits up to
-    ``timeout`` ms (default 30000, max 600000) for the job to finish. Output
-    is what arrived since this session last read the job (a fresh session
-    starts at the beginning); with ``filter`` only matching lines are shown
-    and the others are consumed too.
-    """
-    if bash_id == "list":
-        return _list_jobs(host.bash, state)
-    regex = None
-    if filter:
-        try:
-            # UNCONFIRMED in CC whether the filter is case-insensitive; chosen:
-            # yes, as its validation compiles the pattern with the "i" flag.
-            regex = re.compile(filter, re.IGNORECASE)
-        except re.error as exc:
-            raise ToolError(f'Invalid regex pattern "{filter}": {exc}') from None
-    _check_id(bash_id)
-    wait_ms = 0.0
-    if block:
-        wait_ms = DEFAULT_WAIT_MS if timeout is None or timeout < 0 else timeout
-        wait_ms = min(wait_ms, MAX_TIMEOUT_MS)
-    offsets = _offsets(state)
-    offset = offsets.get(bash_id, 0)
-    cap = FILTER_READ_CAP if regex else READ_CAP
-    job = host.bash.read_job(bash_id, offset=offset, cap=cap, wait_s=wait_ms / 1000)
-    if job is None:
-        raise ToolError(f"No shell found with ID: {bash_id}")
-    status, body = job.status, job.body
-    start = job.offset
-    rest_lines = job.rest_lines
-    sent = len(body)
-    truncated_remote = job.size - start > sent
-    if truncated_remote and regex is None:
-        consumed = job.size - start  # CC drops what it cannot show
-    else:
-        consumed = _consumable(
-            body,
-            more=status == "running" or truncated_remote,
-            truncated=truncated_remote,
-            whole_lines=regex is not None,
-        )
-    offsets[bash_id] = start + consumed
-    text = body[: min(consumed, sent)].decode("utf-8", "surrogateescape")
-    if regex is not None:
-        text = "\n".join(line for line in text.split("\n") if regex.search(line))
-        rest_lines = 0
-    if rest_lines or truncated_remote and regex is None:
-        # Only the head came over: count the lines of the rest as the remote
-        # reported them (minus the final newline Claude Code's trimEnd drops).
-        tail = text[MAX_OUTPUT_CHARS:]
-        remaining = tail.count("\n") + rest_lines - int(job.final_nl) + 1
-        stdout = f"{text[:MAX_OUTPUT_CHARS]}\n\n... [{remaining} lines truncated] ..."
-    else:
-        stdout = _truncate(text.rstrip(), 0)
-    parts = [f"<status>{status}</status>"]
-    exit_code = job.exit_code
-    if exit_code is not None and status in ("completed", "failed"):
-        parts.append(f"<exit_code>{exit_code}</exit_code>")
-    if stdout.strip():
-        parts.append(f"<stdout>\n{stdout.rstrip()}\n</stdout>")
-    parts.append(f"<timestamp>{_iso_now()}</timestamp>")
-    return ToolOutput(
-        text="\n\n".join(parts),
-        structured={
-            "bash_id": bash_id,
-            "status": status,
-            "exit_code": int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
-            "stdout": text,
-            "offset": offsets[bash_id],
-        },
-    )
-
-
-def _consumable(body: bytes, *, more: bool, truncated: bool, whole_lines: bool) -> int:
-    """How many bytes to consume now. While more output may follow, hold
-    back a cut UTF-8 character -- and, when filtering, a partial last line,
-    unless that line alone filled the read."""
-    if not more or not body:
-        return len(body)
-    if whole_lines:
-        cut = body.rfind(b"\n")
-        if cut >= 0:
-            return cut + 1
-        return len(body) if truncated else 0
-    for back in range(1, min(4, len(body)) + 1):
-        byte = body[-back]
-        if byte < 0x80:
-            return len(body)
-        if byte >= 0xC0:  # a lead byte: complete if enough continuation bytes follow
-            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return len(body) if back >= need else len(body) - back
-    return len(body)
-
-
-def _iso_now() -> str:
-    """JavaScript's toISOString(): millisecond precision, Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _list_jobs(shell: BashRuntime, state: ToolState) -> ToolOutput:
-    jobs = [asdict(job) for job in shell.list_jobs()]
-    if not jobs:
-        return ToolOutput(text=f"No background jobs on {state.host_name}.", structured={"jobs": []})
-    lines = [f"Background jobs on {state.host_name} (oldest first):"]
-    for job in jobs:
-        status = job["status"] + (f" (exit code {job['exit_code']})" if job["exit_code"] else "")
-        lines.append(
-            f"{job['bash_id']}  {status}  started {job['started'] or '?'}  {job['command']}"
-        )
-    return ToolOutput(text="\n".join(lines), structured={"jobs": jobs})
-
-
-def kill_shell(host: BashHost, shell_id: str, *, state: ToolState) -> ToolOutput:
-    """Kill background job ``shell_id`` and its whole process group (S0 KillShell)."""
-    del state
-    _check_id(shell_id)
-    job = host.bash.kill_job(shell_id)
-    if job is None:
-        raise ToolError(f"No shell found with ID: {shell_id}")
-    if not job.was_running:
-        raise ToolError(
-            f"Shell {shell_id} is not running, so cannot be killed (status: {job.status})"
-        )
-    message = {
-        "message": f"Successfully killed shell: {shell_id} ({job.command})",
-        "shell_id": shell_id,
-    }
-    return ToolOutput(
-        text=json.dumps(message, ensure_ascii=False, separators=(",", ":")),
-        structured={"bash_id": shell_id, "status": "killed"},
-    )
