@@ -28,8 +28,6 @@ __all__ = [
     "split_reply",
 ]
 
-POLL_S = 0.1  # remote wait loop nap (bash_job_read.sh.j2)
-
 
 class Runner(Protocol):
     def run(self, command: str, **kwargs: Any) -> Result: ...
@@ -103,7 +101,7 @@ def read_job(
             job_id=job_id,
             offset=offset,
             cap=cap,
-            ticks=int(wait_s / POLL_S),
+            wait_tenths=round(wait_s * 10),
             owner=owner,
             all_sessions=all_sessions,
         ),

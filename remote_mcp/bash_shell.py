@@ -27,7 +27,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from invoke.exceptions import CommandTimedOut
 
@@ -49,6 +49,7 @@ INIT_TIMEOUT_S = 60.0  # login profile sourcing; a hung profile is killed
 START_TIMEOUT_S = 60.0  # background job start
 KILL_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0  # clean shutdown: remove the state, maybe kill jobs
+WAIT_SLACK_S = 30.0  # a blocking BashOutput's limit beyond its own wait
 # Saved shell state holds every variable, exported secrets included: a clean
 # shutdown removes it; the state of a session that died uncleanly goes at the
 # next start of any session once all its files are this many days old.
@@ -271,7 +272,14 @@ class BashShell:
         wait_s: float = 0.0,
         all_sessions: bool = False,
     ) -> JobRead | ForeignJob | None:
-        """Status and new output of a job (``bash_jobs.read_job``)."""
+        """Status and new output of a job (``bash_jobs.read_job``). A wait
+        runs on a channel of its own with its own time limit: it must neither
+        hold a pooled worker (a Read would queue behind it) nor be cut by
+        op_timeout_s."""
+        if wait_s > 0:
+            return self._read_job_waiting(
+                job_id, offset=offset, cap=cap, wait_s=wait_s, all_sessions=all_sessions
+            )
         return bash_jobs.read_job(
             self.session,
             self.owner,
@@ -282,11 +290,45 @@ class BashShell:
             all_sessions=all_sessions,
         )
 
+    def _read_job_waiting(
+        self, job_id: str, *, offset: int, cap: int, wait_s: float, all_sessions: bool
+    ) -> JobRead | ForeignJob | None:
+        self.session.connect()
+        waiter = _Waiter(ShellChannel(self.session.conn, subshell=True), wait_s + WAIT_SLACK_S)
+        try:
+            return bash_jobs.read_job(
+                waiter,
+                self.owner,
+                job_id,
+                offset=offset,
+                cap=cap,
+                wait_s=wait_s,
+                all_sessions=all_sessions,
+            )
+        except CommandTimedOut as exc:
+            raise ToolError(
+                f"Waiting for {job_id} on {self.host_name} did not end {WAIT_SLACK_S:g} s after "
+                "its timeout; the link may be down. Try BashOutput again."
+            ) from exc
+        finally:
+            waiter.channel.close()
+
     def list_jobs(self, *, all_sessions: bool = False) -> JobListing:
         return bash_jobs.list_jobs(self.session, self.owner, all_sessions=all_sessions)
 
     def kill_job(self, job_id: str, *, all_sessions: bool = False) -> JobKill | ForeignJob | None:
         return bash_jobs.kill_job(self.session, self.owner, job_id, all_sessions=all_sessions)
+
+
+class _Waiter:
+    """A runner on a channel of its own, for one blocking BashOutput."""
+
+    def __init__(self, channel: ShellChannel, timeout_s: float) -> None:
+        self.channel, self.timeout_s = channel, timeout_s
+
+    def run(self, command: str, **kwargs: Any) -> ShellResult:
+        kwargs["timeout"] = self.timeout_s
+        return self.channel.run(command, **kwargs)
 
 
 def _delimiter() -> str:

@@ -215,7 +215,8 @@ class BashArgs(_Args):
     command: Annotated[str, Field(description="The command to execute")]
     timeout: Annotated[
         float | None,
-        Field(description="Optional timeout in milliseconds (max 600000)"),
+        # NaN would disable the time limit: non-finite numbers are refused.
+        Field(description="Optional timeout in milliseconds (max 600000)", allow_inf_nan=False),
     ] = None
     description: Annotated[
         str | None,
@@ -251,7 +252,10 @@ class BashOutputArgs(_Args):
     ] = None
     timeout: Annotated[
         float | None,
-        Field(description="With block: how long to wait, in milliseconds (default 30000)."),
+        Field(
+            description="With block: how long to wait, in milliseconds (default 30000).",
+            allow_inf_nan=False,
+        ),
     ] = None
     all_sessions: Annotated[
         bool | None,

@@ -53,7 +53,7 @@ EXTRA_VALUES.update(
             expire_mtime=0,
         ),
         "bash_job_read.sh.j2": dict(
-            job_id=HOSTILE, offset=0, cap=1000, ticks=0, owner="oT", all_sessions=False
+            job_id=HOSTILE, offset=0, cap=1000, wait_tenths=3, owner="oT", all_sessions=False
         ),
         "bash_job_kill.sh.j2": dict(job_id=HOSTILE, owner="oT", all_sessions=False),
         "bash_job_list.sh.j2": dict(owner="oT", all_sessions=True),

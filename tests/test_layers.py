@@ -54,10 +54,10 @@ def test_session_layer_never_imports_tools_or_the_server() -> None:
     assert offenders(files, FORBIDDEN_IN_SESSION_LAYER) == []
 
 
-def test_the_import_parser_sees_relative_and_absolute_imports(tmp_path: Path) -> None:
+def test_the_import_parser_sees_relative_and_absolute_imports() -> None:
     """The checker itself can fail: a module importing shell is caught."""
     probe = PACKAGE / "tools" / "bash.py"
-    assert "remote_mcp.bash_shell" in imported_modules(probe)
+    assert "remote_mcp.bash_foreground" in imported_modules(probe)
     assert "remote_mcp.errors.ToolError" in imported_modules(probe)
     shell_user = PACKAGE / "session.py"
     assert offenders([shell_user], FORBIDDEN_IN_TOOLS) != []

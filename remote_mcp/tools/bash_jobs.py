@@ -26,6 +26,7 @@ from .bash import (
     _offsets,
     _truncate,
 )
+from .line_filter import filter_lines
 
 __all__ = ["bash_output", "kill_shell"]
 
@@ -97,7 +98,7 @@ def bash_output(
     offsets[bash_id] = start + consumed
     text = body[: min(consumed, sent)].decode("utf-8", "surrogateescape")
     if regex is not None:
-        text = "\n".join(line for line in text.split("\n") if regex.search(line))
+        text = filter_lines(filter or "", text)
         rest_lines = 0
     if rest_lines or truncated_remote and regex is None:
         # Only the head came over: count the lines of the rest as the remote
