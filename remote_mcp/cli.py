@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        host = load_config(args.config).host(args.host)
+        config = load_config(args.config)
+        host = config.host(args.host)
     except ConfigError as err:
         print(f"remote-mcp: {err}", file=sys.stderr)
         return 2
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from .server import serve
 
     try:
-        serve(host)
+        serve(host, config.path)
     except KeyboardInterrupt:
         pass
     return 0

@@ -41,6 +41,8 @@ from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, describe
 from .tools import bash, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
+from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
+from .tools.transfer import private_local_paths
 
 __all__ = ["CallEnv", "RemoteServer", "serve"]
 
@@ -121,7 +123,7 @@ HANDLERS: dict[str, Handler] = {
 class RemoteServer:
     """One MCP server bound to one configured host."""
 
-    def __init__(self, host: HostConfig) -> None:
+    def __init__(self, host: HostConfig, config_file: str | os.PathLike[str] | None = None) -> None:
         self.host = host
         self.session = Session(host)
         self.state = ToolState(
@@ -129,6 +131,9 @@ class RemoteServer:
             cwd=host.cwd,
             read_only=host.read_only,
             allowed_paths=host.allowed_paths,
+            bash=host.bash,
+            local_paths=host.local_paths,
+            private_local=private_local_paths(config_file),
             backends={
                 "edit": host.edit_backend,
                 "grep": host.grep_backend,
@@ -137,6 +142,7 @@ class RemoteServer:
         )
         self._connecting: Future[None] | None = None
         self._connect_lock = threading.Lock()
+        self.hidden = hidden_tools(host)
         self.tools = [
             types.Tool(
                 name=d["name"],
@@ -144,7 +150,7 @@ class RemoteServer:
                 input_schema=d["input_schema"],
                 annotations=types.ToolAnnotations(**d["annotations"]),
             )
-            for d in tool_definitions(host.name)
+            for d in tool_definitions(host.name, hidden=self.hidden, note=mode_note(host))
         ]
         self.server: Server[Any] = Server(
             "remote-mcp",
@@ -223,6 +229,8 @@ class RemoteServer:
         handler = HANDLERS.get(name)
         if spec is None or handler is None:
             raise ToolError(f"Error: No such tool available: {name}")
+        if name in self.hidden:  # not in tools/list; say which setting, not "no such tool"
+            (check_bash if name in BASH_TOOLS else check_writable)(env.state, name)
         try:
             args = spec.model.model_validate(arguments)
         except ValidationError as exc:
@@ -311,7 +319,8 @@ def _content(output: ToolOutput, warning: str | None) -> types.CallToolResult:
     return types.CallToolResult(content=blocks, is_error=False)
 
 
-def serve(host: HostConfig) -> None:
-    """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives."""
+def serve(host: HostConfig, config_file: str | os.PathLike[str] | None = None) -> None:
+    """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives.
+    ``config_file`` (the active config) is one of the files Download never writes."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="remote-mcp: %(message)s")
-    anyio.run(RemoteServer(host).run_stdio)
+    anyio.run(RemoteServer(host, config_file).run_stdio)

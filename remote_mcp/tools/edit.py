@@ -53,6 +53,7 @@ from .base import (
     number_lines,
     run_template,
 )
+from .guard import check_writable, guard_values, refusal
 
 __all__ = ["edit", "multi_edit", "python_program"]
 
@@ -398,11 +399,11 @@ def _run(
 ) -> dict[str, Any]:
     """Validate in Claude Code's order, run the edit remotely (or via the
     fallback), remember the new file state, return facts for the output."""
+    check_writable(state, "Edit" if len(changes) == 1 else "MultiEdit")
     for i, change in enumerate(changes):
         if change.old == change.new:
             raise ToolError(label(i) + SAME)
     path = state.resolve(file_path, runner)
-    state.check_allowed(path, write=True)
     encoded = _encode(changes, label)
     backend = _backend(state, runner)
     record = state.files.get(path)
@@ -415,6 +416,7 @@ def _run(
         "notebook": int(path.lower().endswith(".ipynb")),
         "max_size": LOCAL_MAX_BYTES if backend == "local" else EDIT_MAX_BYTES,
         "token": "RMCP_EOF_" + secrets.token_hex(12),
+        **guard_values(state),
     }
     if backend == "local":
         reply, done = _edit_locally(runner, values, encoded, file_path, state)
@@ -524,6 +526,8 @@ def _reply_lines(
 
 def _raise_for_guard(line: str, file_path: str, state: ToolState, stderr: str = "") -> None:
     word, _, arg = line.partition(" ")
+    if word == "refused":
+        raise ToolError(refusal(state, file_path, arg))
     if word == "missing":
         msg = "File does not exist."
         if state.cwd and state.info and state.cwd != state.info.home:
