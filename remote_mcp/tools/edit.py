@@ -341,6 +341,7 @@ def edit(
 ) -> ToolOutput:
     """Claude Code's Edit: replace one exact occurrence (or all) of old_string."""
     state = state if state is not None else ToolState()
+    check_writable(state, "Edit")
     change = _Edit(old_string, new_string, replace_all)
     done = _run(runner, state, file_path, [change], lambda _i: "")
     snippet = done.pop("snippet")
@@ -370,6 +371,7 @@ def multi_edit(
     so the agent knows which one to fix; the file is then unchanged.
     """
     state = state if state is not None else ToolState()
+    check_writable(state, "MultiEdit")
     if not edits:
         raise ToolError("At least one edit is required")
     changes = [
@@ -399,7 +401,6 @@ def _run(
 ) -> dict[str, Any]:
     """Validate in Claude Code's order, run the edit remotely (or via the
     fallback), remember the new file state, return facts for the output."""
-    check_writable(state, "Edit" if len(changes) == 1 else "MultiEdit")
     for i, change in enumerate(changes):
         if change.old == change.new:
             raise ToolError(label(i) + SAME)
