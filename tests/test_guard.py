@@ -364,3 +364,60 @@ def test_upload_reads_only_regular_readable_files(session, state, remote_dir, tm
         locked.chmod(0)
         with pytest.raises(ToolError, match="cannot be read \\(permission denied\\)"):
             transfer.upload(session, str(locked), f"{remote_dir}/l", state=state)
+
+
+# -- the resolver under every shell it must run in ---------------------------------------------
+@pytest.mark.parametrize("shell", ["dash", "bash", "busybox sh"])
+def test_the_resolver_matches_realpath_under_dash_bash_and_busybox(shell, tmp_path):
+    """_guard.sh.j2 resolves by hand (no readlink -f): check it against the
+    kernel's answer (os.path.realpath) for each kind of path, in each shell.
+    Runs locally: this is about the shell dialect, not about SSH."""
+    import base64
+    import shutil
+    import subprocess
+
+    from remote_mcp.templates import render
+
+    argv = shell.split()
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} not installed")
+    base = tmp_path / "t"
+    (base / "a" / "b").mkdir(parents=True)
+    (base / "out").mkdir()
+    (base / "a" / "b" / "file").write_text("x")
+    (base / "a" / "rel").symlink_to("b/file")
+    (base / "a" / "up").symlink_to("../out")
+    (base / "a" / "chain").symlink_to("rel")
+    (base / "a" / "dotdot").symlink_to("b/..")
+    (base / "a" / "dangling").symlink_to("../out/new")
+    (base / "a" / "sp ace\nnl").symlink_to("b")
+    cases = ["a/b/file", "a/rel", "a/up", "a/up/missing/deeper", "a/chain", "a/dotdot/b",
+             "a/dangling", "a/sp ace\nnl/file", "a/missing/x", "a"]  # fmt: skip
+    for case in cases:
+        path = f"{base}/{case}"
+        script = render("guard_path.sh.j2", path=path, allowed=[str(base / "a")])
+        out = subprocess.run([*argv, "-c", script], capture_output=True, check=True).stdout
+        word, _, b64 = out.decode().strip().partition(" ")
+        resolved = base64.b64decode(b64).decode()
+        assert resolved == os.path.realpath(path), (shell, case)
+        assert word == ("ok" if resolved.startswith(f"{base}/a") else "refused"), (shell, case)
+
+
+# -- files remote-mcp creates locally ----------------------------------------------------------
+def test_local_files_remote_mcp_creates_are_private(tmp_path, monkeypatch):
+    from remote_mcp import sandbox
+    from remote_mcp.tools import feedback
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("REMOTE_MCP_FEEDBACK", raising=False)
+    log = Path(feedback.feedback("note", host="test").structured["path"])
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+    monkeypatch.setattr(sandbox, "SANDBOX_DIR", tmp_path / "sandbox")
+    config = sandbox.ensure_sandbox()
+    try:
+        for path, mode in ((config, 0o600), (config.parent / "sshd.pid", 0o600),
+                           (config.parent, 0o700), (config.parent / "work", 0o700)):  # fmt: skip
+            assert stat.S_IMODE(path.stat().st_mode) == mode, path
+    finally:
+        assert sandbox.stop_sandbox()
