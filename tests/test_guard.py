@@ -79,8 +79,9 @@ def test_file_symlink_out_is_refused_and_nothing_outside_changes(session, tree, 
         lambda: files.read(session, link, state=guarded),
         lambda: files.write(session, link, "owned\n", state=guarded),
         lambda: edit.edit(session, link, "TOP", "OWNED", state=guarded),
-        lambda: edit.multi_edit(session, link, [{"old_string": "TOP", "new_string": "X"}],
-                                state=guarded),  # fmt: skip
+        lambda: edit.multi_edit(
+            session, link, [{"old_string": "TOP", "new_string": "X"}], state=guarded
+        ),  # fmt: skip
     ):
         with pytest.raises(ToolError) as err:
             call()
@@ -165,8 +166,9 @@ def test_multiread_grep_glob_filestat_download_through_a_symlinked_directory(
         lambda: search.grep(session, "SECRET", f"{tree.root}/dir", state=guarded),
         lambda: search.glob(session, "*", f"{tree.root}/dir", state=guarded),
         lambda: search.glob(session, f"{tree.root}/dir/*", state=guarded),
-        lambda: transfer.download(session, f"{tree.root}/dir/secret", str(tmp_path / "s"),
-                                  state=guarded),  # fmt: skip
+        lambda: transfer.download(
+            session, f"{tree.root}/dir/secret", str(tmp_path / "s"), state=guarded
+        ),  # fmt: skip
     ):
         with pytest.raises(ToolError) as err:
             call()
@@ -232,9 +234,7 @@ def test_operations_inside_the_allowed_tree_work_on_the_resolved_path(
     assert (tmp_path / "back.txt").read_bytes() == b"uploaded\n"
 
 
-def test_an_allowed_root_that_is_itself_a_symlink_is_resolved_on_the_remote(
-    session, tree, remote
-):
+def test_an_allowed_root_that_is_itself_a_symlink_is_resolved_on_the_remote(session, tree, remote):
     remote.sh(f"ln -s allowed {shlex.quote(tree.base)}/rootlink")
     state = ToolState(host_name="test", info=session.info, allowed_paths=(f"{tree.base}/rootlink",))
     # Both spellings of the same file are inside; the outside is not.
@@ -294,8 +294,7 @@ def test_guard_summary_describes_the_mode(sshd):
         "user can), no allowed_paths (every path the login user can reach)."
     )
     assert guard_summary(make_host(sshd, read_only=True, allowed_paths=("/srv",))) == (
-        "test: read-only, Bash disabled (bash: auto), allowed_paths /srv (resolved on the "
-        "remote)."
+        "test: read-only, Bash disabled (bash: auto), allowed_paths /srv (resolved on the remote)."
     )
 
 
