@@ -208,8 +208,8 @@ def test_an_upload_temp_file_is_private_during_the_transfer_and_after_a_cut(
         start_up = proxy.bytes_up
         watcher = threading.Thread(target=stall_mid_transfer_then_cut)
         watcher.start()
-        is_error, text = call(server, "Upload", {"local_path": str(src),
-                                                 "remote_path": f"{remote_dir}/id_secret"})  # fmt: skip
+        args = {"local_path": str(src), "remote_path": f"{remote_dir}/id_secret"}
+        is_error, text = call(server, "Upload", args)
         watcher.join()
         assert modes == ["600"], modes
         assert is_error, "the cut should have hit the upload"

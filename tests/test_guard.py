@@ -156,8 +156,8 @@ def test_multiread_grep_glob_filestat_download_through_a_symlinked_directory(
     if engine == "fallback":
         guarded.backends = {"grep": "grep", "find": "posix"}
     secret = SECRET.decode().strip()
-    out = files.multi_read(session, [{"file_path": f"{tree.root}/in.txt"},
-                                     {"file_path": f"{tree.root}/dir/secret"}], state=guarded)  # fmt: skip
+    wanted = [{"file_path": f"{tree.root}/in.txt"}, {"file_path": f"{tree.root}/dir/secret"}]
+    out = files.multi_read(session, wanted, state=guarded)
     assert out.text == (
         f"==> {tree.root}/in.txt <==\n     1\u2192inside\n\n==> {tree.root}/dir/secret <==\n"
         f"Error: {refused(tree, f'{tree.root}/dir/secret', f'{tree.out}/secret')}"
