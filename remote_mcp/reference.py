@@ -87,7 +87,8 @@ def config_reference() -> str:
         else:
             default = "required"
         kind = str(f.type).replace("|", "or")
-        out.append(f"| `{f.name}` | `{kind}` | {default} | {KEY_HELP[f.name]} |")
+        meaning = KEY_HELP[f.name].replace("|", "\\|")  # a table cell
+        out.append(f"| `{f.name}` | `{kind}` | {default} | {meaning} |")
     return "\n".join(out) + "\n"
 
 
