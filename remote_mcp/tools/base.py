@@ -89,8 +89,8 @@ class ToolState:
     allowed_paths: tuple[str, ...] = ()
     bash: str = "auto"
     local_paths: tuple[str, ...] = ()
-    # Local places Download never writes without local_paths naming them
-    # (remote-mcp's config, ~/.ssh); the server adds the active config file.
+    # Local places Download never writes, whatever local_paths says (~/.ssh,
+    # remote-mcp's config); the server adds the active config file.
     private_local: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
