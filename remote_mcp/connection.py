@@ -21,14 +21,13 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import fabric
 import paramiko
 
 from .config import HostConfig
-from .errors import ConnectError, ConnectionLost, HostKeyError, RemoteMCPError
+from .errors import AuthError, ConnectError, ConnectionLost, HostKeyError, RemoteMCPError
 from .known_hosts import check_host_key, host_name, known_key_types
 from .ssh_keys import auth_failure, check_keys
 from .target import SshTarget, resolve_target
@@ -158,9 +157,9 @@ def _transport_factory(target: SshTarget) -> Callable[..., paramiko.Transport]:
         options = transport.get_security_options()
         wanted: list[str] = []
         for key_type in known:
-            wanted += ["rsa-sha2-512", "rsa-sha2-256", key_type] if key_type == "ssh-rsa" else [
-                key_type
-            ]
+            wanted += (
+                ["rsa-sha2-512", "rsa-sha2-256", key_type] if key_type == "ssh-rsa" else [key_type]
+            )
         first = [k for k in wanted if k in options.key_types]
         options.key_types = tuple(first + [k for k in options.key_types if k not in first])
         return transport
@@ -338,7 +337,7 @@ def translate(exc: BaseException, target: SshTarget) -> BaseException:
     if isinstance(exc, RemoteMCPError):
         return exc
     if isinstance(exc, paramiko.AuthenticationException):
-        return ConnectError(auth_failure(target, where + via))
+        return AuthError(auth_failure(target, where + via))
     if isinstance(exc, paramiko.ChannelException):
         return ConnectError(
             f"the jump host could not open a connection to {target.address}{via} "

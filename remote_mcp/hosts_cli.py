@@ -25,7 +25,7 @@ __all__ = ["add_host_command", "host_readiness", "hosts_command", "sandbox_comma
 
 
 def host_readiness(host: HostConfig) -> str:
-    """"ready", or what is missing before a first connection can succeed."""
+    """ "ready", or what is missing before a first connection can succeed."""
     from .target import resolve_target
 
     try:

@@ -30,7 +30,6 @@ def mcp_add_line(host: str, config: Path | None = None, name: str | None = None)
         argv += ["--config", str(config)]
     argv += ["--host", host]
     server_name = name or f"remote-{host}"
-    return (
-        f"claude mcp add --scope user {shlex.quote(server_name)} -- "
-        + " ".join(shlex.quote(a) for a in argv)
+    return f"claude mcp add --scope user {shlex.quote(server_name)} -- " + " ".join(
+        shlex.quote(a) for a in argv
     )

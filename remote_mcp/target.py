@@ -171,10 +171,8 @@ def _with_jumps(base: SshTarget, spec: str, ssh: paramiko.SSHConfig, host: HostC
         )
         hop = resolve_target(hop_host, ssh)
         # A jump host's own ProxyJump is not followed (ssh -J does not either).
-        hops.append(
-            SshTarget(**{**hop.__dict__, "jumps": ()})  # type: ignore[arg-type]
-        )
-    return SshTarget(**{**base.__dict__, "jumps": tuple(hops)})  # type: ignore[arg-type]
+        hops.append(SshTarget(**{**hop.__dict__, "jumps": ()}))
+    return SshTarget(**{**base.__dict__, "jumps": tuple(hops)})
 
 
 def _non_default(host: HostConfig) -> set[str]:
