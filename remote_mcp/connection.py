@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import math
 import os
 import shlex
 import socket
@@ -312,6 +311,9 @@ def _fabric_connection(target: SshTarget, gateway: fabric.Connection | None) -> 
         "allow_agent": True,
         "banner_timeout": timeout,
         "auth_timeout": timeout,
+        # Key exchange gets a little longer than the banner wait, so a silent
+        # server fails with the banner error, not a vague "No existing session".
+        "timeout": timeout + 0.5,
         "transport_factory": _transport_factory(target),
     }
     keys = [k for k in target.identity_files if os.path.isfile(k)]
@@ -322,7 +324,6 @@ def _fabric_connection(target: SshTarget, gateway: fabric.Connection | None) -> 
         user=target.user,
         port=target.port,
         config=fabric.Config(ssh_config=paramiko.SSHConfig()),
-        connect_timeout=max(1, math.ceil(timeout)),
         connect_kwargs=connect_kwargs,
         gateway=gateway if gateway is not None else False,
     )
@@ -348,6 +349,12 @@ def translate(exc: BaseException, target: SshTarget) -> BaseException:
             f"{target.address}{via} accepted the connection but sent no SSH banner within "
             f"{target.connect_timeout_s:g} s: is this port an SSH server (and not e.g. a web "
             "server or a stalled proxy)?"
+        )
+    if isinstance(exc, paramiko.SSHException) and "no existing session" in str(exc).lower():
+        return ConnectError(
+            f"{target.address}{via} did not complete the SSH handshake within "
+            f"{target.connect_timeout_s:g} s (connect_timeout_s): the link or the server is "
+            "too slow, or this is not an SSH server."
         )
     if isinstance(exc, socket.gaierror):
         return ConnectError(f"cannot resolve a host name{via}: {exc.strerror}.")
