@@ -44,18 +44,9 @@ def smoke(c: Context, host: str, config: str = "") -> None:
 
 @task(help={"stop": "stop the sandbox sshd instead of starting it"})
 def sandbox(c: Context, stop: bool = False) -> None:
-    """Start a throwaway local sshd, run --test against it, print the claude line."""
-    from remote_mcp.sandbox import ensure_sandbox, mcp_add_line, stop_sandbox
-
-    if stop:
-        print("sandbox sshd stopped" if stop_sandbox() else "no sandbox sshd was running")
-        return
-    config = ensure_sandbox()
-    print(f"sandbox config: {config}")
-    c.run(f"{sys.executable} -m remote_mcp --config {config} --host sandbox --test")
-    print("To use it from Claude Code:")
-    print(f"  {mcp_add_line(config)}")
-    print("Stop it with: invoke sandbox --stop")
+    """Start a throwaway local sshd, run --test against it, print the claude line
+    (the same as `remote-mcp sandbox`, which installed users have too)."""
+    c.run(f"{sys.executable} -m remote_mcp sandbox{' --stop' if stop else ''}", pty=False)
 
 
 @task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})

@@ -93,9 +93,10 @@ class Config:
         if chosen in self.hosts:
             return _parse_host(chosen, self.hosts[chosen], self)
         if not name and self.default_host:
+            line = self.lines.get("default_host")
             raise ConfigError(
-                f"{self.where('default_host')}: {chosen!r} is not configured "
-                f"(configured hosts: {_names(self.hosts)})."
+                f"{self.path}{f':{line}' if line else ''}: default_host {chosen!r} is not "
+                f"configured (configured hosts: {_names(self.hosts)})."
             )
         if _is_alias(chosen):
             return HostConfig(name=chosen, hostname=chosen)

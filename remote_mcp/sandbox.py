@@ -96,11 +96,13 @@ def stop_sandbox() -> bool:
 def is_sandbox_sshd(pid: int) -> bool:
     """Whether ``pid`` runs sshd with the sandbox's own sshd_config."""
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    config = str(SANDBOX_DIR / "sshd" / "sshd_config").encode()
-    return bool(argv) and argv[0].endswith(b"sshd") and config in argv
+    # sshd rewrites its title ("sshd: /usr/sbin/sshd -D -f CONFIG [listener] ..."),
+    # so look for the words, not for an exact argv.
+    config = str(SANDBOX_DIR.resolve() / "sshd" / "sshd_config").encode()
+    return b"sshd" in cmdline.split(b"\0")[0] and config in cmdline
 
 
 def mcp_add_line(config: Path) -> str:

@@ -318,3 +318,40 @@ def test_verbose_shows_paramiko_details(sshd: SshdServer, tmp_path: Path) -> Non
     loud = run_cli("--config", str(config), "--host", "h", "--test", "--verbose")
     assert quiet.stderr == ""
     assert "remote-mcp: " in loud.stderr
+
+
+# -- a broken config still answers the MCP client --------------------------
+
+
+def test_config_errors_reach_the_agent(sshd: SshdServer, tmp_path: Path) -> None:
+    """The server answers initialize and tools/list; each tool call returns
+    the one-line config error (file, line, what, fix) as an isError result."""
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    config = tmp_path / "config.yaml"
+    config.write_text("hosts:\n  prod:\n    hostname: x\n    port: 'ssh'\n")
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "remote_mcp", "--config", str(config), "--host", "prod"],
+        env={**os.environ},
+    )
+
+    async def main() -> tuple[list[str], list[tuple[bool, str]]]:
+        async with Client(params, mode="legacy") as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            replies = []
+            for tool, args in (
+                ("Read", {"file_path": "/etc/hostname"}),
+                ("Bash", {"command": "id"}),
+            ):
+                result = await client.call_tool(tool, args)
+                replies.append((bool(result.is_error), result.content[0].text))
+            return names, replies
+
+    names, replies = anyio.run(main)
+    assert "Read" in names and "Bash" in names
+    for is_error, text in replies:
+        assert is_error
+        assert f"{config}:4: hosts.prod.port: expected int, got str 'ssh'." in text
+        assert "\n" not in text and "restart this MCP server" in text
