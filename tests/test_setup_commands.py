@@ -28,8 +28,8 @@ def test_doctor_is_green_on_the_fixture(sshd: SshdServer) -> None:
     proc = run_cli("doctor", "--host", "test")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    for step in ("config", "DNS", "TCP", "SSH banner", "host key", "authentication",
-                 "remote shell", "remote tools", "state dir", "round trip", "bandwidth"):  # fmt: skip
+    steps = ["config", "DNS", "TCP", "SSH banner", "host key", "authentication", "remote shell"]
+    for step in [*steps, "remote tools", "state dir", "round trip", "bandwidth"]:
         assert any(line.startswith("ok") and f" {step} " in line for line in out.splitlines()), (
             step,
             out,
@@ -155,8 +155,10 @@ def test_sandbox_subcommand_starts_tests_and_stops(tmp_path: Path) -> None:
     env = {**os.environ, "REMOTE_MCP_SANDBOX_DIR": str(tmp_path / "sb")}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "remote_mcp", "sandbox", *args],
-                              capture_output=True, text=True, env=env, timeout=180, check=False)  # fmt: skip
+        argv = [sys.executable, "-m", "remote_mcp", "sandbox", *args]
+        return subprocess.run(
+            argv, capture_output=True, text=True, env=env, timeout=180, check=False
+        )
 
     started = cli()
     try:
