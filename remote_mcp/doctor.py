@@ -27,7 +27,6 @@ from .templates import render
 
 __all__ = ["run_doctor"]
 
-STATE_SUBDIR = ".cache/remote-mcp"
 SAMPLE_BYTES = 1 << 20
 PINGS = 5
 
@@ -161,9 +160,7 @@ def _remote_steps(report: _Report, host: HostConfig) -> None:
     try:
         try:
             session.connect()
-            result = session.run(
-                render("doctor.sh.j2", state_subdir=STATE_SUBDIR, sample_bytes=0), warn=True
-            )
+            result = session.run(render("doctor.sh.j2", state_dir="", sample_bytes=0), warn=True)
         except RemoteMCPError as err:
             raise report.fail("remote shell", str(err)) from None
         facts = _parse(result.stdout)
@@ -229,9 +226,7 @@ def _speed(report: _Report, session: Session, can_sample: bool) -> None:
         report.warn("bandwidth", "not measured (no base64 on the remote)")
         return
     start = time.perf_counter()
-    result = session.run(
-        render("doctor.sh.j2", state_subdir=STATE_SUBDIR, sample_bytes=SAMPLE_BYTES), warn=True
-    )
+    result = session.run(render("doctor.sh.j2", state_dir="", sample_bytes=SAMPLE_BYTES), warn=True)
     seconds = time.perf_counter() - start
     sample = _parse(result.stdout).get("sample", "")
     received = len(base64.b64decode(sample)) if sample else 0
