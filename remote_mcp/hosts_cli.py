@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
+
+import yaml
 
 from . import registration
 from .config import Config, HostConfig, config_path, load_config, parse_text
@@ -22,6 +25,8 @@ from .ssh_config import aliases
 from .ssh_keys import keys_tried
 
 __all__ = ["add_host_command", "host_readiness", "hosts_command", "sandbox_command"]
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./~@+-][A-Za-z0-9_./~@+:-]*")
 
 
 def host_readiness(host: HostConfig) -> str:
@@ -93,11 +98,18 @@ def _entry_lines(args: argparse.Namespace) -> list[str]:
         "host_key_policy": "accept-new" if args.accept_new else None,
     }
     values.update({k: v for k, v in optional.items() if v is not None})
-    # JSON strings are valid YAML scalars: quoting without a YAML writer.
-    return [
-        f"    {key}: {value if isinstance(value, int) else json.dumps(value)}"
-        for key, value in values.items()
-    ]
+    return [f"    {key}: {_scalar(value)}" for key, value in values.items()]
+
+
+def _scalar(value: object) -> str:
+    """A YAML scalar: plain when it reads back as the same string, else a JSON
+    string (valid YAML), so no YAML writer is needed."""
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if _PLAIN.fullmatch(text) and yaml.safe_load(text) == text:
+        return text
+    return json.dumps(text)
 
 
 def insert_host(text: str, name: str, lines: list[str], path: Path) -> str:
@@ -105,7 +117,7 @@ def insert_host(text: str, name: str, lines: list[str], path: Path) -> str:
     cfg = parse_text(text, path) if text.strip() else Config(path=path)
     if name in cfg.hosts:
         raise ConfigError(f"{cfg.where(f'hosts.{name}')}: host {name!r} already exists.")
-    block = [f"  {json.dumps(name)}:", *lines]
+    block = [f"  {_scalar(name)}:", *lines]
     source = text.splitlines()
     if "hosts" not in cfg.lines:
         return "\n".join([*source, "hosts:", *block]) + "\n"

@@ -47,9 +47,10 @@ def run_selftest(host: HostConfig) -> tuple[bool, str]:
     failed = next((r for r in results if not r.ok), None)
     if failed is None:
         return True, f"Connected to {host.name} ({destination}). All tools: OK"
-    detail = failed.detail.rstrip(".")
+    detail = failed.detail.strip()
+    end = "" if detail.endswith((".", "?", "!")) else "."
     return False, (
-        f"remote-mcp --test {host.name}: {failed.tool} failed: {detail}. "
+        f"remote-mcp --test {host.name}: {failed.tool} failed: {detail}{end} "
         f"Run `remote-mcp doctor --host {host.name}` for a step-by-step diagnosis."
     )
 

@@ -67,8 +67,8 @@ def _check_unlockable(path: Path, where: str, target: SshTarget) -> None:
             raise ConnectError(f"{where} is not a private key paramiko can read ({exc}).") from None
         if not target.use_agent:
             raise ConnectError(
-                f"{where} is encrypted with a passphrase and no ssh-agent is running: load "
-                f"it with `ssh-add {path}` in a shell that starts remote-mcp (SSH_AUTH_SOCK "
+                f"{where} is encrypted with a passphrase and no ssh-agent is running: run "
+                f"`ssh-add {path}` and start Claude Code from that shell (SSH_AUTH_SOCK "
                 "set), or use a key without a passphrase."
             ) from None
     except (paramiko.SSHException, ValueError, OSError) as exc:
@@ -91,9 +91,10 @@ def auth_failure(target: SshTarget, where: str) -> str:
     offered = [f"key {k}" for k in keys_tried(target)]
     if target.use_agent:
         offered.append("the keys in ssh-agent")
-    what = ", ".join(offered) if offered else "nothing (no key file found and no ssh-agent)"
+    agent = "" if target.use_agent else " (no ssh-agent: SSH_AUTH_SOCK is not set)"
+    what = ", ".join(offered) if offered else "no key at all (no key file found)"
     return (
-        f"authentication failed for {where}: the server accepted none of: {what}. Add the "
-        f"public key to ~{target.user}/.ssh/authorized_keys on the host, or point "
+        f"authentication failed for {where}: the server accepted none of: {what}{agent}. "
+        f"Add the public key to ~{target.user}/.ssh/authorized_keys on the host, or point "
         f"{_origin(target)} at a key the host accepts."
     )

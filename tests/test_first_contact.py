@@ -215,7 +215,7 @@ def assert_one_failure_line(proc: subprocess.CompletedProcess[str], needle: str)
     assert lines[0].startswith("remote-mcp --test h: connect failed: "), lines[0]
     assert needle in lines[0], lines[0]
     assert lines[0].endswith("Run `remote-mcp doctor --host h` for a step-by-step diagnosis.")
-    assert ".." not in lines[0]
+    assert ".." not in lines[0] and "?." not in lines[0]
     return lines[0]
 
 
@@ -309,7 +309,7 @@ def test_connection_failures_are_one_line(
     if case == "changed-key":
         assert f"ssh-keygen -f {tmp_path / 'kh'} -R '[127.0.0.1]:{sshd.port}'" in line
     if case == "wrong-key":
-        assert f"key {tmp_path / 'other_key'}" in line
+        assert f"key {tmp_path / 'other_key'}" in line and "no ssh-agent" in line
 
 
 def test_verbose_shows_paramiko_details(sshd: SshdServer, tmp_path: Path) -> None:

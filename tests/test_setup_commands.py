@@ -103,8 +103,8 @@ def test_add_host_keeps_comments_and_order_then_tests(sshd: SshdServer, tmp_path
     text = config.read_text()
     # Everything the user wrote is still there, in order; the block follows "old".
     assert text.startswith("# My remote-mcp hosts\nhosts:\n  # the old box\n  old:\n")
-    assert text.index('  "new":') > text.index("    hostname: 10.9.9.9   # not reachable")
-    assert text.index('  "new":') < text.index("# pick this one by default")
+    assert text.index("  new:") > text.index("    hostname: 10.9.9.9   # not reachable")
+    assert text.index("  new:") < text.index("# pick this one by default")
     assert text.endswith("# pick this one by default\ndefault_host: old\n")
     assert f"Connected to new ({sshd.user}@127.0.0.1). All tools: OK" in proc.stdout
     line = registration.mcp_add_line("new", config=config)
@@ -125,7 +125,7 @@ def test_add_host_from_ssh_config_creates_the_file(sshd: SshdServer, tmp_path: P
     finally:
         ssh_config.unlink()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert config.read_text() == 'hosts:\n  "box":\n    hostname: "viassh"\n'
+    assert config.read_text() == "hosts:\n  box:\n    hostname: viassh\n"
 
 
 def test_registration_line_is_absolute() -> None:
