@@ -134,17 +134,30 @@ def test_registration_line_is_absolute() -> None:
     assert "python -m" not in registration.mcp_add_line("h").replace(sys.executable, "")
 
 
+def _pending_sigterm(pid: int) -> bool:
+    """Whether SIGTERM was sent to ``pid`` (it blocks it, so it stays pending)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(ln for ln in status.splitlines() if ln.startswith("ShdPnd:")).split()[1], 16)
+    return bool(mask & (1 << (15 - 1)))
+
+
 def test_stale_sandbox_pid_is_not_signalled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pid file naming a process that is not the sandbox's sshd (the pid
-    was reused) must not get that process killed."""
+    was reused) must not get that process signalled. The bystander blocks
+    SIGTERM, so a signal sent shows as pending: no race with its exit."""
     monkeypatch.setattr(sandbox, "SANDBOX_DIR", tmp_path)
-    bystander = subprocess.Popen(["sleep", "60"])
+    code = (
+        "import signal, sys, time; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}); "
+        "print('ready', flush=True); time.sleep(120)"
+    )
+    bystander = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
+        assert bystander.stdout is not None and bystander.stdout.readline() == "ready\n"
         (tmp_path / "sshd.pid").write_text(f"{bystander.pid} 2222\n")
         assert sandbox.stop_sandbox() is False
-        assert bystander.poll() is None  # still running
+        assert not _pending_sigterm(bystander.pid)
         assert not (tmp_path / "sshd.pid").exists()
     finally:
         bystander.kill()
