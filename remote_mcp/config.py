@@ -92,16 +92,16 @@ class Config:
             )
         if chosen in self.hosts:
             return _parse_host(chosen, self.hosts[chosen], self)
-        if not name and self.default_host:
+        if _is_alias(chosen):
+            return HostConfig(name=chosen, hostname=chosen)
+        if "@" in chosen:
+            return _literal_host(chosen)
+        if not name:
             line = self.lines.get("default_host")
             raise ConfigError(
                 f"{self.path}{f':{line}' if line else ''}: default_host {chosen!r} is not "
                 f"configured (configured hosts: {_names(self.hosts)})."
             )
-        if _is_alias(chosen):
-            return HostConfig(name=chosen, hostname=chosen)
-        if "@" in chosen:
-            return _literal_host(chosen)
         raise ConfigError(
             f"{self.path}: host {chosen!r} is not configured (configured hosts: "
             f"{_names(self.hosts)}; ssh_config aliases: {_aliases()}). Add it under 'hosts:' "
@@ -131,19 +131,25 @@ def _is_alias(name: str) -> bool:
     return has_alias(name)
 
 
-def _literal_host(spec: str) -> HostConfig:
+def split_destination(spec: str) -> tuple[str | None, str, int | None]:
+    """``[user@]host[:port]`` (``[v6addr]:port`` too), as ssh -J writes a hop."""
     user, _, rest = spec.rpartition("@")
-    port: int | None = None
-    host = rest
+    host, port_text = rest, ""
     if rest.startswith("[") and "]" in rest:
         host, _, tail = rest[1:].partition("]")
         port_text = tail[1:] if tail.startswith(":") else ""
-    else:
-        host, _, port_text = rest.partition(":") if rest.count(":") == 1 else (rest, "", "")
+    elif rest.count(":") == 1:
+        host, port_text = rest.split(":")
+    port = None
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"--host {spec}: port must be a number from 1 to 65535.")
+            raise ConfigError(f"{spec}: the port must be a number from 1 to 65535.")
         port = int(port_text)
+    return (user or None), host, port
+
+
+def _literal_host(spec: str) -> HostConfig:
+    user, host, port = split_destination(spec)
     if not user or not host:
         raise ConfigError(f"--host {spec}: expected user@host or user@host:port.")
     return HostConfig(name=spec, hostname=host, user=user, port=port)

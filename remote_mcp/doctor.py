@@ -183,12 +183,13 @@ def _remote_steps(report: _Report, host: HostConfig) -> None:
 
 
 def _parse(text: str) -> dict[str, str]:
+    """doctor.sh.j2's ``key=value`` lines; ``tool=NAME=PATH`` becomes ``tool:NAME``."""
     facts: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition("=")
-        facts[key if key != "tool" else "tool:" + value.split("=", 1)[0]] = (
-            value if key != "tool" else value.split("=", 1)[1]
-        )
+        if key == "tool":
+            key, _, value = f"tool:{value}".partition("=")
+        facts[key] = value
     return facts
 
 

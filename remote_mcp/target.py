@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import paramiko
 
-from .config import HostConfig
+from .config import HostConfig, split_destination
 from .errors import ConfigError
 from .ssh_config import load_ssh_config
 
@@ -90,23 +90,9 @@ def _number(alias: str, key: str, raw: str | None) -> int | None:
         raise ConfigError(f"ssh_config: {key} {raw!r} for {alias} is not a number.") from None
 
 
-def _parse_literal(spec: str) -> tuple[str | None, str, int | None]:
-    """``[user@]host[:port]`` as ssh -J writes a hop."""
-    user, _, rest = spec.rpartition("@")
-    port: int | None = None
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        if tail.startswith(":") and tail[1:].isdigit():
-            port = int(tail[1:])
-    elif rest.count(":") == 1 and rest.rsplit(":", 1)[1].isdigit():
-        host, port_text = rest.rsplit(":", 1)
-        port = int(port_text)
-    else:
-        host = rest
-    return (user or None), host, port
-
-
-def resolve_target(host: HostConfig, ssh: paramiko.SSHConfig | None = None) -> SshTarget:
+def resolve_target(
+    host: HostConfig, ssh: paramiko.SSHConfig | None = None, depth: int = 0
+) -> SshTarget:
     """Merge one host's settings (see module docstring). Raises ConfigError."""
     ssh = ssh if ssh is not None else load_ssh_config()
     set_here = host.explicit if host.explicit else frozenset(_non_default(host))
@@ -152,14 +138,21 @@ def resolve_target(host: HostConfig, ssh: paramiko.SSHConfig | None = None) -> S
         compression=compression,
     )
     if jump_spec and str(jump_spec).lower() != "none":
-        return _with_jumps(base, str(jump_spec), ssh, host)
+        if depth > MAX_JUMP_HOPS:
+            raise ConfigError(
+                f"ProxyJump for {host.name} nests more than {MAX_JUMP_HOPS} levels: is there "
+                "a loop in ~/.ssh/config (a jump host that jumps through itself)?"
+            )
+        return _with_jumps(base, str(jump_spec), ssh, host, depth)
     return base
 
 
-def _with_jumps(base: SshTarget, spec: str, ssh: paramiko.SSHConfig, host: HostConfig) -> SshTarget:
+def _with_jumps(
+    base: SshTarget, spec: str, ssh: paramiko.SSHConfig, host: HostConfig, depth: int
+) -> SshTarget:
     hops: list[SshTarget] = []
     for word in [w.strip() for w in spec.split(",") if w.strip()][:MAX_JUMP_HOPS]:
-        user, name, port = _parse_literal(word)
+        user, name, port = split_destination(word)
         hop_host = HostConfig(
             name=word,
             hostname=name,
@@ -169,10 +162,17 @@ def _with_jumps(base: SshTarget, spec: str, ssh: paramiko.SSHConfig, host: HostC
             host_key_policy=base.host_key_policy,
             explicit=frozenset({"connect_timeout_s", "host_key_policy"}),
         )
-        hop = resolve_target(hop_host, ssh)
-        # A jump host's own ProxyJump is not followed (ssh -J does not either).
-        hops.append(SshTarget(**{**hop.__dict__, "jumps": ()}))
-    return SshTarget(**{**base.__dict__, "jumps": tuple(hops)})
+        # A jump host's own ProxyJump comes first, as with ssh (bounded: a
+        # config may loop).
+        hop = resolve_target(hop_host, ssh, depth + 1)
+        hops.extend(hop.jumps)
+        hops.append(replace(hop, jumps=()))
+    if len(hops) > MAX_JUMP_HOPS:
+        raise ConfigError(
+            f"ProxyJump for {host.name} needs more than {MAX_JUMP_HOPS} hops: is there a "
+            "loop in ~/.ssh/config (a jump host that jumps through itself)?"
+        )
+    return replace(base, jumps=tuple(hops))
 
 
 def _non_default(host: HostConfig) -> set[str]:

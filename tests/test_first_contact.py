@@ -355,3 +355,22 @@ def test_config_errors_reach_the_agent(sshd: SshdServer, tmp_path: Path) -> None
         assert is_error
         assert f"{config}:4: hosts.prod.port: expected int, got str 'ssh'." in text
         assert "\n" not in text and "restart this MCP server" in text
+
+
+def test_jump_hosts_own_proxy_jump_comes_first_and_loops_are_refused(ssh_config: Path) -> None:
+    from remote_mcp.target import resolve_target
+
+    ssh_config.write_text(
+        "Host bastion\n  HostName 10.0.0.1\n  User jump\n"
+        "Host inner\n  HostName 10.0.0.2\n  ProxyJump bastion\n"
+        "Host target\n  HostName 10.0.0.3\n  ProxyJump inner\n"
+        "Host loop\n  ProxyJump loop\n"
+    )
+    target = resolve_target(HostConfig(name="target", hostname="target"))
+    assert [(hop.alias, hop.hostname) for hop in target.jumps] == [
+        ("bastion", "10.0.0.1"),
+        ("inner", "10.0.0.2"),
+    ]
+    assert target.jumps[0].user == "jump"
+    with pytest.raises(ConfigError, match="is there a loop in ~/.ssh/config"):
+        resolve_target(HostConfig(name="loop", hostname="loop"))
