@@ -89,11 +89,6 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def known_hosts_name(hostname: str, port: int) -> str:
-    """How OpenSSH names a host in known_hosts: ``[host]:port`` unless port 22."""
-    return host_name(hostname, port)
-
-
 class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
     """Every host key is judged here, against our own reading of the
     known_hosts files (see remote_mcp.known_hosts); paramiko's client is given
