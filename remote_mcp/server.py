@@ -186,9 +186,11 @@ class RemoteServer:
         try:
             self.start_connecting().result()
         except Exception as exc:
+            cause = describe(exc).strip()
+            end = "" if cause.endswith((".", "?", "!")) else "."
             raise ToolError(
                 f"Cannot connect to remote host {self.host.name} "
-                f"({self.session.conn.destination}): {describe(exc).rstrip('.')}. "
+                f"({self.session.conn.destination}): {cause}{end} "
                 "The next tool call will try again."
             ) from exc
 
