@@ -315,9 +315,10 @@ def test_connection_failures_are_one_line(
 def test_verbose_shows_paramiko_details(sshd: SshdServer, tmp_path: Path) -> None:
     config = failing_config(tmp_path, sshd, port=free_port())
     quiet = run_cli("--config", str(config), "--host", "h", "--test")
-    loud = run_cli("--config", str(config), "--host", "h", "--test", "--verbose")
     assert quiet.stderr == ""
-    assert "remote-mcp: " in loud.stderr
+    loud = run_cli("--host", "test", "--test", "--verbose")
+    assert loud.stdout == f"Connected to test ({sshd.user}@127.0.0.1). All tools: OK\n"
+    assert "remote-mcp: paramiko.transport: " in loud.stderr
 
 
 # -- a broken config still answers the MCP client --------------------------
