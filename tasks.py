@@ -29,9 +29,11 @@ def lint(c: Context) -> None:
 @task(help={"host": "host name from the config", "config": "config file (optional)"})
 def smoke(c: Context, host: str, config: str = "") -> None:
     """Exercise every tool against HOST and print a table of results and timings."""
+    from remote_mcp.cli import setup_logging
     from remote_mcp.config import load_config
     from remote_mcp.selftest import run_steps
 
+    setup_logging()  # paramiko's tracebacks only with REMOTE_MCP_LOG=debug
     host_cfg = load_config(config or None).host(host)
     results, destination = run_steps(host_cfg)
     print(f"remote-mcp smoke test: {host} ({destination})")
