@@ -73,14 +73,18 @@ def config_reference() -> str:
         "Generated from `remote_mcp/config.py` by `python -m remote_mcp.reference`.",
         "",
         "File: `--config PATH`, else `$REMOTE_MCP_CONFIG`, else "
-        "`~/.config/remote-mcp/config.yaml`.",
+        "`~/.config/remote-mcp/config.yaml` (optional: `--host` also takes a Host alias "
+        "of ~/.ssh/config or `user@host[:port]`).",
+        "Keys set here win over ~/.ssh/config; unset ones come from it (HostName, User, "
+        "Port, IdentityFile, ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, "
+        "ConnectTimeout, ServerAliveInterval, Compression), then from the defaults below.",
         "Top level: `hosts:` (a mapping of names to the keys below) and `default_host:`.",
         "",
         "| key | type | default | meaning |",
         "|---|---|---|---|",
     ]
     for f in fields(HostConfig):
-        if f.name == "name":
+        if f.name in ("name", "explicit"):
             continue
         if f.default is not MISSING:
             default = json.dumps(f.default if not isinstance(f.default, tuple) else list(f.default))
