@@ -68,3 +68,21 @@ def test_bash_allow_on_a_read_only_server_lists_the_shell_and_says_so(
             )
 
     anyio.run(main)
+
+
+def test_selftest_on_a_read_only_host_connects_but_changes_nothing(
+    sshd: SshdServer, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path, sshd, sshd.port, read_only="true")
+    proc = subprocess.run(
+        [sys.executable, "-m", "remote_mcp", "--config", str(config), "--host", "test", "--test"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Connected to test (")
+    assert "Tools not exercised: the host is guarded (test: read-only, Bash disabled" in (
+        proc.stdout
+    )
