@@ -420,3 +420,19 @@ def test_local_files_remote_mcp_creates_are_private(tmp_path, monkeypatch):
             assert stat.S_IMODE(path.stat().st_mode) == mode, path
     finally:
         assert sandbox.stop_sandbox()
+
+
+def test_hostile_names_pass_the_guard_as_data(session, tree, guarded, remote):
+    """Quotes, $(...), newlines, a leading dash and a non-UTF-8 byte in the
+    path and in the allowed root (which does not exist yet: Write creates
+    it): resolved and compared, never executed."""
+    odd = "-n it's $(touch CANARY) `x`\nline \udcff"
+    root = f"{tree.base}/{odd}"
+    state = ToolState(host_name="test", info=session.info, allowed_paths=(root,))
+    path = f"{root}/{odd}.txt"
+    files.write(session, path, "odd\n", state=state)
+    assert files.read(session, path, state=state).text == "     1\u2192odd"
+    assert search.glob(session, "*.txt", root, state=state).text == path
+    with pytest.raises(ToolError, match="outside allowed_paths"):
+        files.read(session, f"{tree.root}/in.txt", state=state)
+    assert not remote.exists(f"{tree.base}/CANARY") and not remote.exists("CANARY")
