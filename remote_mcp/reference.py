@@ -52,7 +52,7 @@ def tools_reference() -> str:
             "",
             spec.description,
             "",
-            f"Annotations: {', '.join(hints)}.",
+            f"Annotations: {', '.join(hints) or 'none'}.",
             "",
         ]
         out += ["| parameter | type | required | default | description |", "|---|---|---|---|---|"]
