@@ -97,8 +97,8 @@ def _text(node: ast.expr, names: dict[str, ast.expr], depth: int = 0) -> str:
     return "{" + ast.unparse(node) + "}"
 
 
-def _raised_class(node: ast.Raise) -> tuple[str, ast.Call] | None:
-    call = node.exc
+def _raised_class(node: ast.Raise | ast.Return) -> tuple[str, ast.Call] | None:
+    call = node.exc if isinstance(node, ast.Raise) else node.value
     if isinstance(call, ast.Call):
         func = call.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
@@ -127,7 +127,8 @@ def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | None]:
 
 
 def error_sites() -> list[ErrorSite]:
-    """Every message a ``raise`` of an errors.py class in the package can carry,
+    """Every message a ``raise`` (or a translating ``return``) of an errors.py class
+    in the package can carry,
     message tables (``raise ToolError(table[word])``) expanded row by row."""
     global_names: dict[str, ast.expr] = {}
     trees = {path: ast.parse(path.read_text(), str(path)) for path in _modules()}
@@ -144,8 +145,10 @@ def error_sites() -> list[ErrorSite]:
             body = tree.body if func is None else func.body
             names = module_names if func is None else {**module_names, **_assignments(body)}
             params = [] if func is None else [a.arg for a in func.args.args]
-            for node in ast.walk(func) if func else (n for n in body if isinstance(n, ast.Raise)):
-                if not isinstance(node, ast.Raise) or (raised := _raised_class(node)) is None:
+            for node in ast.walk(func) if func else iter(body):
+                if not isinstance(node, ast.Raise | ast.Return):
+                    continue
+                if (raised := _raised_class(node)) is None:
                     continue
                 kind, call = raised
                 message = call.args[0] if call.args else None
@@ -169,7 +172,7 @@ def error_sites() -> list[ErrorSite]:
                     for word, value in table or []:
                         text = f"[{word}] " + _text(value, module_names)
                         sites.append(ErrorSite(rel, value.lineno, kind, text))
-    return sorted(sites, key=lambda s: (s.module, s.line))
+    return sorted(set(sites), key=lambda s: (s.module, s.line, s.text))  # nested defs: once
 
 
 def warning_texts() -> list[tuple[str, str]]:
