@@ -161,7 +161,7 @@ def cli_reference(lang: str = "en") -> str:
             "",
             "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/cli.py` 中的参数解析器生成。",
             "",
-            "安装本包后会得到控制台脚本 `remote-mcp`;`python -m remote_mcp` 是同一个程序。"
+            "安装本包后会得到控制台脚本 `remote-mcp`；`python -m remote_mcp` 是同一个程序。"
             "退出码：成功为 0，`--test` 失败为 1，配置错误为 2（stderr 上输出一行，以 "
             "`remote-mcp:` 开头）。",
         ],
