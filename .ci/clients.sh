@@ -26,8 +26,14 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 say "node $(node --version), npm $(npm --version)"
 
+installed() {  # name@version already in the prefix?
+  local name=${1%@*} version=${1##*@}
+  grep -q "\"version\": \"$version\"" "$NPM_PREFIX/node_modules/$name/package.json" 2>/dev/null
+}
 mkdir -p "$NPM_PREFIX"
-if ! timeout 900 npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error \
+if installed "$INSPECTOR" && installed "$CLAUDE" && installed "$GEMINI"; then
+  : # a CI cache or an earlier run already has the pinned versions
+elif ! timeout 900 npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error \
   "$INSPECTOR" "$CLAUDE" "$GEMINI" >/dev/null; then
   fail "npm install $INSPECTOR $CLAUDE $GEMINI"
 fi
@@ -105,7 +111,7 @@ cat >"$HOME/.gemini/settings.json" <<'EOF'
 {"security": {"folderTrust": {"enabled": false}},
  "privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false}}
 EOF
-(cd "$HOME" && timeout 60 "$BIN/gemini" mcp add -s user remote-myserver "${server[@]}") >/dev/null 2>&1 ||
+(cd "$HOME" && timeout 60 "$BIN/gemini" mcp add -s user --timeout 60000 remote-myserver "${server[@]}") >/dev/null 2>&1 ||
   fail "gemini mcp add"
 (cd "$HOME" && timeout 180 "$BIN/gemini" mcp list) >"$work/gemini-list.txt" 2>&1 ||
   fail "gemini mcp list: $(cat "$work/gemini-list.txt")"
