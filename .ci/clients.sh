@@ -122,9 +122,16 @@ say "Gemini CLI: remote-myserver Connected"
 # --- No orphans --------------------------------------------------------------
 # The clients stop their servers; neither a server process nor an sshd
 # session may outlive them (polled: the clients' exits are asynchronous).
+ours() {  # pids whose command line has $1 and whose HOME is this script's
+  local pid
+  for pid in $(pgrep -f -- "$1" || true); do
+    [ "$pid" != "$$" ] && grep -qzx "HOME=$HOME" "/proc/$pid/environ" 2>/dev/null && echo "$pid"
+  done
+  return 0
+}
 deadline=$((SECONDS + 20))
 while :; do
-  servers=$(pgrep -f "remote_mcp --host myserver" | grep -vx "$$" || true)
+  servers=$(ours "--host myserver")
   sessions=$(pgrep -P "$sandbox_pid" || true)
   [ -z "$servers$sessions" ] && break
   [ $SECONDS -lt $deadline ] ||
