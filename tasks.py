@@ -35,9 +35,11 @@ def lint(c: Context) -> None:
 @task(help={"host": "host name from the config", "config": "config file (optional)"})
 def smoke(c: Context, host: str, config: str = "") -> None:
     """Exercise every tool against HOST and print a table of results and timings."""
+    from remote_mcp.cli import setup_logging
     from remote_mcp.config import load_config
     from remote_mcp.selftest import run_steps
 
+    setup_logging()  # paramiko's tracebacks only with REMOTE_MCP_LOG=debug
     host_cfg = load_config(config or None).host(host)
     results, destination = run_steps(host_cfg)
     print(f"remote-mcp smoke test: {host} ({destination})")
@@ -50,18 +52,9 @@ def smoke(c: Context, host: str, config: str = "") -> None:
 
 @task(help={"stop": "stop the sandbox sshd instead of starting it"})
 def sandbox(c: Context, stop: bool = False) -> None:
-    """Start a throwaway local sshd, run --test against it, print the claude line."""
-    from remote_mcp.sandbox import ensure_sandbox, mcp_add_line, stop_sandbox
-
-    if stop:
-        print("sandbox sshd stopped" if stop_sandbox() else "no sandbox sshd was running")
-        return
-    config = ensure_sandbox()
-    print(f"sandbox config: {config}")
-    c.run(f"{sys.executable} -m remote_mcp --config {config} --host sandbox --test")
-    print("To use it from Claude Code:")
-    print(f"  {mcp_add_line(config)}")
-    print("Stop it with: invoke sandbox --stop")
+    """Start a throwaway local sshd, run --test against it, print the claude line
+    (the same as `remote-mcp sandbox`, which installed users have too)."""
+    c.run(f"{sys.executable} -m remote_mcp sandbox{' --stop' if stop else ''}", pty=False)
 
 
 @task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})

@@ -106,7 +106,11 @@ def config_reference(lang: str = "en") -> str:
             "Generated from `remote_mcp/config.py` by `python -m remote_mcp.reference`.",
             "",
             "File: `--config PATH`, else `$REMOTE_MCP_CONFIG`, else "
-            "`~/.config/remote-mcp/config.yaml`.",
+            "`~/.config/remote-mcp/config.yaml` (optional: `--host` also takes a Host alias "
+            "of ~/.ssh/config or `user@host[:port]`).",
+            "Keys set here win over ~/.ssh/config; unset ones come from it (HostName, User, "
+            "Port, IdentityFile, ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, "
+            "ConnectTimeout, ServerAliveInterval, Compression), then from the defaults below.",
             "Top level: `hosts:` (a mapping of names to the keys below) and `default_host:`.",
             "",
             "| key | type | default | meaning |",
@@ -120,7 +124,11 @@ def config_reference(lang: str = "en") -> str:
             "说明列保持代码中的英文原文。",
             "",
             "配置文件：`--config PATH`，否则 `$REMOTE_MCP_CONFIG`，否则 "
-            "`~/.config/remote-mcp/config.yaml`。",
+            "`~/.config/remote-mcp/config.yaml`（可选：`--host` 也接受 ~/.ssh/config 中的 "
+            "Host 别名或 `user@host[:port]`）。",
+            "这里设置的键优先于 ~/.ssh/config；未设置的键取自 ~/.ssh/config（HostName、User、"
+            "Port、IdentityFile、ProxyJump、UserKnownHostsFile、StrictHostKeyChecking、"
+            "ConnectTimeout、ServerAliveInterval、Compression），再取下表中的默认值。",
             "顶层：`hosts:`（主机名到下列键的映射）和 `default_host:`。",
             "",
             "| 键 | 类型 | 默认值 | 含义 |",
@@ -128,7 +136,7 @@ def config_reference(lang: str = "en") -> str:
     }
     out = [*text[lang], "|---|---|---|---|"]
     for f in fields(HostConfig):
-        if f.name == "name":
+        if f.name in ("name", "explicit"):
             continue
         if f.default is not MISSING:
             default = json.dumps(f.default if not isinstance(f.default, tuple) else list(f.default))
@@ -150,9 +158,11 @@ def cli_reference(lang: str = "en") -> str:
             "`python -m remote_mcp.reference`.",
             "",
             "Installing the package gives the console script `remote-mcp`; "
-            "`python -m remote_mcp` is the same program. Exit status: 0 on success, "
-            "1 when `--test` fails, 2 for a configuration error (one line on stderr, "
-            "starting `remote-mcp:`).",
+            "`python -m remote_mcp` is the same program. Without a subcommand it serves "
+            "MCP over stdio; with a configuration error it still serves, and every tool "
+            "call returns the error. Exit status: 0 on success; with `--test`, 1 when a "
+            "step fails and 2 for a configuration error (one line on stderr, starting "
+            "`remote-mcp:`); `doctor` exits 0 only if the host is usable.",
         ],
         "zh": [
             "# 命令行参考",
@@ -162,8 +172,10 @@ def cli_reference(lang: str = "en") -> str:
             "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/cli.py` 中的参数解析器生成。",
             "",
             "安装本包后会得到控制台脚本 `remote-mcp`；`python -m remote_mcp` 是同一个程序。"
-            "退出码：成功为 0，`--test` 失败为 1，配置错误为 2（stderr 上输出一行，以 "
-            "`remote-mcp:` 开头）。",
+            "不带子命令时，它通过 stdio 提供 MCP 服务；即使配置有错也照样提供服务，每次工具"
+            "调用都返回该错误。退出码：成功为 0；使用 `--test` 时，某一步失败为 1，配置错误"
+            "为 2（stderr 上输出一行，以 `remote-mcp:` 开头）；`doctor` 只有在主机可用时才"
+            "返回 0。",
         ],
     }
     out = intro[lang]

@@ -32,8 +32,12 @@ ENV_HELP = {
     "REMOTE_MCP_FEEDBACK": "file the Feedback tool appends to "
     "(default `$XDG_STATE_HOME/remote-mcp/feedback.jsonl`)",
     "XDG_STATE_HOME": "base of the default Feedback file (default `~/.local/state`)",
-    "REMOTE_MCP_SANDBOX_DIR": "where `invoke sandbox` keeps its sshd, keys and config "
+    "REMOTE_MCP_SANDBOX_DIR": "where `remote-mcp sandbox` keeps its sshd, keys and config "
     "(default `~/.cache/remote-mcp/sandbox`)",
+    "REMOTE_MCP_LOG": "`debug` logs details to stderr, paramiko's included, as `--verbose` does",
+    "REMOTE_MCP_SSH_CONFIG": "ssh_config file read instead of `~/.ssh/config` "
+    "(`/etc/ssh/ssh_config` is then skipped)",
+    "SSH_AUTH_SOCK": "the ssh-agent's socket; when set, the agent's keys are offered too",
 }
 
 

@@ -36,7 +36,11 @@ PENDING_TARGETS = {
     "docs/explanation/security-model.zh.md": "feature lands in branch guards",
 }
 # Host names the executed snippets use; all of them reach the sandbox sshd.
-DOC_HOSTS = ("myserver", "prod", "staging", "gpu1", "faraway", "sandbox-copy")
+# CONFIG_HOSTS are entries of config.yaml; every name is also a Host alias of
+# ~/.ssh/config, so the snippets that add a host from ssh_config (add-host
+# gpu1, add-host myserver) find it there and not yet in config.yaml.
+CONFIG_HOSTS = ("prod", "staging", "faraway")
+SSH_ALIASES = (*CONFIG_HOSTS, "myserver", "gpu1", "web")
 NOT_RUN = re.compile(r"^<!-- not-run: (\S.*\S) -->$")
 FENCE = re.compile(r"^```(\S*)\s*$")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -226,7 +230,13 @@ class DocsHome:
             "XDG_STATE_HOME": str(home / ".local/state"),
             "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
         }
-        for name in ("REMOTE_MCP_CONFIG", "REMOTE_MCP_SANDBOX_DIR", "REMOTE_MCP_FEEDBACK"):
+        for name in (
+            "REMOTE_MCP_CONFIG",
+            "REMOTE_MCP_SANDBOX_DIR",
+            "REMOTE_MCP_FEEDBACK",
+            "REMOTE_MCP_SSH_CONFIG",
+            "SSH_AUTH_SOCK",
+        ):
             self.env.pop(name, None)
         self.config_text = ""
 
@@ -240,18 +250,18 @@ class DocsHome:
             return
         self.config_text = text
         sandbox = yaml.safe_load(text)["hosts"]["sandbox"]
-        hosts = {name: dict(sandbox) for name in DOC_HOSTS}
+        hosts = {name: dict(sandbox) for name in CONFIG_HOSTS}
         target = self.home / ".config/remote-mcp/config.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump({"hosts": hosts, "default_host": "myserver"}))
+        target.write_text(yaml.safe_dump({"hosts": hosts, "default_host": "prod"}))
         ssh = self.home / ".ssh"
         ssh.mkdir(mode=0o700, exist_ok=True)
         (ssh / "config").write_text(
             "".join(
                 f"Host {name}\n  HostName {sandbox['hostname']}\n  Port {sandbox['port']}\n"
                 f"  User {sandbox['user']}\n  IdentityFile {sandbox['key_path']}\n"
-                f"  UserKnownHostsFile {sandbox['known_hosts']}\n  BatchMode yes\n"
-                for name in DOC_HOSTS
+                f"  UserKnownHostsFile {sandbox['known_hosts']}\n"
+                for name in SSH_ALIASES
             )
         )
 
