@@ -68,7 +68,10 @@ sample=$work/sandbox/work/hello.txt
 printf 'hello from the sandbox\n' >"$sample"
 say "sandbox sshd pid $sandbox_pid, host myserver"
 
-server=(python -m remote_mcp --host myserver)
+# The installed command, as add-host and sandbox print it in their lines.
+installed=$(python -c 'import shlex; from remote_mcp.registration import server_command
+print(shlex.join(server_command()))') || fail "cannot find the installed remote-mcp command"
+read -r -a server <<<"$installed --host myserver"
 
 # --- MCP Inspector CLI -------------------------------------------------------
 # `--` before the server command: the Inspector's own --config would take ours.
@@ -93,7 +96,11 @@ say "Inspector tools/call Bash: ok"
 # --- Claude Code CLI ---------------------------------------------------------
 readme_line=$(grep -m1 '^claude mcp add ' README.md) || fail "no 'claude mcp add' line in README.md"
 say "README line: $readme_line"
-(PATH=$BIN:$PATH timeout 60 bash -c "$readme_line") >/dev/null || fail "the README's line failed"
+# The README shows where pipx puts the command (/home/you/.local/bin); a user
+# runs the line with their own install's path, as add-host prints it.
+line=${readme_line//\/home\/you\/.local\/bin\/remote-mcp/$installed}
+[ "$line" = "$readme_line" ] || say "run as: $line"
+(PATH=$BIN:$PATH timeout 60 bash -c "$line") >/dev/null || fail "the README's line failed"
 # A deliberately broken registration: an interpreter path that does not exist.
 timeout 60 "$BIN/claude" mcp add --scope user remote-broken -- "$work/no-venv/bin/python" \
   -m remote_mcp --host myserver >/dev/null || fail "claude mcp add remote-broken"
