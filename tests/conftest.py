@@ -55,11 +55,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that starts an sshd, through the fixture or by hand, so
-    `-m "not sshd"` (``invoke test --fast``) runs the rest in seconds."""
+    """Mark every test that starts an sshd, through the fixture, by hand or as a
+    sandbox, so `-m "not sshd"` (``invoke test --fast``) runs the rest in seconds."""
+    starts = ("start_sshd(", '"sandbox"', "ensure_sandbox(")
     for item in items:
         function = getattr(item, "function", None)
-        by_hand = function is not None and "start_sshd(" in inspect.getsource(function)
+        source = inspect.getsource(function) if function is not None else ""
+        by_hand = any(start in source for start in starts)
         if "sshd" in getattr(item, "fixturenames", ()) or by_hand:
             item.add_marker(pytest.mark.sshd)
 
