@@ -12,10 +12,16 @@ import sys
 from invoke import Context, task
 
 
-@task(help={"args": "extra pytest arguments, e.g. '-k Read -x'"})
-def test(c: Context, args: str = "") -> None:
+@task(
+    help={
+        "args": "extra pytest arguments, e.g. '-k Read -x'",
+        "fast": "only the tests that need no sshd (seconds, not minutes)",
+    }
+)
+def test(c: Context, args: str = "", fast: bool = False) -> None:
     """Run the test suite (starts its own private sshd; needs openssh-server)."""
-    c.run(f"{sys.executable} -m pytest {args}", pty=False)
+    select = "-m 'not sshd' " if fast else ""
+    c.run(f"{sys.executable} -m pytest {select}{args}", pty=False)
 
 
 @task
@@ -53,6 +59,8 @@ def sandbox(c: Context, stop: bool = False) -> None:
 
 @task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
 def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
-    """Round trips, latency and bytes per tool over an emulated slow link, then over
-    plain loopback (remote work alone); writes a Markdown report."""
+    """Measure round trips, latency and bytes per tool; write a Markdown report.
+
+    First over an emulated slow link, then over plain loopback (remote work alone).
+    """
     c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} 0 --out {out}")

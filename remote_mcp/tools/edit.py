@@ -528,7 +528,7 @@ def _reply_lines(
 def _raise_for_guard(line: str, file_path: str, state: ToolState, stderr: str = "") -> None:
     word, _, arg = line.partition(" ")
     if word == "refused":
-        raise ToolError(refusal(state, file_path, arg))
+        raise refusal(state, file_path, arg)
     if word == "missing":
         msg = "File does not exist."
         if state.cwd and state.info and state.cwd != state.info.home:

@@ -111,7 +111,7 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
     fields = rest.split(" ")
     ext = posixpath.splitext(req.path)[1].lower()
     if word == "refused":
-        raise ToolError(refusal(state, req.shown, rest))
+        raise refusal(state, req.shown, rest)
     if word == "missing":
         raise ToolError(_missing(req, state))
     if word == "directory":
@@ -295,7 +295,7 @@ def write(
     _check_exit(result.exited, result.stderr, file_path)
     status, _, mtime = result.stdout.strip().partition(" ")
     if status == "refused":
-        raise ToolError(refusal(state, file_path, mtime))
+        raise refusal(state, file_path, mtime)
     if status == "notread":
         raise ToolError(NOT_READ)
     if status == "stale":
@@ -346,7 +346,7 @@ def file_stat(runner: Runner, paths: list[str], *, state: ToolState | None = Non
     for i, (shown, path) in enumerate(zip(paths, resolved, strict=True)):
         row = rows.get(i)
         if row and row[0] == "refused":
-            message = refusal(state, shown, row[1] if len(row) > 1 else "-")
+            message = str(refusal(state, shown, row[1] if len(row) > 1 else "-"))
             entries.append({"path": path, "error": message})
             lines.append(f"{shown}: {message}")
             continue

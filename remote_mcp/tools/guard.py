@@ -130,23 +130,24 @@ def guard_values(state: Any) -> dict[str, Any]:
     return {"allowed": list(state.allowed_paths)}
 
 
-def refusal(state: Any, shown: str, resolved_b64: str) -> str:
-    """The one refusal message of ``allowed_paths``: what, what it resolved to, which rule."""
+def refusal(state: Any, shown: str, resolved_b64: str) -> ToolError:
+    """The one refusal of ``allowed_paths``: what, what it resolved to, which rule.
+    (Returned, not raised: FileStat shows it in a path's row.)"""
     rule = f"allowed_paths ({_roots(state.allowed_paths)}) for host {state.host_name}"
     if resolved_b64 in ("", "-"):
-        return (
+        return ToolError(
             f"Refused: {shown} cannot be resolved on {state.host_name} (a symlink loop, a "
             f"directory that cannot be entered, or '..' below a missing directory), and "
             f"{rule} need every path resolved."
         )
     resolved = base64.b64decode(resolved_b64).decode("utf-8", "surrogateescape")
     if resolved == shown:
-        return f"Refused: {shown} is outside {rule}."
-    return f"Refused: {shown} resolves to {resolved}, outside {rule}."
+        return ToolError(f"Refused: {shown} is outside {rule}.")
+    return ToolError(f"Refused: {shown} resolves to {resolved}, outside {rule}.")
 
 
 def raise_if_refused(state: Any, shown: str, reply: str) -> None:
     """Raise :func:`refusal` if a template's status line is ``refused B64``."""
     word, _, rest = reply.partition(" ")
     if word == "refused":
-        raise ToolError(refusal(state, shown, rest.strip()))
+        raise refusal(state, shown, rest.strip())

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from ..config import default_config_path
 from ..errors import ToolError
 from .base import ToolOutput, ToolState, format_size, run_template
 from .guard import check_writable, guard_values, raise_if_refused
@@ -185,9 +186,7 @@ def download(
 
 def private_local_paths(config_file: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
     """Where Download never writes: ssh's keys and remote-mcp's own config."""
-    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    paths = [os.path.expanduser("~/.ssh"), os.path.join(config_home, "remote-mcp"),
-             os.path.expanduser("~/.config/remote-mcp")]  # fmt: skip
+    paths = [os.path.expanduser("~/.ssh"), str(default_config_path().parent)]
     for extra in (config_file, os.environ.get("REMOTE_MCP_CONFIG")):
         if extra:
             paths.append(os.path.expanduser(str(extra)))
@@ -198,19 +197,19 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def local_refusal(state: ToolState, local_path: str, real: str) -> str | None:
+def local_refusal(state: ToolState, local_path: str, real: str) -> ToolError | None:
     """Why Download may not write ``real`` (the resolved local path), or None."""
     where = f" ({local_path} resolves to {real})" if real != local_path else ""
     for private in state.private_local or private_local_paths():
         if _under(real, os.path.realpath(private)):
-            return (
+            return ToolError(
                 f"Refused: Download never writes into {private}{where}: it holds SSH keys or "
                 "remote-mcp's own configuration. Choose another local path."
             )
     if state.local_paths and not any(
         _under(real, os.path.realpath(os.path.expanduser(p))) for p in state.local_paths
     ):
-        return (
+        return ToolError(
             f"Refused: {local_path}{where} is outside local_paths "
             f"({', '.join(state.local_paths)}) for host {state.host_name}. Choose a path under "
             "them, or add its directory to local_paths in the remote-mcp config."
@@ -224,8 +223,8 @@ def _local_destination(state: ToolState, local_path: str) -> Path:
         raise ToolError(f"local_path must be an absolute local path, got {local_path!r}.")
     real = os.path.realpath(expanded)  # a symlink cannot lead the write elsewhere
     refused = local_refusal(state, local_path, real)
-    if refused:
-        raise ToolError(refused)
+    if refused is not None:
+        raise refused
     return Path(real)
 
 
