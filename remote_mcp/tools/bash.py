@@ -55,6 +55,7 @@ from ..bash_foreground import RunOutcome, Stream
 from ..bash_jobs import ForeignJob, JobKill, JobListing, JobRead, JobStart
 from ..errors import ToolError
 from .base import ToolOutput, ToolState
+from .guard import check_bash
 
 __all__ = ["BashHost", "BashRuntime", "bash", "format_duration"]
 
@@ -151,6 +152,7 @@ def bash(
     "Exit code N" text.
     """
     del description  # Claude Code shows it to the user; the remote needs nothing
+    check_bash(state)  # read_only / bash: deny (tools/guard.py)
     if "\0" in command:
         raise ToolError("The command contains a NUL byte, which a shell command cannot contain.")
     shell = host.bash
