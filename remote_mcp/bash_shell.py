@@ -119,7 +119,6 @@ class BashShell:
         """Clean shutdown: remove the saved state (it may hold secrets) and,
         with ``kill_jobs``, stop this session's running jobs; then close the
         channels. Best effort and bounded: it never reconnects."""
-        pool = self.session.pool
         if self.directory and self.session.conn.is_alive():
             script = render(
                 "bash_stop.sh.j2",
@@ -127,10 +126,14 @@ class BashShell:
                 owner=self.owner,
                 kill_jobs=int(kill_jobs),
             )
+            # A channel of its own: every pooled worker may be busy at exit.
+            stopper = ShellChannel(self.session.conn, subshell=True)
             try:
-                pool.run(script, warn=True, timeout=STOP_TIMEOUT_S)
+                stopper.run(script, warn=True, timeout=STOP_TIMEOUT_S)
             except Exception:  # noqa: BLE001 - shutdown must go on whatever the remote does
                 log.debug("Bash shell shutdown on %s failed", self.host_name, exc_info=True)
+            finally:
+                stopper.close()
         self.directory = ""
         self.drop()
 

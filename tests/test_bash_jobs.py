@@ -10,6 +10,7 @@ first byte, and saved state removed on a clean shutdown.
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -295,3 +296,28 @@ def test_an_untrusted_state_base_is_skipped_with_a_note(
     finally:
         s.close()
         remote_exec(spaced_home_sshd, f"rm -rf {quoted}")
+
+
+def test_shutdown_does_not_wait_for_a_busy_worker(sshd: SshdServer, remote) -> None:
+    """The state is removed on a channel of its own: with the only worker
+    busy (a long Grep, say), close() must not queue behind it."""
+    s, st = new_session(make_host(sshd, workers=1))
+    bash(s, "export RMCP_TOKEN=do-not-keep", state=st)
+    directory = s.bash.directory
+    marker = f"94{uuid.uuid4().int % 10**6}"
+
+    def hold_the_worker() -> None:
+        try:
+            s.run(f"sleep 1{marker}", warn=True)
+        except Exception:  # noqa: BLE001 - its channel is closed under it, as intended
+            pass
+
+    busy = threading.Thread(target=hold_the_worker, daemon=True)
+    busy.start()
+    assert wait_until(lambda: alive(remote, f"sleep 1{marker}"))
+    closer = threading.Thread(target=s.close, daemon=True)
+    closer.start()
+    closer.join(60)  # a deadline, not a timing: before the fix close() waited forever
+    assert not closer.is_alive()
+    assert not remote.exists(directory)
+    remote.run(f"pkill -f '[s]leep 1{marker}'")
