@@ -20,8 +20,9 @@ What is here:
   reconnect logic need a link they can break on purpose.
 * `free_port`.
 
-Nothing here imports other remote_mcp modules: the helpers must stay usable
-when the product code under test is broken.
+Nothing here imports other remote_mcp modules but `remote_mcp.testing_flavours`
+(which imports none): the helpers must stay usable when the product code under
+test is broken.
 
 .. versionadded:: 0.1
 """
@@ -49,7 +50,10 @@ from types import TracebackType
 
 import paramiko
 
+from remote_mcp.testing_flavours import FLAVOURS, prepare_flavour
+
 __all__ = [
+    "FLAVOURS",
     "LinkProxy",
     "SshdError",
     "SshdServer",
@@ -116,6 +120,8 @@ class SshdServer:
     isolated: bool = False
     """True when sshd really runs in a private mount namespace over ``isolated_root``."""
     config_path: Path | None = None
+    flavour: str = "bash"
+    """The remote flavour (see `remote_mcp.testing_flavours`)."""
     _remove_root: bool = field(default=False, repr=False)
     _client: paramiko.SSHClient | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -299,6 +305,7 @@ def start_sshd(
     isolated_root: Path | None = None,
     extra_config: str = "",
     detach: bool = False,
+    flavour: str = "bash",
 ) -> SshdServer:
     """Start a throwaway OpenSSH server on 127.0.0.1 and wait until it answers.
 
@@ -320,10 +327,17 @@ def start_sshd(
     ``detach=True`` lets sshd outlive this process (``invoke sandbox``): it gets
     its own session and is not stopped at interpreter exit; stop it by pid.
 
+    ``flavour`` makes the remote look like another kind of host: ``busybox``
+    (BusyBox ash and applets only), ``dash`` (no bash), ``tcsh`` or ``zsh``
+    login shells; `remote_mcp.testing_flavours` says what each one does.
+
     Raises `SshdError` (with the tail of the log) when sshd does not come up.
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    setup = prepare_flavour(workdir, flavour)
+    if setup.extra_config:
+        extra_config = f"{setup.extra_config}\n{extra_config}"
     remove_root = False
     if isolated_root is not None:
         isolated_root = Path(isolated_root).resolve()
@@ -352,7 +366,13 @@ def start_sshd(
         why_not = _probe_isolation(isolated_root)
         if why_not is None:
             isolated = True
-        else:
+        elif setup.busybox_over:
+            warnings.warn(
+                f"remote_mcp.testing: the busybox flavour keeps the system /bin/sh ({why_not})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        if why_not is not None:
             message = (
                 f"remote_mcp.testing: ISOLATION IS OFF: sshd shares the local file system, "
                 f"so a bug touching local files instead of remote ones will not be caught "
@@ -376,11 +396,17 @@ def start_sshd(
                 "private",
                 "sh",
                 "-c",
-                'mount -t tmpfs -o mode=1777 tmpfs "$1" && exec "$2" -D -e -f "$3"',
+                'mount -t tmpfs -o mode=1777 tmpfs "$1" || exit 1\n'
+                'sshd=$2 config=$3\n'
+                'shift 3\n'
+                # SOURCE TARGET pairs: a flavour's programs over the system's.
+                'while [ $# -gt 1 ]; do mount --bind "$1" "$2" || exit 1; shift 2; done\n'
+                'exec "$sshd" -D -e -f "$config"',
                 "sh",
                 str(isolated_root),
                 SSHD,
                 str(config),
+                *_bind_args(setup.busybox_over),
             ]
         else:
             argv = [SSHD, "-D", "-e", "-f", str(config)]
@@ -410,6 +436,7 @@ def start_sshd(
                 log_path=log_path,
                 isolated=isolated,
                 config_path=config,
+                flavour=flavour,
                 _remove_root=remove_root,
             )
             server.known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
@@ -426,6 +453,12 @@ def start_sshd(
         with contextlib.suppress(OSError):
             isolated_root.rmdir()
     raise SshdError(f"test sshd did not start: {last_error}")
+
+
+def _bind_args(programs: tuple[str, ...]) -> list[str]:
+    """SOURCE TARGET pairs for the namespace script: BusyBox over each program."""
+    busybox = shutil.which("busybox") or "busybox"
+    return [word for program in programs for word in (busybox, program)]
 
 
 # ---------------------------------------------------------------------- remote_exec
