@@ -56,7 +56,7 @@ class HostConfig:
     # Which remote helpers the tools may use; "auto" detects. Forcing a fallback
     # is how tests cover the paths a minimal remote would take.
     edit_backend: str = "auto"  # auto | python3 | perl | local
-    grep_backend: str = "auto"  # auto | rg | grep
+    grep_backend: str = "auto"  # auto | rg | grep | busybox
     find_backend: str = "auto"  # auto | gnu | posix
     workers: int = 3
     # What a clean exit of the server does to its running background jobs.
@@ -185,7 +185,7 @@ KEY_HELP = {
     "writes into ~/.ssh or remote-mcp's own config, whatever this says",
     "cwd": "start directory of the Bash shell and base of relative paths (default: $HOME)",
     "edit_backend": "auto | python3 | perl | local: where Edit applies replacements",
-    "grep_backend": "auto | rg | grep: Grep's engine on the remote",
+    "grep_backend": "auto | rg | grep | busybox: Grep's engine on the remote",
     "find_backend": "auto | gnu | posix: Glob's find flavour when rg is absent",
     "workers": "worker channels for parallel stateless calls (1-16)",
     "jobs_on_exit": "keep | kill: what a clean server exit does to the background jobs it "
@@ -196,7 +196,7 @@ _CHOICES = {
     "bash": ("auto", "allow", "deny"),
     "host_key_policy": HOST_KEY_POLICIES,
     "edit_backend": ("auto", "python3", "perl", "local"),
-    "grep_backend": ("auto", "rg", "grep"),
+    "grep_backend": ("auto", "rg", "grep", "busybox"),
     "find_backend": ("auto", "gnu", "posix"),
     "jobs_on_exit": ("keep", "kill"),
 }

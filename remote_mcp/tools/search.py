@@ -223,15 +223,27 @@ def _grep_args(req: GrepRequest, sep: str) -> tuple[list[str], list[str]]:
     return [*mode[req.mode], *match], match
 
 
+def _busybox_values(req: GrepRequest, sep: str) -> dict[str, object]:
+    """Template values for BusyBox grep: option words and the ERE apart,
+    because the template hands them to per-file shells in the environment."""
+    if req.multiline:
+        raise refuse("multiline mode (-U), which BusyBox grep cannot do line by line")
+    ere, icase = translate_regex(req.pattern)
+    flags = ["-E", *(["-i"] if icase or req.case_insensitive else [])]
+    if req.mode == "content":
+        flags += _context_args(req)
+    return {"bb_flags": flags, "pattern": ere, "sep": sep}
+
+
 def _grep_backend(state: ToolState, runner: Runner) -> str:
     want = state.backends.get("grep", "auto")
     has = state.remote_info(runner).has
     if want == "auto":
-        want = "rg" if "rg" in has else "grep"
+        want = "rg" if "rg" in has else "grep" if "gnu_grep" in has else "busybox"
     if want == "grep" and "gnu_grep" not in has:
         raise ToolError(
-            f"Grep needs ripgrep (rg) or GNU grep on {state.host_name}, and this host has "
-            "neither. Install ripgrep there, or search with Bash."
+            f"grep_backend is grep, but {state.host_name} has no GNU grep. Set grep_backend "
+            "to auto or busybox in the remote-mcp config."
         )
     return want
 
@@ -278,7 +290,8 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     parent = posixpath.dirname(target)
     values: dict[str, object] = {
         "path": target, "backend": backend, "mode": mode, "rg_args": [], "grep_args": [],
-        "match_args": [], "find_args": [], "mtime_tool": "stat", **guard_values(state),
+        "match_args": [], "find_args": [], "mtime_tool": "stat", "bb_flags": [],
+        **guard_values(state),
     }  # fmt: skip
     has = state.remote_info(runner).has
     gnu_find = "gnu_find" in has and state.backends.get("find", "auto") != "posix"
@@ -286,6 +299,9 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
         values["mtime_tool"] = "find" if gnu_find else "stat"
     if backend == "rg":
         values["rg_args"] = _rg_args(req, sep)
+    elif backend == "busybox":
+        values.update(_busybox_values(req, sep))
+        values["find_args"] = _fallback_find_args(req, gnu=gnu_find)
     else:
         values["grep_args"], values["match_args"] = _grep_args(req, sep)
         values["find_args"] = _fallback_find_args(req, gnu=gnu_find)
