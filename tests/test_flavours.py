@@ -74,11 +74,11 @@ def flavoured(
 
 
 @pytest.fixture
-def area(flavoured: Flavoured, request: pytest.FixtureRequest) -> Iterator[str]:
+def area(flavoured: Flavoured, request: pytest.FixtureRequest) -> str:
+    """A fresh directory; no clean-up: the area is sshd's private tmpfs, gone with it."""
     path = f"{REMOTE_AREA}/{request.node.originalname}"
-    flavoured.sh(f"rm -rf {shlex.quote(path)}; mkdir -p {shlex.quote(path)}")
-    yield path
-    flavoured.sh(f"rm -rf {shlex.quote(path)}")
+    flavoured.sh(f"mkdir {shlex.quote(path)}")
+    return path
 
 
 def test_the_flavour_is_what_it_says(flavoured: Flavoured) -> None:
@@ -175,10 +175,12 @@ def test_bash_keeps_state_and_runs_bash_or_sh_not_the_login_shell(
     flavoured: Flavoured, area: str
 ) -> None:
     s, st = flavoured.session, flavoured.state()
-    bash(s, f"cd {area} && export FLAVOUR_VAR=kept", state=st)
+    bash(s, f"cd {area} && export FLAVOUR_VAR=kept && alias flavour_alias='echo aliased'",
+         state=st)  # fmt: skip
     out = bash(s, 'pwd; echo "$FLAVOUR_VAR"; echo "${BASH_VERSION:-no-bash}"', state=st)
     where, var, version = out.text.splitlines()
     assert (where, var) == (area, "kept")
+    assert bash(s, "flavour_alias", state=st).text == "aliased"
     assert (version == "no-bash") == (flavoured.name in ("busybox", "dash"))
 
 
@@ -207,8 +209,10 @@ def test_background_job_output_and_kill(flavoured: Flavoured, area: str) -> None
                run_in_background=True).structured  # fmt: skip
     assert job is not None
     job_id = str(job["bash_id"])
-    out = bash_output(s, job_id, block=True, timeout=10_000, filter="started", state=st)
-    assert "started" in out.text
+    deadline = time.monotonic() + 20
+    while "started" not in bash_output(s, job_id, state=st).text:
+        assert time.monotonic() < deadline, "the background job printed nothing"
+        time.sleep(0.1)
     kill_shell(s, job_id, state=st)
     pid = flavoured.sh(f"cat {pidfile}").strip()
     assert _gone(flavoured, pid), f"the killed job {pid} still runs"
