@@ -212,7 +212,11 @@ def _tool_lines(report: _Report, facts: dict[str, str]) -> None:
         if tool not in present:
             report.warn("remote tools", f"no {tool}: {text}")
     if "rg" not in present and facts.get("grep") != "GNU":
-        report.warn("remote tools", "neither rg nor GNU grep: Grep will fail; install ripgrep")
+        report.warn(
+            "remote tools",
+            "neither rg nor GNU grep: Grep searches file by file with the host's grep "
+            "(slower on large trees); install ripgrep",
+        )
 
 
 def _speed(report: _Report, session: Session, can_sample: bool) -> None:
@@ -242,7 +246,13 @@ def _speed(report: _Report, session: Session, can_sample: bool) -> None:
 def _summary(report: _Report, host: HostConfig) -> None:
     present = _present(report.facts)
     facts = report.facts
-    grep = "rg" if "rg" in present else f"grep fallback (no rg; {facts.get('grep')} grep)"
+    grep = (
+        "rg"
+        if "rg" in present
+        else "GNU grep fallback (no rg)"
+        if facts.get("grep") == "GNU"
+        else f"busybox (no rg or GNU grep; {facts.get('grep')} grep, file by file)"
+    )
     glob = "rg --files" if "rg" in present else f"find fallback (no rg; {facts.get('find')} find)"
     edit = (
         "python3"

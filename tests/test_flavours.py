@@ -10,6 +10,7 @@ Claude Code's does where the host has less, with the best engine it has.
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from remote_mcp.doctor import run_doctor
 from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
 from remote_mcp.testing import SshdServer, remote_exec, start_sshd
@@ -228,7 +230,15 @@ def test_upload_and_download(flavoured: Flavoured, area: str, tmp_path: Path) ->
     assert (tmp_path / "down.bin").read_bytes() == data
 
 
-def test_self_test_prints_the_ok_line(flavoured: Flavoured, tmp_path: Path) -> None:
+DOCTOR_GREP = {"busybox": "Grep: busybox (no rg or GNU grep; BusyBox grep, file by file)",
+               "dash": "Grep: GNU grep fallback (no rg)", "tcsh": "Grep: rg", "zsh": "Grep: rg"}
+DOCTOR_EDIT = {"busybox": "Edit: local (no python3 or perl: the file travels both ways)",
+               "dash": "Edit: perl", "tcsh": "Edit: python3", "zsh": "Edit: python3"}
+
+
+def test_self_test_prints_the_ok_line_and_doctor_names_the_engines(
+    flavoured: Flavoured, tmp_path: Path
+) -> None:
     server = flavoured.server
     config = tmp_path / "config.yaml"
     config.write_text(
@@ -243,3 +253,8 @@ def test_self_test_prints_the_ok_line(flavoured: Flavoured, tmp_path: Path) -> N
     assert proc.stdout == (
         f"Connected to {flavoured.name} ({server.user}@127.0.0.1). All tools: OK\n"
     ), proc.stdout + proc.stderr
+    report = io.StringIO()
+    run_doctor(flavoured.name, str(config), out=report)
+    summary = report.getvalue().split("Summary:")[-1].splitlines()
+    assert f"  {DOCTOR_GREP[flavoured.name]}" in summary, report.getvalue()
+    assert f"  {DOCTOR_EDIT[flavoured.name]}" in summary, report.getvalue()
