@@ -30,6 +30,7 @@ from .base import (
     run_template,
     split_lines,
 )
+from .write_errors import backup_path, commit_failure
 
 __all__ = ["file_stat", "multi_read", "read", "write"]
 
@@ -280,17 +281,23 @@ def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
 def write(
     runner: Runner, file_path: str, content: str, *, state: ToolState | None = None
 ) -> ToolOutput:
-    """Claude Code's Write: atomic replace, read-before-overwrite enforced."""
+    """Claude Code's Write: read-before-overwrite enforced; the file keeps its
+    identity (``_commit.sh.j2``: atomic rename when safe, else in place)."""
     state = state if state is not None else ToolState()
     path = state.resolve(file_path, runner)
     state.check_allowed(path, write=True)
     record = state.files.get(path)
     expect: object = "absent" if record is None else record
     data = content.encode("utf-8", "surrogateescape")
+    token = "RMCP_EOF_" + secrets.token_hex(12)
     result = run_template(runner, "write.sh.j2", path=path, content=data, expect=expect,
-                          token="RMCP_EOF_" + secrets.token_hex(12))  # fmt: skip
+                          token=token)  # fmt: skip
     _check_exit(result.exited, result.stderr, file_path)
-    status, _, mtime = result.stdout.strip().partition(" ")
+    reply = result.stdout.strip()
+    failure = commit_failure(reply, file_path, backup_path(path, token))
+    if failure is not None:
+        raise ToolError(failure)
+    status, _, mtime = reply.partition(" ")
     if status == "notread":
         raise ToolError(NOT_READ)
     if status == "stale":
@@ -301,11 +308,6 @@ def write(
         raise ToolError(f"Cannot create the parent directory of {file_path} on the remote.")
     if status == "badlink":
         raise ToolError(f"Cannot resolve the symbolic link {file_path} on the remote.")
-    if status == "nowrite":
-        raise ToolError(
-            f"EACCES: permission denied, cannot write '{file_path}' (the directory must be "
-            "writable: the file is replaced atomically through a temporary file beside it)."
-        )
     if status not in ("created", "updated"):
         raise ToolError(f"Unexpected reply from the remote while writing {file_path}: {status!r}")
     state.files[path] = FileRecord(hashlib.sha256(data).hexdigest(), mtime, len(data))
