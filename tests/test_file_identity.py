@@ -163,3 +163,54 @@ def test_a_plain_file_is_still_replaced_atomically(
     assert after[:3] == ["rmcp-test:rmcp-test", "640", "1"]
     assert after[3] != inode
     assert remote.sh(f"ls -A -- {q(remote_dir_nonroot)}").split() == ["plain.txt"]
+
+
+# -- failures say what happened (issue 9, item 10) ---------------------------------
+@pytest.fixture
+def tiny_fs(remote, remote_dir):
+    """A 64 KiB tmpfs on the remote (sshd's private mount namespace; root)."""
+    area = f"{remote_dir}/tiny"
+    remote.sh(f"mkdir -- {q(area)} && mount -t tmpfs -o size=64k,mode=1777 tmpfs {q(area)}")
+    try:
+        yield area
+    finally:
+        remote.run(f"umount -- {q(area)}")
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_full_disk_is_reported_as_enospc(tool, session, state, remote, tiny_fs):
+    path = f"{tiny_fs}/big.txt"
+    remote.write_bytes(path, b"small\n")
+    with pytest.raises(ToolError) as err:
+        change(tool, session, state, path, "small", "x" * 100_000)
+    assert str(err.value) == f"ENOSPC: no space left on device, write '{path}'"
+    assert remote.read_bytes(path) == b"small\n"
+    assert remote.sh(f"ls -A -- {q(tiny_fs)}").split() == ["big.txt"]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_failed_in_place_copy_restores_the_old_content(tool, session, state, remote, tiny_fs):
+    """The temp copy fits, but copying it into the file does not: the old content is
+    restored from the backup and the link is kept."""
+    path, link = f"{tiny_fs}/a.txt", f"{tiny_fs}/b.txt"
+    old = b"o" * 12_000 + b"\n"
+    remote.write_bytes(path, old)
+    remote.sh(f"ln -- {q(path)} {q(link)}")
+    with pytest.raises(ToolError) as err:
+        change(tool, session, state, path, "o" * 12_000, "n" * 28_000)
+    assert str(err.value) == f"ENOSPC: no space left on device, write '{path}'"
+    assert remote.read_bytes(link) == old
+    assert remote.sh(f"ls -A -- {q(tiny_fs)}").split() == ["a.txt", "b.txt"]
+
+
+@pytest.mark.parametrize("tool", ["Write", "Edit-python3", "Edit-perl", "Edit-local"])
+def test_a_name_too_long_is_reported_as_enametoolong(tool, session, state, remote, remote_dir):
+    path = f"{remote_dir}/{'n' * 300}.txt"
+    with pytest.raises(ToolError) as err:
+        if tool == "Write":
+            files.write(session, path, "hello\n", state=state)
+        else:
+            state.backends["edit"] = tool.split("-", 1)[1]
+            edit(session, path, "", "hello\n", state=state)
+    assert str(err.value) == f"ENAMETOOLONG: name too long, open '{path}'"
+    assert remote.sh(f"ls -A -- {q(remote_dir)}") == ""
