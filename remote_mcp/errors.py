@@ -66,3 +66,7 @@ class ShellProtocolError(SessionError):
 
 class RemoteTimeout(SessionError):
     """A remote operation exceeded its time limit."""
+
+
+class CallCancelled(RemoteMCPError):
+    """The client cancelled the call before its next remote command was sent."""

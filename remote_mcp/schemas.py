@@ -310,8 +310,9 @@ _READ = (
 )
 _WRITE = (
     "Writes a file on the remote host {host}, replacing it if it exists (owner, mode, links "
-    "and extended attributes kept). If the file exists you MUST Read it first in this session, or the write fails. "
-    "Parent directories are created. Prefer Edit for changes to existing files."
+    "and extended attributes kept). If the file exists you MUST Read it first in this "
+    "session, or the write fails. Parent directories are created. Prefer Edit for changes "
+    "to existing files."
 )
 _EDIT = (
     "Performs exact string replacement in a file on the remote host {host}. You must Read "

@@ -36,9 +36,9 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import HostConfig
-from .errors import ConnectionLost, RemoteMCPError, SessionError, ToolError
+from .errors import CallCancelled, ConnectionLost, RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
-from .session import Session, describe
+from .session import CALL_GATE, CallGate, Session, describe
 from .tools import bash, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
 
@@ -59,6 +59,7 @@ class CallEnv:
     host: HostConfig
     progress: Callable[[float, str], None] | None = None
     cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
+    gate: CallGate = field(default_factory=CallGate)
 
 
 Handler = Callable[[CallEnv, Any], ToolOutput]
@@ -136,6 +137,8 @@ class RemoteServer:
             },
         )
         self._connecting: Future[None] | None = None
+        self._notices: list[str] = []  # what cancelled calls did after all, for the next result
+        self._notices_lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self.tools = [
             types.Tool(
@@ -203,20 +206,21 @@ class RemoteServer:
         try:
             output = await self._dispatch(env, params.name, params.arguments or {})
         except anyio.get_cancelled_exc_class():
+            env.gate.close()  # nothing more goes to the remote for this call
             with anyio.CancelScope(shield=True):
                 for hook in env.cancel_hooks:
                     await anyio.to_thread.run_sync(_quietly, hook)
             raise
         except ToolError as err:
-            return _error(str(err))
+            return _error(self._with_notices(str(err)))
         except SessionError as err:
-            return _error(f"Remote host {self.host.name}: {err}")
+            return _error(self._with_notices(f"Remote host {self.host.name}: {err}"))
         except RemoteMCPError as err:
-            return _error(str(err))
+            return _error(self._with_notices(str(err)))
         except Exception as exc:  # noqa: BLE001 - never a protocol error for a tool failure
             log.exception("tool %s failed", params.name)
             return _error(f"Internal error in remote-mcp ({type(exc).__name__}: {exc}).")
-        return _content(output, self.session.take_warning())
+        return _content(output, self._with_notices(self.session.take_warning() or "") or None)
 
     async def _dispatch(self, env: CallEnv, name: str, arguments: dict[str, Any]) -> ToolOutput:
         spec = TOOLS.get(name)
@@ -229,6 +233,18 @@ class RemoteServer:
             raise ToolError(format_validation_error(name, exc)) from None
 
         def work() -> ToolOutput:
+            gate = CALL_GATE.set(env.gate)
+            try:
+                output = attempt()
+            except BaseException as exc:
+                self._after_cancel(env, name, spec.read_only, exc)
+                raise
+            finally:
+                CALL_GATE.reset(gate)
+            self._after_cancel(env, name, spec.read_only, None)
+            return output
+
+        def attempt() -> ToolOutput:
             if spec.open_world:
                 self.wait_connected()
             try:
@@ -245,6 +261,33 @@ class RemoteServer:
             return handler(env, args)  # read-only: reconnect and answer
 
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+
+    def _after_cancel(
+        self, env: CallEnv, name: str, read_only: bool, error: BaseException | None
+    ) -> None:
+        """A cancelled change that had already reached the remote ran on: say how it
+        ended, in the next result (a cancelled request gets no response of its own)."""
+        if not (env.gate.closed and env.gate.started) or read_only or env.cancel_hooks:
+            return  # (a call with cancel hooks, like Bash, is stopped by them)
+        if isinstance(error, CallCancelled):
+            outcome = "it was stopped before its next remote command"
+        elif error is not None:
+            outcome = f"it failed: {describe(error)}"
+        else:
+            outcome = "it completed"
+        notice = (
+            f"[NOTE] A {name} call cancelled by the client had already started on "
+            f"{self.host.name} when the cancel arrived, so it was not undone: {outcome}. "
+            "Check the current state before repeating it."
+        )
+        log.warning("%s", notice)
+        with self._notices_lock:
+            self._notices.append(notice)
+
+    def _with_notices(self, text: str) -> str:
+        with self._notices_lock:
+            notices, self._notices = self._notices, []
+        return "\n\n".join(part for part in [*notices, text] if part)
 
     def _progress_sender(self, ctx: Any) -> Callable[[float, str], None]:
         def send(progress: float, message: str) -> None:
