@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.from_thread
@@ -34,7 +34,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, wire
 from .config import HostConfig
 from .errors import CallCancelled, ConnectionLost, RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
@@ -200,6 +200,13 @@ class RemoteServer:
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         env = CallEnv(self.session, self.state, self.host)
+        if (ctx.meta or {}).get(wire.BAD_TEXT):
+            return _error(
+                f"The {params.name} request contains text that is not valid Unicode (a lone "
+                "UTF-16 surrogate such as \\ud800, or bytes that are not UTF-8), shown here as "
+                "U+FFFD; nothing was done. Send valid text; for a file name with bytes that "
+                "are not UTF-8, use the \\xNN form that Glob and Grep show."
+            )
         token = (ctx.meta or {}).get("progress_token")
         if token is not None:
             env.progress = self._progress_sender(ctx)
@@ -304,7 +311,8 @@ class RemoteServer:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._exit_on_signal)
-                async with stdio_server() as (read, write):
+                lines = cast(Any, wire.stdin_lines())  # an async iterable of lines is enough
+                async with stdio_server(stdin=lines) as (read, write):
                     await self.server.run(read, write, self.server.create_initialization_options())
                 tg.cancel_scope.cancel()  # stdin reached EOF
         finally:
