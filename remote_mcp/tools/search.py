@@ -32,6 +32,7 @@ from invoke.runners import Result
 from ..errors import ToolError
 from .base import Runner, ToolOutput, ToolState, decode_text, run_template
 from .glob_to_find import find_filter
+from .names import show_name
 from .regex_translate import refuse, translate_regex
 from .rg_globs import GlobSyntaxError, RipgrepGlob
 from .rg_types import RG_TYPES
@@ -172,7 +173,7 @@ def glob(
     truncated = len(rels) > GLOB_LIMIT
     if not files:
         return ToolOutput("No files found", structured={"files": [], "truncated": False})
-    text = "\n".join([*files, *([_TRUNCATED] if truncated else [])])
+    text = "\n".join([*map(show_name, files), *([_TRUNCATED] if truncated else [])])
     return ToolOutput(text, structured={"files": files, "truncated": truncated,
                                         "backend": backend})  # fmt: skip
 
