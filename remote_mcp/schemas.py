@@ -191,7 +191,7 @@ class GrepArgs(_Args):
             description='Limit output to first N lines/entries, equivalent to "| head -N". '
             "Works across all output modes: content (limits output lines), "
             "files_with_matches (limits file paths), count (limits count entries). Defaults "
-            'based on "cap" experiment value: 0 (unlimited), 20, or 100.'
+            "to 0 (unlimited; the output is still capped at 20000 characters)."
         ),
     ] = None
     offset: Annotated[

@@ -47,7 +47,12 @@ def run_selftest(host: HostConfig) -> tuple[bool, str]:
     failed = next((r for r in results if not r.ok), None)
     if failed is None:
         return True, f"Connected to {host.name} ({destination}). All tools: OK"
-    return False, f"remote-mcp --test {host.name}: {failed.tool} failed: {failed.detail}"
+    detail = failed.detail.strip()
+    end = "" if detail.endswith((".", "?", "!")) else "."
+    return False, (
+        f"remote-mcp --test {host.name}: {failed.tool} failed: {detail}{end} "
+        f"Run `remote-mcp doctor --host {host.name}` for a step-by-step diagnosis."
+    )
 
 
 def run_steps(host: HostConfig) -> tuple[list[StepResult], str]:
@@ -65,7 +70,9 @@ async def _run(server: RemoteServer) -> list[StepResult]:
     try:
         await anyio.to_thread.run_sync(server.wait_connected)
     except Exception as exc:  # noqa: BLE001
-        return [StepResult("connect", False, time.perf_counter() - start, describe(exc))]
+        # The cause alone: "the next tool call will try again" means nothing here.
+        cause = exc.__cause__ or exc
+        return [StepResult("connect", False, time.perf_counter() - start, describe(cause))]
     results.append(StepResult("connect", True, time.perf_counter() - start, "connected"))
     with tempfile.TemporaryDirectory(prefix="remote-mcp-test-") as local:
         os.environ.setdefault("REMOTE_MCP_FEEDBACK", str(Path(local) / "feedback.jsonl"))

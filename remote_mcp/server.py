@@ -122,8 +122,11 @@ HANDLERS: dict[str, Handler] = {
 class RemoteServer:
     """One MCP server bound to one configured host."""
 
-    def __init__(self, host: HostConfig) -> None:
+    def __init__(self, host: HostConfig, config_error: str | None = None) -> None:
         self.host = host
+        # Set when the config is unusable: the server still answers initialize
+        # and tools/list, and every tool call returns this line (cli.py).
+        self.config_error = config_error
         self.session = Session(host)
         self.state = ToolState(
             host_name=host.name,
@@ -186,9 +189,11 @@ class RemoteServer:
         try:
             self.start_connecting().result()
         except Exception as exc:
+            cause = describe(exc).strip()
+            end = "" if cause.endswith((".", "?", "!")) else "."
             raise ToolError(
                 f"Cannot connect to remote host {self.host.name} "
-                f"({self.session.conn.destination}): {describe(exc).rstrip('.')}. "
+                f"({self.session.conn.destination}): {cause}{end} "
                 "The next tool call will try again."
             ) from exc
 
@@ -199,6 +204,11 @@ class RemoteServer:
     async def _call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        if self.config_error is not None:
+            return _error(
+                f"remote-mcp cannot serve this host: {self.config_error} After fixing it, "
+                "restart this MCP server (in Claude Code: /mcp, then reconnect)."
+            )
         env = CallEnv(self.session, self.state, self.host)
         if (ctx.meta or {}).get(wire.BAD_TEXT):
             return _error(
@@ -307,7 +317,8 @@ class RemoteServer:
 
     # -- running --------------------------------------------------------------------
     async def run_stdio(self) -> None:
-        self.start_connecting()
+        if self.config_error is None:
+            self.start_connecting()
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._exit_on_signal)
@@ -362,7 +373,8 @@ def _content(output: ToolOutput, warning: str | None) -> types.CallToolResult:
     return types.CallToolResult(content=blocks, is_error=False)
 
 
-def serve(host: HostConfig) -> None:
-    """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives."""
+def serve(host: HostConfig, config_error: str | None = None) -> None:
+    """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives
+    (with ``config_error``, a server whose every tool call reports it)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="remote-mcp: %(message)s")
-    anyio.run(RemoteServer(host).run_stdio)
+    anyio.run(RemoteServer(host, config_error).run_stdio)

@@ -108,3 +108,7 @@ EXTRA_VALUES.update(
         ),
     }
 )
+
+
+# remote-mcp doctor (remote_mcp/doctor.py): the state directory is created.
+EXTRA_VALUES["doctor.sh.j2"] = dict(state_dir=f"{{dir}}/{HOSTILE}", sample_bytes=16)
