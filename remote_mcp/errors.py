@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "AuthError",
+    "CallCancelled",
     "ConnectionLost",
     "HostKeyError",
     "RemoteMCPError",
