@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_doctor(getattr(args, "host", None), getattr(args, "config", None))
     try:
-        host = load_config(args.config).host(args.host)
+        config = load_config(args.config)
+        host = config.host(args.host)
     except ConfigError as err:
         if args.test:
             print(f"remote-mcp: {err}", file=sys.stderr)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     from .server import serve
 
     try:
-        serve(host)
+        serve(host, config_file=config.path)
     except KeyboardInterrupt:
         pass
     return 0

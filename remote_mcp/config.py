@@ -50,6 +50,8 @@ class HostConfig:
     host_key_policy: str = "strict"
     read_only: bool = False
     allowed_paths: tuple[str, ...] = ()
+    bash: str = "auto"  # auto | allow | deny (auto: deny when read_only)
+    local_paths: tuple[str, ...] = ()
     cwd: str | None = None
     # Which remote helpers the tools may use; "auto" detects. Forcing a fallback
     # is how tests cover the paths a minimal remote would take.
@@ -169,10 +171,16 @@ KEY_HELP = {
     "connect_timeout_s": "TCP + SSH handshake time limit",
     "op_timeout_s": "time limit of one file/search operation on the remote",
     "host_key_policy": "strict: unknown keys refused; accept-new: recorded on first use",
-    "read_only": "refuse Write/Edit/MultiEdit/Upload on this host (Bash is not restricted: "
-    "it can run anything the login user can)",
-    "allowed_paths": "if set, the file and search tools only touch paths under these "
-    "directories (Bash is not restricted)",
+    "read_only": "no tool changes this host: Write/Edit/MultiEdit/Upload are not offered, "
+    "and neither is Bash unless `bash: allow`",
+    "allowed_paths": "if set, the file, search and transfer tools only touch paths that "
+    "resolve (symlinks and `..` followed, on the remote) under these directories (Bash is "
+    "not restricted)",
+    "bash": "auto | allow | deny: offer Bash/BashOutput/KillShell (auto: not on a read_only "
+    "host). With read_only, `allow` is an explicit opt-in: the shell can still change "
+    "anything the login user can",
+    "local_paths": "if set, Download only writes under these local directories; it never "
+    "writes into ~/.ssh or remote-mcp's own config, whatever this says",
     "cwd": "start directory of the Bash shell and base of relative paths (default: $HOME)",
     "edit_backend": "auto | python3 | perl | local: where Edit applies replacements",
     "grep_backend": "auto | rg | grep: Grep's engine on the remote",
@@ -181,6 +189,7 @@ KEY_HELP = {
 }
 
 _CHOICES = {
+    "bash": ("auto", "allow", "deny"),
     "host_key_policy": HOST_KEY_POLICIES,
     "edit_backend": ("auto", "python3", "perl", "local"),
     "grep_backend": ("auto", "rg", "grep"),
@@ -319,6 +328,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "host_key_policy": (str,),
     "read_only": (bool,),
     "allowed_paths": (list,),
+    "bash": (str,),
+    "local_paths": (list,),
     "cwd": (str,),
     "edit_backend": (str,),
     "grep_backend": (str,),
@@ -339,6 +350,10 @@ def _check_type(where: str, key: str, raw: Any) -> Any:
     if key == "allowed_paths":
         if not all(isinstance(p, str) and p.startswith("/") for p in value):
             raise ConfigError(f"{where}: must be a list of absolute paths.")
+        return tuple(value)
+    if key == "local_paths":
+        if not all(isinstance(p, str) and p.startswith(("/", "~")) for p in value):
+            raise ConfigError(f"{where}: must be a list of absolute local paths (or ~/...).")
         return tuple(value)
     if key == "port" and not 0 < value < 65536:
         raise ConfigError(f"{where}: port must be between 1 and 65535, got {value}.")

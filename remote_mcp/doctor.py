@@ -24,6 +24,7 @@ from .session import Session
 from .ssh_keys import check_keys
 from .target import SshTarget, resolve_target
 from .templates import render
+from .tools.guard import guard_summary
 
 __all__ = ["run_doctor"]
 
@@ -257,9 +258,7 @@ def _summary(report: _Report, host: HostConfig) -> None:
         lines.append(
             f"{tool}: {auto}" if forced == "auto" else f"{tool}: {forced} (forced in config)"
         )
-    guard = "read_only" if host.read_only else "read-write"
-    paths = ", ".join(host.allowed_paths) if host.allowed_paths else "any path"
-    lines.append(f"Guard: {guard}; allowed_paths: {paths} (Bash is not restricted)")
+    lines.append("Guard: " + guard_summary(host))
     print("Summary:", file=report.out)
     for line in lines:
         print(f"  {line}", file=report.out)

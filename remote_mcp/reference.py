@@ -143,7 +143,8 @@ def config_reference(lang: str = "en") -> str:
         else:
             default = "required" if lang == "en" else "必填"
         kind = str(f.type).replace("|", "or")
-        out.append(f"| `{f.name}` | `{kind}` | {default} | {KEY_HELP[f.name]} |")
+        meaning = KEY_HELP[f.name].replace("|", "\\|")  # a table cell
+        out.append(f"| `{f.name}` | `{kind}` | {default} | {meaning} |")
     return "\n".join(out) + "\n"
 
 

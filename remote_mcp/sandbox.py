@@ -51,10 +51,12 @@ def ensure_sandbox() -> Path:
         )
     stop_sandbox()
     SANDBOX_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    SANDBOX_DIR.chmod(0o700)
     server = start_sshd(SANDBOX_DIR / "sshd", detach=True)
     home = SANDBOX_DIR / "work"
-    home.mkdir(exist_ok=True)
-    config.write_text(
+    home.mkdir(mode=0o700, exist_ok=True)
+    _write_private(
+        config,
         "# Written by `remote-mcp sandbox`: a throwaway local sshd.\n"
         "hosts:\n"
         "  sandbox:\n"
@@ -64,10 +66,18 @@ def ensure_sandbox() -> Path:
         f"    key_path: {server.client_key}\n"
         f"    known_hosts: {server.known_hosts}\n"
         f"    cwd: {home}\n"
-        "default_host: sandbox\n"
+        "default_host: sandbox\n",
     )
-    state.write_text(f"{server.process.pid} {server.port}\n")
+    _write_private(state, f"{server.process.pid} {server.port}\n")
     return config
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file that is 0600 from its first byte (it names keys and ports)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file may have been created wider
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def stop_sandbox() -> bool:

@@ -41,6 +41,8 @@ from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import CALL_GATE, CallGate, Session, describe
 from .tools import bash, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
+from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
+from .tools.transfer import private_local_paths
 
 __all__ = ["CallEnv", "RemoteServer", "serve"]
 
@@ -122,7 +124,12 @@ HANDLERS: dict[str, Handler] = {
 class RemoteServer:
     """One MCP server bound to one configured host."""
 
-    def __init__(self, host: HostConfig, config_error: str | None = None) -> None:
+    def __init__(
+        self,
+        host: HostConfig,
+        config_error: str | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.host = host
         # Set when the config is unusable: the server still answers initialize
         # and tools/list, and every tool call returns this line (cli.py).
@@ -133,6 +140,9 @@ class RemoteServer:
             cwd=host.cwd,
             read_only=host.read_only,
             allowed_paths=host.allowed_paths,
+            bash=host.bash,
+            local_paths=host.local_paths,
+            private_local=private_local_paths(config_file),
             backends={
                 "edit": host.edit_backend,
                 "grep": host.grep_backend,
@@ -143,6 +153,7 @@ class RemoteServer:
         self._notices: list[str] = []  # what cancelled calls did after all, for the next result
         self._notices_lock = threading.Lock()
         self._connect_lock = threading.Lock()
+        self.hidden = hidden_tools(host)
         self.tools = [
             types.Tool(
                 name=d["name"],
@@ -150,7 +161,7 @@ class RemoteServer:
                 input_schema=d["input_schema"],
                 annotations=types.ToolAnnotations(**d["annotations"]),
             )
-            for d in tool_definitions(host.name)
+            for d in tool_definitions(host.name, hidden=self.hidden, note=mode_note(host))
         ]
         self.server: Server[Any] = Server(
             "remote-mcp",
@@ -244,6 +255,8 @@ class RemoteServer:
         handler = HANDLERS.get(name)
         if spec is None or handler is None:
             raise ToolError(f"Error: No such tool available: {name}")
+        if name in self.hidden:  # not in tools/list; say which setting, not "no such tool"
+            (check_bash if name in BASH_TOOLS else check_writable)(env.state, name)
         try:
             args = spec.model.model_validate(arguments)
         except ValidationError as exc:
@@ -373,8 +386,13 @@ def _content(output: ToolOutput, warning: str | None) -> types.CallToolResult:
     return types.CallToolResult(content=blocks, is_error=False)
 
 
-def serve(host: HostConfig, config_error: str | None = None) -> None:
+def serve(
+    host: HostConfig,
+    config_error: str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> None:
     """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives
-    (with ``config_error``, a server whose every tool call reports it)."""
+    (with ``config_error``, a server whose every tool call reports it).
+    ``config_file`` (the active config) is one of the files Download never writes."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="remote-mcp: %(message)s")
-    anyio.run(RemoteServer(host, config_error).run_stdio)
+    anyio.run(RemoteServer(host, config_error, config_file).run_stdio)

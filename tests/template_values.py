@@ -14,11 +14,14 @@ EXTRA_VALUES: dict[str, dict[str, Any]] = {}
 
 
 def render_extra(name: str, directory: str) -> str:
-    values = {
-        k: (v.replace("{dir}", directory) if isinstance(v, str) else v)
-        for k, v in EXTRA_VALUES[name].items()
-    }
-    return render(name, **values)
+    def fill(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace("{dir}", directory)
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        return v
+
+    return render(name, **{k: fill(v) for k, v in EXTRA_VALUES[name].items()})
 
 
 # Bash / BashOutput / KillShell (remote_mcp/tools/bash.py). Run on a worker
@@ -71,6 +74,7 @@ def _edit_values() -> dict[str, dict[str, Any]]:
             max_size=1 << 20,
             token="RMCP_EOF_3",
             refused=10,
+            allowed=["{dir}", f"{{dir}}/{HOSTILE}"],
         ),
         "edit_python.sh.j2": dict(program=python_program()),
         "edit_perl.sh.j2": {},
@@ -93,11 +97,10 @@ EXTRA_VALUES.update(
             cap=101,
             find_args=["(", "-name", HOSTILE, "-o", "-regex", HOSTILE, ")"],
             mtime_tool="stat",
+            allowed=[f"{{dir}}/{HOSTILE}"],
         ),
         "grep.sh.j2": dict(
             path=f"{{dir}}/{HOSTILE}",
-            parent="{dir}",
-            name=HOSTILE,
             backend="grep",
             mode="files_with_matches",
             rg_args=["-e", HOSTILE, "--glob", HOSTILE],
@@ -105,6 +108,7 @@ EXTRA_VALUES.update(
             match_args=["-E", "-e", HOSTILE],
             find_args=["-name", HOSTILE],
             mtime_tool="find",
+            allowed=["{dir}"],
         ),
     }
 )

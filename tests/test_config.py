@@ -36,6 +36,8 @@ hosts:
     host_key_policy: accept-new
     read_only: true
     allowed_paths: [/srv, /tmp]
+    bash: allow
+    local_paths: [~/Downloads/prod]
     cwd: /srv/app
 default_host: prod
 """,
@@ -45,6 +47,7 @@ default_host: prod
     assert (host.name, host.hostname, host.user, host.port) == ("prod", "10.0.0.5", "alice", 2222)
     assert host.allowed_paths == ("/srv", "/tmp") and host.keepalive_s == 10.0
     assert host.compression is False and host.host_key_policy == "accept-new"
+    assert host.bash == "allow" and host.local_paths == ("~/Downloads/prod",)
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,8 @@ default_host: prod
         ("hostz: {}\n", "unknown top-level key 'hostz'"),
         ("hosts: [1]\n", "'hosts' must be a non-empty mapping"),
         ("hosts: {a: {hostname: x, allowed_paths: [rel]}}\n", "must be a list of absolute paths"),
+        ("hosts: {a: {hostname: x, bash: sometimes}}\n", "bash: must be one of auto, allow, deny"),
+        ("hosts: {a: {hostname: x, local_paths: [rel]}}\n", "must be a list of absolute local"),
         ("hosts:\n  a: [\n", "not valid YAML"),
     ],
 )

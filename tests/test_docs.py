@@ -41,6 +41,23 @@ def test_reference_pages_are_generated_from_the_code() -> None:
         )
 
 
+def test_security_model_cites_only_tests_that_exist() -> None:
+    """docs/explanation/security-model.md backs each promise with test names;
+    a renamed or deleted test must fail here, not leave the page lying."""
+    import re
+
+    page = (ROOT / "docs/explanation/security-model.md").read_text()
+    cited = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", page)
+    assert len(cited) >= 20, "the page should cite the tests of each promise"
+    missing = [
+        f"{path}::{name}"
+        for path, name in cited
+        if not (ROOT / path).is_file()
+        or not re.search(rf"^\s*def {name}\(", (ROOT / path).read_text(), re.M)
+    ]
+    assert not missing, f"security-model.md cites tests that do not exist: {missing}"
+
+
 def test_every_environment_variable_the_code_reads_is_documented() -> None:
     from remote_mcp.reference_code import ENV_HELP, env_reads
 

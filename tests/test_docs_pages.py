@@ -31,10 +31,7 @@ ENGLISH_ONLY = {
     "docs/CLAUDE.md.fragment.md": "the server's MCP instructions verbatim, read by the model",
 }
 # Link targets that land with another branch; the lead removes an entry when it merges.
-PENDING_TARGETS = {
-    "docs/explanation/security-model.md": "feature lands in branch guards",
-    "docs/explanation/security-model.zh.md": "feature lands in branch guards",
-}
+PENDING_TARGETS: dict[str, str] = {}
 # Host names the executed snippets use; all of them reach the sandbox sshd.
 # CONFIG_HOSTS are entries of config.yaml; every name is also a Host alias of
 # ~/.ssh/config, so the snippets that add a host from ssh_config (add-host

@@ -37,7 +37,7 @@ def test_doctor_is_green_on_the_fixture(sshd: SshdServer) -> None:
     assert "failed" not in out
     assert "SSH-2.0-OpenSSH" in out
     assert "Edit: python3" in out and "Summary:" in out
-    assert "Guard: read-write; allowed_paths: any path" in out
+    assert "Guard: test: read-write, Bash allowed (bash: auto;" in out
     assert out.rstrip().endswith("warning(s)).") and "Result: test is usable" in out
 
 

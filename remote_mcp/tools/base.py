@@ -85,8 +85,14 @@ class ToolState:
     cwd: str | None = None
     files: dict[str, FileRecord] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
+    # The host's guards (tools/guard.py enforces them; config.py documents them).
     read_only: bool = False
     allowed_paths: tuple[str, ...] = ()
+    bash: str = "auto"
+    local_paths: tuple[str, ...] = ()
+    # Local places Download never writes, whatever local_paths says (~/.ssh,
+    # remote-mcp's config); the server adds the active config file.
+    private_local: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def remote_info(self, runner: Runner) -> RemoteInfo:
@@ -118,26 +124,14 @@ class ToolState:
         named = unescape_name(path)
         if named is None or runner is None:
             return path if named is None else named
-        literal = run_template(runner, "stat.sh.j2", paths=[path]).stdout.split()
-        return path if literal[1:2] not in ([], ["missing"]) else named
+        found = run_template(runner, "stat.sh.j2", paths=[path], allowed=list(self.allowed_paths))
+        literal = found.stdout.split()[1:2]
+        return path if literal not in ([], ["missing"], ["refused"]) else named
 
     def _home(self, runner: Runner | None) -> str:
         if self.info is None and runner is not None:
             self.remote_info(runner)
         return self.info.home if self.info else "/"
-
-    def check_allowed(self, path: str, *, write: bool) -> None:
-        """The host's ``read_only`` / ``allowed_paths`` guards (Claude Code's
-        wording for denied paths)."""
-        if write and self.read_only:
-            raise ToolError(
-                f"Host {self.host_name} is configured read_only: writes are refused. "
-                "Change read_only in the remote-mcp config to allow them."
-            )
-        if self.allowed_paths and not any(
-            path == root or path.startswith(root.rstrip("/") + "/") for root in self.allowed_paths
-        ):
-            raise ToolError("File is in a directory that is denied by your permission settings.")
 
 
 def run_template(runner: Runner, name: str, /, **values: Any) -> Result:
