@@ -83,15 +83,18 @@ def glob_env(request: pytest.FixtureRequest, session: Session, state: ToolState,
     return PathRunner(session, request.getfixturevalue("busybox_bin")), state
 
 
-@pytest.fixture(params=["rg", "grep", "grep-posix-find"])
+@pytest.fixture(params=["rg", "grep", "grep-posix-find", "busybox"])
 def grep_env(request: pytest.FixtureRequest, session: Session, state: ToolState,
-             remote_dir: str) -> tuple[Session, ToolState]:  # fmt: skip
-    """(runner, state) for one Grep backend, cwd = remote_dir. The fallback
-    runs with GNU find (-regex, -printf mtimes) and with POSIX find only."""
+             remote_dir: str) -> tuple[Any, ToolState]:  # fmt: skip
+    """(runner, state) for one Grep backend, cwd = remote_dir. The GNU
+    fallback runs with GNU find (-regex, -printf mtimes) and with POSIX find
+    only; the busybox one with BusyBox applets first in PATH."""
     state.cwd = remote_dir
     state.backends["grep"] = request.param.split("-")[0]
-    if request.param == "grep-posix-find":
+    if request.param in ("grep-posix-find", "busybox"):
         state.backends["find"] = "posix"
+    if request.param == "busybox":
+        return PathRunner(session, request.getfixturevalue("busybox_bin")), state
     return session, state
 
 
@@ -102,8 +105,9 @@ def canary(remote: Any) -> Iterator[None]:
     assert not remote.exists(CANARY), "a hostile name or pattern was executed on the remote"
 
 
-def commands(session: Session) -> int:
-    return session.stats.snapshot()[0]
+def commands(runner: Any) -> int:
+    session = runner.session if isinstance(runner, PathRunner) else runner
+    return int(session.stats.snapshot()[0])
 
 
 # =============================================================================
