@@ -13,6 +13,9 @@ What is here:
   tmpfs that only the SSH side can see. The remote and the local machine are
   the same box in tests, so without this a bug that touches a local file
   instead of going over SSH would pass unnoticed.
+* ``start_sshd(..., flavour=...)``: the remote as another kind of host:
+  ``busybox`` (BusyBox ash and applets only), ``dash`` (no bash, python3 or
+  rg), ``tcsh`` or ``zsh`` login shells (`remote_mcp.testing_flavours`).
 * `remote_exec`: runs a command on such a server with plain paramiko, an
   independent channel for checking remote state without the code under test.
 * `LinkProxy`: a TCP proxy that adds latency and injects faults (cut, stall,
@@ -434,8 +437,8 @@ def start_sshd(
                 "sh",
                 "-c",
                 'mount -t tmpfs -o mode=1777 tmpfs "$1" || exit 1\n'
-                'sshd=$2 config=$3\n'
-                'shift 3\n'
+                "sshd=$2 config=$3\n"
+                "shift 3\n"
                 # SOURCE TARGET pairs: a flavour's programs over the system's.
                 'while [ $# -gt 1 ]; do mount --bind "$1" "$2" || exit 1; shift 2; done\n'
                 'exec "$sshd" -D -e -f "$config"',

@@ -54,7 +54,9 @@ class FlavourSetup:
 def _which(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise FileNotFoundError(f"the {name} flavour needs {name} installed (apt-get install {name})")
+        raise FileNotFoundError(
+            f"the {name} flavour needs {name} installed (apt-get install {name})"
+        )
     return found
 
 

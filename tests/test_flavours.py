@@ -230,10 +230,18 @@ def test_upload_and_download(flavoured: Flavoured, area: str, tmp_path: Path) ->
     assert (tmp_path / "down.bin").read_bytes() == data
 
 
-DOCTOR_GREP = {"busybox": "Grep: busybox (no rg or GNU grep; BusyBox grep, file by file)",
-               "dash": "Grep: GNU grep fallback (no rg)", "tcsh": "Grep: rg", "zsh": "Grep: rg"}
-DOCTOR_EDIT = {"busybox": "Edit: local (no python3 or perl: the file travels both ways)",
-               "dash": "Edit: perl", "tcsh": "Edit: python3", "zsh": "Edit: python3"}
+DOCTOR_GREP = {
+    "busybox": "Grep: busybox (no rg or GNU grep; BusyBox grep, file by file)",
+    "dash": "Grep: GNU grep fallback (no rg)",
+    "tcsh": "Grep: rg",
+    "zsh": "Grep: rg",
+}
+DOCTOR_EDIT = {
+    "busybox": "Edit: local (no python3 or perl: the file travels both ways)",
+    "dash": "Edit: perl",
+    "tcsh": "Edit: python3",
+    "zsh": "Edit: python3",
+}
 
 
 def test_self_test_prints_the_ok_line_and_doctor_names_the_engines(
