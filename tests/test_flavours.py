@@ -32,6 +32,9 @@ from remote_mcp.tools.bash_jobs import bash_output, kill_shell
 
 from .conftest import REMOTE_AREA, make_host
 
+# Every test here starts (through its fixture) an sshd per flavour: not for --fast.
+pytestmark = pytest.mark.sshd
+
 MATRIX = ("busybox", "dash", "tcsh", "zsh")
 # The engine each flavour's host offers: the probe picks it, nothing is forced.
 GREP_ENGINE = {"busybox": "busybox", "dash": "grep", "tcsh": "rg", "zsh": "rg"}
