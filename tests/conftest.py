@@ -75,6 +75,35 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 REMOTE_AREA = Path(f"/tmp/remote-mcp-remote-area-{os.getpid()}")
 
 
+def in_ci() -> bool:
+    """True under CI (``CI`` set, as GitHub Actions and .ci/run do)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def require_isolation(server: SshdServer) -> None:
+    """Losing remote/local isolation must not pass silently.
+
+    Without it a product bug that touches a local path instead of the remote
+    one passes every test. Under CI, and as root (who always has mount
+    namespaces unless a container withholds them), that fails the run; on a
+    developer machine without namespaces the sshd tests skip, saying why.
+    """
+    if server.isolated:
+        return
+    why = (
+        "sshd could not run in a private mount namespace (see the ISOLATION IS OFF "
+        "warning above), so the tests cannot tell remote files from local ones"
+    )
+    server.stop()
+    if in_ci() or os.geteuid() == 0:
+        pytest.fail(
+            f"{why}. Install util-linux (unshare) and, in a container, grant CAP_SYS_ADMIN "
+            "(docker run --cap-add SYS_ADMIN)",
+            pytrace=False,
+        )
+    pytest.skip(f"{why}; run as root or under CI where namespaces are available")
+
+
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     """A throwaway sshd on 127.0.0.1, known to the test HOME's ssh and remote-mcp config.
@@ -84,6 +113,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     a product bug that uses a local path instead of SSH fails the tests.
     """
     server = start_sshd(tmp_path_factory.mktemp("sshd"), isolated_root=REMOTE_AREA)
+    require_isolation(server)
     try:
         home = Path(TEST_HOME)
         ssh_dir = home / ".ssh"

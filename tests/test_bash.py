@@ -33,7 +33,7 @@ from remote_mcp.tools import bash as bash_mod
 from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.bash import bash, format_duration
 from remote_mcp.tools.bash_jobs import bash_output, kill_shell
-from tests.conftest import TEST_HOME, make_host
+from tests.conftest import TEST_HOME, make_host, require_isolation
 
 # -- helpers -------------------------------------------------------------------------
 
@@ -538,6 +538,7 @@ def login_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]
         isolated_root=area,
         extra_config=f"SetEnv HOME={home}",
     )
+    require_isolation(server)
     try:
         with open(Path(TEST_HOME) / ".ssh" / "known_hosts", "a") as f:
             f.write(server.known_hosts_line + "\n")

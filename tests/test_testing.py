@@ -34,6 +34,7 @@ from remote_mcp.testing import (
     remote_exec,
     start_sshd,
 )
+from tests.conftest import require_isolation
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -196,8 +197,7 @@ def test_test_home_is_hermetic(sshd: SshdServer) -> None:
 def test_isolation_hides_each_side_from_the_other(
     sshd: SshdServer, remote_dir: str, remote
 ) -> None:
-    if not sshd.isolated:
-        pytest.skip("sshd runs without mount isolation here (see the ISOLATION IS OFF warning)")
+    assert sshd.isolated, "the sshd fixture fails or skips without isolation"
     assert sshd.isolated_root is not None
     # Remote -> local: a file made over SSH is not on the local disk.
     remote.write_bytes(f"{remote_dir}/made-remotely", b"remote\n")
@@ -246,6 +246,18 @@ def test_without_namespaces_isolation_is_off_loudly(
         assert server.isolated_root == root
         remote_exec(server, f"echo shared > {root}/f")
         assert (root / "f").read_text() == "shared\n"  # same file system: not isolated
+
+    # The test fixtures' policy on such a server: fail under CI and as root ...
+    for ci, euid in (("1", 1000), ("", 0)):
+        monkeypatch.setenv("CI", ci)
+        monkeypatch.setattr(os, "geteuid", lambda euid=euid: euid)
+        with pytest.raises(pytest.fail.Exception, match="private mount namespace"):
+            require_isolation(server)
+    # ... and skip, saying why, only on a developer machine.
+    monkeypatch.setenv("CI", "false")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(pytest.skip.Exception, match="cannot tell remote files from local"):
+        require_isolation(server)
 
 
 def test_start_failure_reports_log_tail(tmp_path: Path) -> None:
