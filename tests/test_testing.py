@@ -33,6 +33,7 @@ from remote_mcp.testing import (
     free_port,
     remote_exec,
     start_sshd,
+    wait_until,
 )
 from tests.conftest import require_isolation
 
@@ -438,3 +439,10 @@ def test_proxy_close_stops_everything(echo_server: int) -> None:
         time.sleep(0.02)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", proxy.port), timeout=2).close()
+
+
+def test_wait_until_polls_until_true_and_gives_up_at_the_deadline() -> None:
+    calls = iter(range(100))
+    assert wait_until(lambda: next(calls) == 3, timeout=30, interval=0.001)
+    assert next(calls) == 4  # stopped polling as soon as it was true
+    assert not wait_until(lambda: False, timeout=0.05, interval=0.01)
