@@ -104,6 +104,18 @@ def require_isolation(server: SshdServer) -> None:
     pytest.skip(f"{why}; run as root or under CI where namespaces are available")
 
 
+def require_program(name: str) -> str:
+    """The path of a local program a test needs (dash, busybox...): missing,
+    it fails the run under CI (.ci/run installs it) and skips elsewhere, so a
+    test never passes having checked nothing."""
+    path = shutil.which(name)
+    if path is None:
+        if in_ci():
+            pytest.fail(f"{name} is not installed; CI must install it (.ci/run)", pytrace=False)
+        pytest.skip(f"{name} is not installed here")
+    return path
+
+
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     """A throwaway sshd on 127.0.0.1, known to the test HOME's ssh and remote-mcp config.
