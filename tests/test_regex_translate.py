@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
     reason="ripgrep (rg) is not installed here; CI installs it (.ci/run)",
 )
 LOCAL = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 C_LOCALE = {**os.environ, "LC_ALL": "C"}
 
