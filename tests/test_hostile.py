@@ -70,8 +70,7 @@ def canary(remote):
 
 # Each example is a Write and a Read over SSH plus checks on channels of their
 # own: 500 examples took over 300 s (pytest-timeout) on a loaded 2-core machine.
-# The names strategy is hostile by construction, so 100 examples still cover it;
-# the pure quoting paths have their own fast tests.
+# The names strategy is built from injections, so 100 examples still mix them.
 @settings(
     max_examples=100,
     deadline=None,
