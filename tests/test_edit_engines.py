@@ -94,7 +94,7 @@ def _cases(draw: st.DrawFn) -> tuple[bytes, list[Edit]]:
     return b"".join(pieces), edits
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=_cases())
 def test_perl_engine_gives_the_python_engines_reply_and_bytes(
     perl_engine: list[str], tmp_path: Path, case: tuple[bytes, list[Edit]]

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(
     reason="ripgrep (rg) is not installed here; CI installs it (.ci/run)",
 )
 LOCAL = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 C_LOCALE = {**os.environ, "LC_ALL": "C"}
 
