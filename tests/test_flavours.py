@@ -15,7 +15,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 from remote_mcp.doctor import run_doctor
 from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
-from remote_mcp.testing import SshdServer, remote_exec, start_sshd
+from remote_mcp.testing import SshdServer, remote_exec, start_sshd, wait_until
 from remote_mcp.tools import edit, files, search, transfer
 from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.bash import bash
@@ -190,12 +189,7 @@ def test_bash_keeps_state_and_runs_bash_or_sh_not_the_login_shell(
 
 
 def _gone(flavoured: Flavoured, pid: str) -> bool:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if remote_exec(flavoured.server, f"kill -0 {pid}")[0] != 0:
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_until(lambda: remote_exec(flavoured.server, f"kill -0 {pid}")[0] != 0, 20)
 
 
 def test_bash_timeout_kills_the_command(flavoured: Flavoured, area: str) -> None:
@@ -214,10 +208,8 @@ def test_background_job_output_and_kill(flavoured: Flavoured, area: str) -> None
                run_in_background=True).structured  # fmt: skip
     assert job is not None
     job_id = str(job["bash_id"])
-    deadline = time.monotonic() + 20
-    while "started" not in bash_output(s, job_id, state=st).text:
-        assert time.monotonic() < deadline, "the background job printed nothing"
-        time.sleep(0.1)
+    printed = wait_until(lambda: "started" in bash_output(s, job_id, state=st).text, 20)
+    assert printed, "the background job printed nothing"
     kill_shell(s, job_id, state=st)
     pid = flavoured.sh(f"cat {pidfile}").strip()
     assert _gone(flavoured, pid), f"the killed job {pid} still runs"
