@@ -23,7 +23,7 @@ import fabric
 import paramiko
 
 from .config import HostConfig
-from .errors import ConnectError, ConnectionLost, HostKeyError
+from .errors import ConnectError, ConnectionLost, HostKeyError, reason
 
 __all__ = ["HostConnection", "TransferStats", "fingerprint"]
 
@@ -161,6 +161,9 @@ class HostConnection:
         self.stats = TransferStats()
         self._lock = threading.Lock()
         self.connection: fabric.Connection | None = None
+        # Bumped at every open: a thread that saw generation N fail closes only
+        # N, never the connection a sibling thread has just reopened.
+        self.generation = 0
 
     # -- building -------------------------------------------------------
     def build(self) -> fabric.Connection:
@@ -223,6 +226,7 @@ class HostConnection:
             conn.transport.set_keepalive(max(1, int(self.host.keepalive_s)))
             conn.transport.default_window_size = WINDOW_SIZE
             self.connection = conn
+            self.generation += 1
             return conn
 
     def _socket(self, conn: fabric.Connection) -> CountingSocket:
@@ -256,11 +260,15 @@ class HostConnection:
         try:
             return self.transport().open_session(window_size=WINDOW_SIZE)
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise ConnectionLost(f"cannot open a channel to {self.host.name}: {exc}") from exc
+            raise ConnectionLost(
+                f"cannot open a channel to {self.host.name}: {reason(exc)}"
+            ) from exc
 
-    def close(self) -> None:
+    def close(self, generation: int | None = None) -> None:
+        """Close the connection; with ``generation``, only if it is still that one."""
         with self._lock:
-            self._close_locked()
+            if generation is None or generation == self.generation:
+                self._close_locked()
 
     def _close_locked(self) -> None:
         if self.connection is not None:

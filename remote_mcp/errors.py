@@ -29,6 +29,7 @@ __all__ = [
     "SessionError",
     "ShellProtocolError",
     "ToolError",
+    "reason",
 ]
 
 
@@ -66,3 +67,16 @@ class ShellProtocolError(SessionError):
 
 class RemoteTimeout(SessionError):
     """A remote operation exceeded its time limit."""
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as words for a message: paramiko raises ``EOFError()``
+    and friends without any, and "cannot open a channel: " helps nobody."""
+    text = str(exc).strip()
+    if text:
+        return text
+    if isinstance(exc, EOFError):
+        return "the connection was closed"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return f"{type(exc).__name__} without details"

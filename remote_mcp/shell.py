@@ -31,13 +31,15 @@ from invoke.exceptions import CommandTimedOut, UnexpectedExit
 from invoke.runners import Result
 
 from .connection import HostConnection
-from .errors import ConnectionLost, ShellProtocolError
+from .errors import ConnectionLost, SessionError, ShellProtocolError, reason
 from .templates import render
 
 __all__ = ["ChannelPool", "ShellChannel", "ShellResult"]
 
 # Bytes of each stream kept in memory per command; the rest is counted, not kept.
 DEFAULT_CAPTURE = 64 << 20
+# How long a stopped command may take to unwind before its shell is given up.
+STOP_GRACE_S = 10.0
 
 
 class ShellResult(Result):
@@ -119,6 +121,36 @@ class _Capture:
             self.dropped_tail = (self.dropped_tail + bytes(data))[-self.tail_cap :]
 
 
+class _Command:
+    """One running worker command: its remote pid (once the frame reported
+    it) and whether somebody asked to stop it. The lock makes exactly one of
+    "pid arrives" and "stop requested" send the stop, whichever is second."""
+
+    def __init__(self, stop: Callable[[int], bool] | None) -> None:
+        self._stop = stop
+        self._lock = threading.Lock()
+        self.pid: int | None = None
+        self.stop_requested = False
+        self.done = False
+
+    def set_pid(self, pid: int) -> None:
+        with self._lock:
+            self.pid = pid
+            wanted = self.stop_requested and not self.done
+        if wanted and self._stop is not None:
+            self._stop(pid)
+
+    def request_stop(self) -> bool | None:
+        """Stop the command (MCP cancellation, timeout): True if the remote
+        confirmed, None if its pid is not known yet (it is stopped on arrival)."""
+        with self._lock:
+            self.stop_requested = True
+            pid = None if self.done else self.pid
+        if pid is None or self._stop is None:
+            return None
+        return self._stop(pid)
+
+
 class ShellChannel:
     """One long-lived shell on its own channel of a ``HostConnection``.
 
@@ -140,24 +172,36 @@ class ShellChannel:
         self.capture_tail = capture_tail  # also keep this many last dropped bytes
         self.channel: paramiko.Channel | None = None
         self.generation = 0  # bumped each time the shell is (re)started
+        self.conn_generation = -1  # the connection generation its channel belongs to
+        # Stops a worker command by pid from another channel (set by ChannelPool).
+        self.stopper: Callable[[int], bool] | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         if self.channel is not None and not self.channel.closed:
             return
+        generation = self.conn.generation
         chan = self.conn.open_channel()
         try:
             chan.exec_command(render("shell_start.sh.j2"))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             chan.close()
-            raise ConnectionLost(f"cannot start a shell on {self.conn.host.name}: {exc}") from exc
+            raise ConnectionLost(
+                f"cannot start a shell on {self.conn.host.name}: {reason(exc)}"
+            ) from exc
         self.channel = chan
         self.generation += 1
+        self.conn_generation = generation
 
     @property
     def alive(self) -> bool:
         chan = self.channel
-        return chan is not None and not chan.closed and not chan.exit_status_ready()
+        return (
+            chan is not None
+            and not chan.closed
+            and not chan.exit_status_ready()
+            and self.conn_generation == self.conn.generation
+        )
 
     def close(self) -> None:
         if self.channel is not None:
@@ -178,6 +222,7 @@ class ShellChannel:
         on_timeout: Callable[[], None] | None = None,
         on_output: Callable[[bytes], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        cancel_hooks: list[Callable[[], None]] | None = None,
         frame: str = "_frame.sh.j2",
         **_ignored: Any,
     ) -> ShellResult:
@@ -189,6 +234,11 @@ class ShellChannel:
         shell survives. ``on_output`` sees every stdout/stderr chunk (progress).
         ``on_tick`` is called about once a second while waiting, in this
         thread (progress reports that must come from the caller's thread).
+        On a worker shell (``subshell``) with a ``stopper``, a timeout without
+        ``on_timeout`` stops the command's process tree from another channel
+        and keeps the shell (``CommandTimedOut.stopped`` says whether the
+        remote confirmed), and ``cancel_hooks`` gets a hook that does the same
+        (MCP cancellation).
         Extra keyword arguments that ``fabric.Connection.run`` accepts (``pty``,
         ``in_stream``...) are ignored: stdin is always /dev/null.
         """
@@ -197,7 +247,10 @@ class ShellChannel:
             self.start()
         assert self.channel is not None
         sentinel = "__RMCP_" + secrets.token_hex(12)
-        script = render(frame, command=command, sentinel=sentinel, subshell=self.subshell)
+        pidmark = sentinel + "_pid"
+        script = render(
+            frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
+        )
         out = _Capture(
             re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"),
             self.capture_limit,
@@ -208,22 +261,40 @@ class ShellChannel:
         )
         self.conn.stats.add_command()
         chan = self.channel
+        cmd = _Command(self.stopper if self.subshell else None)
+        if cancel_hooks is not None and self.subshell:
+            cancel_hooks.append(cmd.request_stop)
+        stopped: bool | None = None
+        if on_timeout is None and self.subshell and self.stopper is not None:
+
+            def on_timeout() -> bool:
+                nonlocal stopped
+                stopped = bool(cmd.request_stop())
+                return stopped
+
+        pid_line = re.compile(re.escape(pidmark.encode()) + rb" (\d+)\n")
         try:
             chan.sendall(script.encode("utf-8", "surrogateescape"))
-            timed_out = self._pump(chan, out, err, timeout, on_timeout, on_output, on_tick)
+            timed_out = self._pump(
+                chan, out, err, timeout, on_timeout, on_output, on_tick, cmd, pid_line
+            )
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
-            raise ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}") from exc
+            raise ConnectionLost(
+                f"connection to {self.conn.host.name} lost: {reason(exc)}"
+            ) from exc
+        finally:
+            cmd.done = True
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
-        if timed_out and on_timeout is None:
+        if timed_out and (on_timeout is None or stopped is False):
             self.close()
             partial = ShellResult(command=command, stdout=stdout, stderr=stderr, exited=-1)
-            raise CommandTimedOut(partial, timeout=int(timeout or 0))
+            raise _timed_out(partial, timeout, stopped=False)
         if out.match is None:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self.close()
-            if not self.conn.is_alive():
+            if not self.conn.is_alive() or self.conn_generation != self.conn.generation:
                 raise ConnectionLost(f"connection to {self.conn.host.name} lost")
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
@@ -244,7 +315,7 @@ class ShellChannel:
             sys.stdout.write(stdout)
             sys.stderr.write(stderr)
         if timed_out:
-            raise CommandTimedOut(result, timeout=int(timeout or 0))
+            raise _timed_out(result, timeout, stopped=bool(stopped))
         if result.exited != 0 and not warn:
             raise UnexpectedExit(result)
         return result
@@ -258,11 +329,15 @@ class ShellChannel:
         on_timeout: Callable[[], None] | None,
         on_output: Callable[[bytes], None] | None,
         on_tick: Callable[[], None] | None = None,
+        cmd: _Command | None = None,
+        pid_line: re.Pattern[bytes] | None = None,
     ) -> bool:
         """Read both streams until both sentinels arrived; True if timed out.
 
         stderr must be drained too: the channel window is shared, and unread
-        stderr stalls stdout (stack-notes.md, section 5).
+        stderr stalls stdout (stack-notes.md, section 5). A worker command's
+        pid line is taken out of stderr as soon as it arrives. ``on_timeout``
+        returning False means the command could not be stopped: give up now.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         timed_out = False
@@ -274,6 +349,12 @@ class ShellChannel:
                 select.select([chan], [], [], wait)
             got = _drain(chan.recv_ready, chan.recv, out, on_output)
             got = _drain(chan.recv_stderr_ready, chan.recv_stderr, err, on_output) or got
+            if cmd is not None and pid_line is not None and cmd.pid is None and got:
+                m = pid_line.search(err.kept)
+                if m:
+                    pid = int(m.group(1))  # before the deletion, which the match sees
+                    del err.kept[m.start() : m.end()]
+                    cmd.set_pid(pid)
             if not got and (chan.closed or chan.eof_received):
                 if not (chan.recv_ready() or chan.recv_stderr_ready()):
                     return timed_out
@@ -283,17 +364,24 @@ class ShellChannel:
                 raise EOFError("SSH transport closed")
             if deadline is not None and not timed_out and time.monotonic() >= deadline:
                 timed_out = True
-                if on_timeout is None:
+                if on_timeout is None or on_timeout() is False:
                     return True
-                on_timeout()
                 # Give the killed command a bounded grace period to unwind.
-                deadline = time.monotonic() + 10.0
+                deadline = time.monotonic() + STOP_GRACE_S
             elif timed_out and deadline is not None and time.monotonic() >= deadline:
                 self.close()  # its framing can no longer be trusted
                 raise ShellProtocolError(
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
         return timed_out
+
+
+def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> CommandTimedOut:
+    """invoke's CommandTimedOut, saying whether the remote confirmed that the
+    command was stopped (then the link answered: the command was just slow)."""
+    exc = CommandTimedOut(result, timeout=int(timeout or 0))
+    exc.stopped = stopped  # type: ignore[attr-defined]
+    return exc
 
 
 def _drain(
@@ -332,6 +420,8 @@ class ChannelPool:
         self._created = 0
         self._lock = threading.Lock()
         self._all: list[ShellChannel] = []
+        self._stopper: ShellChannel | None = None  # a shell of its own for stopping
+        self._stop_lock = threading.Lock()
 
     @contextmanager
     def channel(self) -> Iterator[ShellChannel]:
@@ -350,6 +440,7 @@ class ChannelPool:
             if self._created < self.size:
                 self._created += 1
                 shell = ShellChannel(self.conn, subshell=True)
+                shell.stopper = self.stop
                 self._all.append(shell)
                 return shell
         return self._idle.get()
@@ -369,6 +460,26 @@ class ChannelPool:
         with self.channel() as shell:
             return shell.run(command, **kwargs)
 
+    def stop(self, pid: int) -> bool:
+        """Stop a worker command (its process tree) from a shell of its own.
+
+        True when the remote confirmed: the link answers, the command was
+        merely slow. False when the stop could not be run (the link is down).
+        """
+        with self._stop_lock:
+            if self._stopper is None:
+                self._stopper = ShellChannel(self.conn, subshell=True)
+            try:
+                result = self._stopper.run(
+                    render("worker_kill.sh.j2", pid=pid), warn=True, timeout=STOP_GRACE_S
+                )
+            except (SessionError, CommandTimedOut):
+                self._stopper.close()
+                return False
+            return result.stdout.strip() in ("stopped", "gone")
+
     def close(self) -> None:
         for shell in self._all:
             shell.close()
+        if self._stopper is not None:
+            self._stopper.close()

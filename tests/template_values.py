@@ -108,3 +108,6 @@ EXTRA_VALUES.update(
         ),
     }
 )
+
+# Stopping a worker command (remote_mcp/shell.py): a pid no process has.
+EXTRA_VALUES.update({"worker_kill.sh.j2": dict(pid=2_000_000_000)})

@@ -41,7 +41,8 @@ def test_quote_filter_rejects_nul_and_untyped_values() -> None:
     with pytest.raises(ValueError):
         render("stat.sh.j2", paths=["a\0b"])
     with pytest.raises(ValueError):
-        render("_frame.sh.j2", command="x", sentinel="not a word; rm", subshell=True)
+        render("_frame.sh.j2", command="x", sentinel="not a word; rm", pidmark="P",
+               subshell=True)
 
 
 # Hostile values for each template that takes input (partials are covered by
@@ -61,7 +62,8 @@ def _values() -> dict[str, dict[str, Any]]:
         "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},
         "shell_start.sh.j2": {},
-        "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", subshell=True),
+        "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", pidmark="S_1_pid",
+                             subshell=True),
         "_precondition.sh.j2": dict(expect=FileRecord("0" * 64, HOSTILE, 1)),
     }  # fmt: skip
 

@@ -3,7 +3,9 @@ SFTP (binary-exact, no shell involved, large windows for fast links).
 
 Both replace their destination atomically: the data lands in a temporary
 file beside it and is renamed into place, so an interrupted transfer never
-leaves a half-written file behind.
+leaves a half-written file behind. Each transfer has an SFTP channel of its
+own (``Session.sftp_client``), so parallel transfers are safe; a fabric
+``Connection`` used by a script shares its one client.
 """
 
 from __future__ import annotations
@@ -13,19 +15,32 @@ import posixpath
 import secrets
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ToolError
+from ..errors import ConnectionLost, ToolError
 from .base import ToolOutput, ToolState, format_size
 
 __all__ = ["download", "upload"]
 
 
 class SftpRunner(Protocol):
-    """A Session or a fabric.Connection: both offer ``sftp()``."""
+    """A Session (``sftp_client()``, one client per transfer) or a
+    fabric.Connection (``sftp()``, its shared client)."""
 
     def sftp(self) -> Any: ...
+
+
+def _sftp(runner: Any) -> AbstractContextManager[Any]:
+    opener = getattr(runner, "sftp_client", None)
+    return opener() if opener is not None else _shared(runner)
+
+
+@contextmanager
+def _shared(runner: Any) -> Iterator[Any]:
+    yield runner.sftp()
 
 
 def upload(
@@ -42,22 +57,39 @@ def upload(
         raise ToolError(f"Local file does not exist or is not a regular file: {local_path}")
     dest = state.resolve(remote_path)
     state.check_allowed(dest, write=True)
-    sftp = runner.sftp()
-    old_mode = _remote_mode(sftp, dest)
-    if old_mode is not None and stat.S_ISDIR(old_mode):
-        raise ToolError(f"Remote path is a directory: {remote_path}. Give the file's full path.")
-    if old_mode is not None and not overwrite:
-        raise ToolError(
-            f"Remote file already exists: {remote_path}. Set overwrite to true to replace it."
-        )
     tmp = posixpath.join(posixpath.dirname(dest), f".rmcp-upload-{secrets.token_hex(8)}.tmp")
     try:
-        sftp.put(str(src), tmp)
-        sftp.chmod(tmp, stat.S_IMODE(old_mode if old_mode is not None else src.stat().st_mode))
-        sftp.posix_rename(tmp, dest)
-    except OSError as exc:
-        _remove_quietly(sftp, tmp)
+        with _sftp(runner) as sftp:
+            old_mode = _remote_mode(sftp, dest)
+            if old_mode is not None and stat.S_ISDIR(old_mode):
+                raise ToolError(
+                    f"Remote path is a directory: {remote_path}. Give the file's full path."
+                )
+            if old_mode is not None and not overwrite:
+                raise ToolError(
+                    f"Remote file already exists: {remote_path}. Set overwrite to true to "
+                    "replace it."
+                )
+            try:
+                sftp.put(str(src), tmp)
+                sftp.chmod(
+                    tmp, stat.S_IMODE(old_mode if old_mode is not None else src.stat().st_mode)
+                )
+                sftp.posix_rename(tmp, dest)
+            except OSError as exc:
+                if not isinstance(exc, TimeoutError):  # a stalled link would stall this too
+                    _remove_quietly(sftp, tmp)
+                raise
+    except OSError as exc:  # an SFTP error (the session turns a broken link into ConnectionLost)
         raise ToolError(f"Upload to {remote_path} failed: {exc}") from exc
+    except ConnectionLost as exc:
+        raise ToolError(
+            f"The SSH connection to {state.host_name} dropped during the Upload to "
+            f"{remote_path} ({exc}), so it may or may not have been applied: the remote file "
+            "is either as before or completely replaced, never half-written (a temporary "
+            f"{posixpath.basename(tmp)} beside it may remain). Check with FileStat before "
+            "repeating it."
+        ) from None
     state.files.pop(dest, None)  # our knowledge of the old content is void
     size = src.stat().st_size
     return ToolOutput(
@@ -84,22 +116,30 @@ def download(
         raise ToolError(
             f"Local file already exists: {local_path}. Set overwrite to true to replace it."
         )
-    sftp = runner.sftp()
-    mode = _remote_mode(sftp, src)
-    if mode is None:
-        raise ToolError(f"Remote file does not exist: {remote_path}")
-    if not stat.S_ISREG(mode):
-        raise ToolError(f"Remote path is not a regular file: {remote_path}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rmcp-download-")
-    os.close(fd)
     try:
-        sftp.get(src, tmp)
-        os.chmod(tmp, stat.S_IMODE(mode) & 0o777)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        with _sftp(runner) as sftp:
+            mode = _remote_mode(sftp, src)
+            if mode is None:
+                raise ToolError(f"Remote file does not exist: {remote_path}")
+            if not stat.S_ISREG(mode):
+                raise ToolError(f"Remote path is not a regular file: {remote_path}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            handle, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rmcp-download-")
+            os.close(handle)
+            try:
+                sftp.get(src, tmp)
+                os.chmod(tmp, stat.S_IMODE(mode) & 0o777)
+                os.replace(tmp, dest)
+            finally:
+                Path(tmp).unlink(missing_ok=True)  # gone already when it was renamed
+    except OSError as exc:  # an SFTP or local error (a broken link is ConnectionLost)
         raise ToolError(f"Download of {remote_path} failed: {exc}") from exc
+    except ConnectionLost as exc:
+        raise ToolError(
+            f"The SSH connection to {state.host_name} dropped during the Download of "
+            f"{remote_path} ({exc}). {local_path} was not changed (the partial copy was "
+            "deleted); nothing changed on the remote. Download it again."
+        ) from None
     size = dest.stat().st_size
     return ToolOutput(
         f"Downloaded {remote_path} to {local_path} ({format_size(size)}).",
@@ -112,12 +152,10 @@ def _remote_mode(sftp: Any, path: str) -> int | None:
         return int(sftp.stat(path).st_mode)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise ToolError(f"Cannot inspect remote path {path}: {exc}") from exc
 
 
 def _remove_quietly(sftp: Any, path: str) -> None:
     try:
         sftp.remove(path)
-    except OSError:
+    except Exception:  # noqa: BLE001 - best effort cleanup, the link may be gone
         pass
