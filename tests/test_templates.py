@@ -51,10 +51,11 @@ def _values() -> dict[str, dict[str, Any]]:
     path = f"{{dir}}/{HOSTILE}"
     return {
         "read.sh.j2": dict(path=path, start=1, end=10, mode="text", check_size=1,
-                           max_size=1000, hash_max=1000, line_bytes=8000),
+                           max_size=1000, hash_max=1000, line_bytes=8000,
+                           slice_bytes=100000),
         "multiread.sh.j2": dict(
             files=[dict(path=path, start=1, end=5, mode="text", check_size=0, max_size=10)] * 2,
-            boundary="B_0123", hash_max=1000, line_bytes=8000,
+            boundary="B_0123", hash_max=1000, line_bytes=8000, slice_bytes=100000,
         ),
         "write.sh.j2": dict(path=path, content=HOSTILE, expect="any", token="EOF_1"),
         "stat.sh.j2": dict(paths=[path, "{dir}"]),
