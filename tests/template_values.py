@@ -105,6 +105,9 @@ EXTRA_VALUES.update(
             match_args=["-E", "-e", HOSTILE],
             find_args=["-name", HOSTILE],
             mtime_tool="find",
+            first=1,
+            last=10,
+            line_bytes=8000,
         ),
     }
 )
