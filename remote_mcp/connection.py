@@ -225,8 +225,8 @@ class HostConnection:
             assert conn.transport is not None
             conn.transport.set_keepalive(max(1, int(self.host.keepalive_s)))
             conn.transport.default_window_size = WINDOW_SIZE
+            self.generation += 1  # first: a live connection never shows the old number
             self.connection = conn
-            self.generation += 1
             return conn
 
     def _socket(self, conn: fabric.Connection) -> CountingSocket:
@@ -301,7 +301,7 @@ def translate(exc: BaseException, conn: fabric.Connection) -> BaseException:
         )
     if isinstance(exc, paramiko.AuthenticationException):
         return ConnectError(
-            f"authentication failed for {where}: {exc}. Check key_path / ssh-agent and that "
+            f"authentication failed for {where}: {reason(exc)}. Check key_path / ssh-agent and that "
             "`ssh` with the same user works."
         )
     if isinstance(exc, socket.timeout | TimeoutError):
@@ -309,5 +309,5 @@ def translate(exc: BaseException, conn: fabric.Connection) -> BaseException:
     if isinstance(exc, OSError):
         return ConnectError(f"cannot connect to {where}: {exc.strerror or exc}")
     if isinstance(exc, paramiko.SSHException | EOFError):
-        return ConnectError(f"SSH handshake with {where} failed: {exc}")
+        return ConnectError(f"SSH handshake with {where} failed: {reason(exc)}")
     return exc

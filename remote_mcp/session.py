@@ -146,7 +146,7 @@ class Session:
         except ShellProtocolError as exc:
             if self.conn.generation != generation or not self.conn.is_alive():
                 self.conn.close(generation)
-                raise ConnectionLost(f"connection to {self.host.name} lost: {exc}") from exc
+                raise ConnectionLost(f"connection to {self.host.name} lost: {reason(exc)}") from exc
             raise
         except CommandTimedOut as exc:
             limit = kwargs["timeout"]

@@ -294,6 +294,13 @@ class ShellChannel:
         if out.match is None:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self.close()
+            if status == -1:
+                # Closed without an exit status: torn down with the link, most
+                # likely. paramiko closes the channels before it marks the
+                # transport dead, so give it a moment to catch up.
+                deadline = time.monotonic() + 1.0
+                while self.conn.is_alive() and time.monotonic() < deadline:
+                    time.sleep(0.01)
             if not self.conn.is_alive() or self.conn_generation != self.conn.generation:
                 raise ConnectionLost(f"connection to {self.conn.host.name} lost")
             raise ShellProtocolError(

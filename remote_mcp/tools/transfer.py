@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConnectionLost, ToolError
+from ..errors import ConnectionLost, ToolError, reason
 from .base import ToolOutput, ToolState, format_size
 
 __all__ = ["download", "upload"]
@@ -81,11 +81,11 @@ def upload(
                     _remove_quietly(sftp, tmp)
                 raise
     except OSError as exc:  # an SFTP error (the session turns a broken link into ConnectionLost)
-        raise ToolError(f"Upload to {remote_path} failed: {exc}") from exc
+        raise ToolError(f"Upload to {remote_path} failed: {reason(exc)}") from exc
     except ConnectionLost as exc:
         raise ToolError(
             f"The SSH connection to {state.host_name} dropped during the Upload to "
-            f"{remote_path} ({exc}), so it may or may not have been applied: the remote file "
+            f"{remote_path} ({reason(exc)}), so it may or may not have been applied: the remote file "
             "is either as before or completely replaced, never half-written (a temporary "
             f"{posixpath.basename(tmp)} beside it may remain). Check with FileStat before "
             "repeating it."
@@ -133,11 +133,11 @@ def download(
             finally:
                 Path(tmp).unlink(missing_ok=True)  # gone already when it was renamed
     except OSError as exc:  # an SFTP or local error (a broken link is ConnectionLost)
-        raise ToolError(f"Download of {remote_path} failed: {exc}") from exc
+        raise ToolError(f"Download of {remote_path} failed: {reason(exc)}") from exc
     except ConnectionLost as exc:
         raise ToolError(
             f"The SSH connection to {state.host_name} dropped during the Download of "
-            f"{remote_path} ({exc}). {local_path} was not changed (the partial copy was "
+            f"{remote_path} ({reason(exc)}). {local_path} was not changed (the partial copy was "
             "deleted); nothing changed on the remote. Download it again."
         ) from None
     size = dest.stat().st_size
