@@ -284,9 +284,7 @@ def memory_report(rows: list[MemoryRow]) -> str:
     ]
     for r in rows:
         outcome = r.outcome.replace("|", "/").replace("\n", " ")
-        lines.append(
-            f"| {r.what} | {r.peak_mb:.1f} | {r.received} | {r.seconds:.1f} | {outcome} |"
-        )
+        lines.append(f"| {r.what} | {r.peak_mb:.1f} | {r.received} | {r.seconds:.1f} | {outcome} |")
     return "\n".join(lines) + "\n"
 
 

@@ -301,8 +301,8 @@ def translate(exc: BaseException, conn: fabric.Connection) -> BaseException:
         )
     if isinstance(exc, paramiko.AuthenticationException):
         return ConnectError(
-            f"authentication failed for {where}: {reason(exc)}. Check key_path / ssh-agent and that "
-            "`ssh` with the same user works."
+            f"authentication failed for {where}: {reason(exc)}. Check key_path / ssh-agent "
+            "and that `ssh` with the same user works."
         )
     if isinstance(exc, socket.timeout | TimeoutError):
         return ConnectError(f"timed out connecting to {where}")

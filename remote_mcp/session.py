@@ -212,7 +212,7 @@ class Session:
                     return client
                 client.close()
         try:
-            client = paramiko.SFTPClient.from_transport(
+            opened = paramiko.SFTPClient.from_transport(
                 self.conn.transport(), window_size=WINDOW_SIZE
             )
         except (EOFError, paramiko.SSHException, OSError) as exc:
@@ -220,7 +220,8 @@ class Session:
             raise ConnectionLost(
                 f"cannot open an SFTP channel to {self.host.name}: {reason(exc)}"
             ) from exc
-        assert client is not None
+        assert opened is not None
+        client = opened
         channel = client.get_channel()
         assert channel is not None
         channel.settimeout(self.host.op_timeout_s)

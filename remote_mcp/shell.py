@@ -30,6 +30,7 @@ import paramiko
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 from invoke.runners import Result
 
+from .capture import StreamCapture
 from .connection import HostConnection
 from .errors import ConnectionLost, SessionError, ShellProtocolError, reason
 from .templates import render
@@ -68,59 +69,6 @@ class ShellResult(Result):
         return self.stdout.encode("utf-8", "surrogateescape")
 
 
-class _Capture:
-    """Accumulate one stream up to a cap and find its end marker.
-
-    Only a short tail is needed to find a marker split across reads, so the
-    dropped middle of a huge stream costs nothing but a line count.
-    """
-
-    def __init__(self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0) -> None:
-        self.end = end
-        self.cap = cap
-        self.tail_cap = tail_cap
-        self.dropped_tail = b""  # last tail_cap dropped bytes (end of the stream)
-        self.kept = bytearray()
-        self.tail = b""  # last bytes seen once past the cap, for marker search
-        self.dropped_bytes = 0
-        self.dropped_lines = 0
-        self.match: re.Match[bytes] | None = None
-        self.status: int | None = None  # the end marker's number, if it has one
-
-    def feed(self, data: bytes) -> None:
-        if len(self.kept) < self.cap:
-            start = max(0, len(self.kept) - 64)
-            self.kept += data
-            m = self.end.search(self.kept, start)
-            if m:
-                self._found(m)
-                del self.kept[m.start() :]
-            elif len(self.kept) > self.cap:
-                self._drop(self.kept[self.cap :])
-                self.tail = bytes(self.kept[-64:])
-                del self.kept[self.cap :]
-            return
-        window = self.tail + data
-        m = self.end.search(window)
-        if m:
-            self._found(m)
-            self._drop(window[len(self.tail) : m.start()])
-            return
-        self._drop(data)
-        self.tail = window[-64:]
-
-    def _found(self, m: re.Match[bytes]) -> None:
-        # Read the groups now: a match on a bytearray sees later deletions.
-        self.match = m
-        self.status = int(m.group(1)) if m.re.groups else None
-
-    def _drop(self, data: bytes | bytearray) -> None:
-        self.dropped_bytes += len(data)
-        self.dropped_lines += data.count(b"\n")
-        if self.tail_cap and data:
-            self.dropped_tail = (self.dropped_tail + bytes(data))[-self.tail_cap :]
-
-
 class _Command:
     """One running worker command: its remote pid (once the frame reported
     it) and whether somebody asked to stop it. The lock makes exactly one of
@@ -139,6 +87,10 @@ class _Command:
             wanted = self.stop_requested and not self.done
         if wanted and self._stop is not None:
             self._stop(pid)
+
+    def cancel(self) -> None:
+        """The MCP cancellation hook."""
+        self.request_stop()
 
     def request_stop(self) -> bool | None:
         """Stop the command (MCP cancellation, timeout): True if the remote
@@ -219,7 +171,7 @@ class ShellChannel:
         hide: Any = True,
         warn: bool = False,
         timeout: float | None = None,
-        on_timeout: Callable[[], None] | None = None,
+        on_timeout: Callable[[], bool | None] | None = None,
         on_output: Callable[[bytes], None] | None = None,
         on_tick: Callable[[], None] | None = None,
         cancel_hooks: list[Callable[[], None]] | None = None,
@@ -251,26 +203,28 @@ class ShellChannel:
         script = render(
             frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
         )
-        out = _Capture(
+        out = StreamCapture(
             re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"),
             self.capture_limit,
             self.capture_tail,
         )
-        err = _Capture(
+        err = StreamCapture(
             re.compile(re.escape(sentinel.encode()) + b"\n"), self.capture_limit, self.capture_tail
         )
         self.conn.stats.add_command()
         chan = self.channel
         cmd = _Command(self.stopper if self.subshell else None)
         if cancel_hooks is not None and self.subshell:
-            cancel_hooks.append(cmd.request_stop)
+            cancel_hooks.append(cmd.cancel)
         stopped: bool | None = None
         if on_timeout is None and self.subshell and self.stopper is not None:
 
-            def on_timeout() -> bool:
+            def stop_on_timeout() -> bool:
                 nonlocal stopped
                 stopped = bool(cmd.request_stop())
                 return stopped
+
+            on_timeout = stop_on_timeout
 
         pid_line = re.compile(re.escape(pidmark.encode()) + rb" (\d+)\n")
         try:
@@ -330,10 +284,10 @@ class ShellChannel:
     def _pump(
         self,
         chan: paramiko.Channel,
-        out: _Capture,
-        err: _Capture,
+        out: StreamCapture,
+        err: StreamCapture,
         timeout: float | None,
-        on_timeout: Callable[[], None] | None,
+        on_timeout: Callable[[], bool | None] | None,
         on_output: Callable[[bytes], None] | None,
         on_tick: Callable[[], None] | None = None,
         cmd: _Command | None = None,
@@ -394,7 +348,7 @@ def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> Comma
 def _drain(
     ready: Callable[[], bool],
     recv: Callable[[int], bytes],
-    capture: _Capture,
+    capture: StreamCapture,
     on_output: Callable[[bytes], None] | None,
 ) -> bool:
     """Read one stream of a channel while it has data; True if anything came."""

@@ -56,7 +56,11 @@ def test_grep_without_a_limit_counts_the_lines_it_does_not_send(
 def test_grep_pages_fit_together_line_for_line(
     sshd, session: Session, remote, remote_dir, backend: str
 ) -> None:
-    for name, text in (("a/f.txt", "x1\ny\ny\ny\nx2\n"), ("a-c.txt", "x3\n"), ("b/g.txt", "y\nx4\n")):
+    for name, text in (
+        ("a/f.txt", "x1\ny\ny\ny\nx2\n"),
+        ("a-c.txt", "x3\n"),
+        ("b/g.txt", "y\nx4\n"),
+    ):
         remote.sh(f"mkdir -p {shlex.quote(remote_dir)}/a {shlex.quote(remote_dir)}/b")
         remote.write_bytes(f"{remote_dir}/{name}", text.encode())
     assert session.info is not None

@@ -13,6 +13,7 @@ import re
 import shlex
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,7 +25,17 @@ from remote_mcp.session import Session
 from remote_mcp.testing import LinkProxy, SshdServer
 from remote_mcp.tools import transfer
 from remote_mcp.tools.base import ToolState
-from tests.test_faults import call, proxied_host, proxy  # noqa: F401 - the proxy fixture
+from tests.test_faults import call, proxied_host
+
+
+@pytest.fixture
+def proxy(sshd: SshdServer, tmp_path: Path) -> Iterator[LinkProxy]:
+    """A LinkProxy before the test sshd, with a known_hosts naming its port."""
+    with LinkProxy("127.0.0.1", sshd.port) as link:
+        known = tmp_path / "known_hosts"
+        known.write_text(sshd.known_hosts_line.replace(f"]:{sshd.port} ", f"]:{link.port} ") + "\n")
+        link.known_hosts = str(known)  # type: ignore[attr-defined]
+        yield link
 
 
 def _state(session: Session) -> ToolState:
@@ -50,8 +61,13 @@ def test_parallel_uploads_and_downloads_are_byte_exact(
         for f in ups:
             f.result(timeout=120)
         downs = [
-            pool.submit(transfer.download, session, f"{remote_dir}/u{i}.bin",
-                        str(tmp_path / f"down{i}.bin"), state=state)  # fmt: skip
+            pool.submit(
+                transfer.download,
+                session,
+                f"{remote_dir}/u{i}.bin",
+                str(tmp_path / f"down{i}.bin"),
+                state=state,
+            )  # fmt: skip
             for i in range(4)
         ]
         for f in downs:

@@ -51,7 +51,9 @@ def wait_until_running(remote: Any, marker: str, within: float = 15) -> None:
 
 
 # -- special files ---------------------------------------------------------------
-def test_read_refuses_a_fifo_at_once(session: Session, state: ToolState, remote, remote_dir) -> None:
+def test_read_refuses_a_fifo_at_once(
+    session: Session, state: ToolState, remote, remote_dir
+) -> None:
     fifo = f"{remote_dir}/pipe"
     remote.sh(f"mkfifo {shlex.quote(fifo)}")
     started = time.monotonic()

@@ -41,8 +41,7 @@ def test_quote_filter_rejects_nul_and_untyped_values() -> None:
     with pytest.raises(ValueError):
         render("stat.sh.j2", paths=["a\0b"])
     with pytest.raises(ValueError):
-        render("_frame.sh.j2", command="x", sentinel="not a word; rm", pidmark="P",
-               subshell=True)
+        render("_frame.sh.j2", command="x", sentinel="not a word; rm", pidmark="P", subshell=True)
 
 
 # Hostile values for each template that takes input (partials are covered by

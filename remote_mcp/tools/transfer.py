@@ -26,11 +26,19 @@ from .base import ToolOutput, ToolState, format_size
 __all__ = ["download", "upload"]
 
 
-class SftpRunner(Protocol):
-    """A Session (``sftp_client()``, one client per transfer) or a
-    fabric.Connection (``sftp()``, its shared client)."""
+class _OpensSftp(Protocol):
+    """A Session: ``sftp_client()`` lends a client for one transfer."""
+
+    def sftp_client(self) -> AbstractContextManager[Any]: ...
+
+
+class _SharesSftp(Protocol):
+    """A fabric.Connection: ``sftp()`` is its one shared client."""
 
     def sftp(self) -> Any: ...
+
+
+SftpRunner = _OpensSftp | _SharesSftp
 
 
 def _sftp(runner: Any) -> AbstractContextManager[Any]:
@@ -85,10 +93,10 @@ def upload(
     except ConnectionLost as exc:
         raise ToolError(
             f"The SSH connection to {state.host_name} dropped during the Upload to "
-            f"{remote_path} ({reason(exc)}), so it may or may not have been applied: the remote file "
-            "is either as before or completely replaced, never half-written (a temporary "
-            f"{posixpath.basename(tmp)} beside it may remain). Check with FileStat before "
-            "repeating it."
+            f"{remote_path} ({reason(exc)}), so it may or may not have been applied: the "
+            "remote file is either as before or completely replaced, never half-written (a "
+            f"temporary {posixpath.basename(tmp)} beside it may remain). Check with FileStat "
+            "before repeating it."
         ) from None
     state.files.pop(dest, None)  # our knowledge of the old content is void
     size = src.stat().st_size
