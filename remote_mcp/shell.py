@@ -124,7 +124,6 @@ class ShellChannel:
         self.capture_tail = capture_tail  # also keep this many last dropped bytes
         self.channel: paramiko.Channel | None = None
         self.generation = 0  # bumped each time the shell is (re)started
-        self.conn_generation = -1  # the connection generation its channel belongs to
         # Stops a worker command by pid from another channel (set by ChannelPool).
         self.stopper: Callable[[int], bool] | None = None
 
@@ -132,7 +131,6 @@ class ShellChannel:
     def start(self) -> None:
         if self.channel is not None and not self.channel.closed:
             return
-        generation = self.conn.generation
         chan = self.conn.open_channel()
         try:
             chan.exec_command(render("shell_start.sh.j2"))
@@ -143,7 +141,6 @@ class ShellChannel:
             ) from exc
         self.channel = chan
         self.generation += 1
-        self.conn_generation = generation
 
     @property
     def alive(self) -> bool:
@@ -152,8 +149,13 @@ class ShellChannel:
             chan is not None
             and not chan.closed
             and not chan.exit_status_ready()
-            and self.conn_generation == self.conn.generation
+            and self._current(chan)
         )
+
+    def _current(self, chan: paramiko.Channel) -> bool:
+        """Is ``chan`` on the connection's live transport (not one a reconnect replaced)?"""
+        conn = self.conn.connection
+        return conn is not None and chan.get_transport() is conn.transport
 
     def close(self) -> None:
         if self.channel is not None:
@@ -255,7 +257,7 @@ class ShellChannel:
                 deadline = time.monotonic() + 1.0
                 while self.conn.is_alive() and time.monotonic() < deadline:
                     time.sleep(0.01)
-            if not self.conn.is_alive() or self.conn_generation != self.conn.generation:
+            if not self.conn.is_alive() or not self._current(chan):
                 raise ConnectionLost(f"connection to {self.conn.host.name} lost")
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
