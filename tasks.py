@@ -12,10 +12,16 @@ import sys
 from invoke import Context, task
 
 
-@task(help={"args": "extra pytest arguments, e.g. '-k Read -x'"})
-def test(c: Context, args: str = "") -> None:
+@task(
+    help={
+        "args": "extra pytest arguments, e.g. '-k Read -x'",
+        "fast": "only the tests that need no sshd (seconds, not minutes)",
+    }
+)
+def test(c: Context, args: str = "", fast: bool = False) -> None:
     """Run the test suite (starts its own private sshd; needs openssh-server)."""
-    c.run(f"{sys.executable} -m pytest {args}", pty=False)
+    select = "-m 'not sshd' " if fast else ""
+    c.run(f"{sys.executable} -m pytest {select}{args}", pty=False)
 
 
 @task
@@ -29,9 +35,11 @@ def lint(c: Context) -> None:
 @task(help={"host": "host name from the config", "config": "config file (optional)"})
 def smoke(c: Context, host: str, config: str = "") -> None:
     """Exercise every tool against HOST and print a table of results and timings."""
+    from remote_mcp.cli import setup_logging
     from remote_mcp.config import load_config
     from remote_mcp.selftest import run_steps
 
+    setup_logging()  # paramiko's tracebacks only with REMOTE_MCP_LOG=debug
     host_cfg = load_config(config or None).host(host)
     results, destination = run_steps(host_cfg)
     print(f"remote-mcp smoke test: {host} ({destination})")
@@ -44,22 +52,15 @@ def smoke(c: Context, host: str, config: str = "") -> None:
 
 @task(help={"stop": "stop the sandbox sshd instead of starting it"})
 def sandbox(c: Context, stop: bool = False) -> None:
-    """Start a throwaway local sshd, run --test against it, print the claude line."""
-    from remote_mcp.sandbox import ensure_sandbox, mcp_add_line, stop_sandbox
-
-    if stop:
-        print("sandbox sshd stopped" if stop_sandbox() else "no sandbox sshd was running")
-        return
-    config = ensure_sandbox()
-    print(f"sandbox config: {config}")
-    c.run(f"{sys.executable} -m remote_mcp --config {config} --host sandbox --test")
-    print("To use it from Claude Code:")
-    print(f"  {mcp_add_line(config)}")
-    print("Stop it with: invoke sandbox --stop")
+    """Start a throwaway local sshd, run --test against it, print the claude line
+    (the same as `remote-mcp sandbox`, which installed users have too)."""
+    c.run(f"{sys.executable} -m remote_mcp sandbox{' --stop' if stop else ''}", pty=False)
 
 
 @task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
 def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
-    """Round trips, latency and bytes per tool over an emulated slow link, then over
-    plain loopback (remote work alone); writes a Markdown report."""
+    """Measure round trips, latency and bytes per tool; write a Markdown report.
+
+    First over an emulated slow link, then over plain loopback (remote work alone).
+    """
     c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} 0 --out {out}")

@@ -185,7 +185,7 @@ def _baseline(host: HostConfig, area: str, rtt: float, repeat: int) -> Row:
     fabric_conn = conn.open()
     script = render("read.sh.j2", path=f"{area}/big.log", start=100000, end=100019, mode="text",
                     check_size=0, max_size=262144, hash_max=256 << 20, line_bytes=8000,
-                    slice_bytes=1 << 20)  # fmt: skip
+                    slice_bytes=1 << 20, allowed=[])  # fmt: skip
     times = []
     for _ in range(repeat):
         before = conn.stats.snapshot()

@@ -1,31 +1,46 @@
 """One SSH connection per host: Fabric ``Connection`` made safe and observable.
 
 Fabric accepts any host key by default and loads no known_hosts; remote-mcp
-must not. This module applies the host's config on top of ``~/.ssh/config``
-(which Fabric already reads), makes host-key checking strict (``accept-new``
-only on request), turns compression and keepalives on, counts bytes on the
-wire, and translates paramiko/socket failures into ``remote_mcp.errors`` -- the
-one boundary where library exceptions are mapped.
+must not. This module builds the Connection (and its ProxyJump hops) from a
+resolved `SshTarget` (config.yaml merged with ~/.ssh/config), checks every
+host key against known_hosts as OpenSSH does (``accept-new`` only on request),
+turns compression and keepalives on, counts bytes on the wire, and translates
+paramiko/socket failures into one-line ``remote_mcp.errors`` -- the one
+boundary where library exceptions are mapped.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
+import shlex
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import fabric
 import paramiko
 
 from .config import HostConfig
-from .errors import ConnectError, ConnectionLost, HostKeyError, reason
+from .errors import (
+    AuthError,
+    ConnectError,
+    ConnectionLost,
+    HostKeyError,
+    RemoteMCPError,
+    reason,
+)
+from .known_hosts import check_host_key, host_name, known_key_types
+from .ssh_keys import auth_failure, check_keys
+from .target import SshTarget, resolve_target
 
-__all__ = ["HostConnection", "TransferStats", "fingerprint"]
+__all__ = ["HostConnection", "TransferStats", "fingerprint", "tcp_connect"]
+
+log = logging.getLogger("remote_mcp.connection")
 
 # Big windows matter on long fat links (see stack-notes: 17 -> 99 MiB/s at 100 ms).
 WINDOW_SIZE = 16 << 20
@@ -81,72 +96,76 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def known_hosts_name(hostname: str, port: int) -> str:
-    """How OpenSSH names a host in known_hosts: ``[host]:port`` unless port 22."""
-    return hostname if port == 22 else f"[{hostname}]:{port}"
+class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
+    """Every host key is judged here, against our own reading of the
+    known_hosts files (see remote_mcp.known_hosts); paramiko's client is given
+    no host keys, so it always asks. ``accept-new`` records unknown keys in the
+    first file, as OpenSSH's ``StrictHostKeyChecking=accept-new`` does."""
 
-
-class _StrictPolicy(paramiko.MissingHostKeyPolicy):
-    """Refuse unknown keys with everything the user needs to decide."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, target: SshTarget) -> None:
+        self.target = target
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        # paramiko passes the known_hosts form already: "[host]:port" unless port 22.
-        name = hostname
-        plain = hostname[1:].rsplit("]:", 1)[0] if hostname.startswith("[") else hostname
+        t = self.target
+        name = host_name(t.hostname, t.port)
+        verdict = check_host_key(t.known_hosts, name, key.get_name(), key.asbytes())
+        offered = f"{key.get_name()} {fingerprint(key)}"
+        if verdict.status == "ok":
+            log.debug("host key of %s matches %s", name, verdict.lines[0].where)
+            return
+        if verdict.status == "revoked":
+            raise HostKeyError(
+                f"Host key of {name} ({offered}) is marked @revoked in "
+                f"{verdict.lines[0].where}. Refusing to connect: ask the host's administrator "
+                "for its current key."
+            )
+        if verdict.status == "changed":
+            stale = verdict.lines[0]
+            places = ", ".join(entry.where for entry in verdict.lines)
+            raise HostKeyError(
+                f"HOST KEY CHANGED for {t.user}@{t.address}: {places} holds a different key "
+                f"than the server's {offered}. This may be a man-in-the-middle attack, or the "
+                "host was reinstalled. Refusing to connect. If the change is expected, remove "
+                f"the old key with `ssh-keygen -f {stale.path} -R {shlex.quote(name)}` and "
+                "connect again."
+            )
+        store = t.known_hosts[0]
         line = f"{name} {key.get_name()} {key.get_base64()}"
-        port_flag = "" if self.port == 22 else f"-p {self.port} "
+        if t.host_key_policy == "accept-new":
+            store.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(store, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as fh:
+                fh.write(line + "\n")
+            log.info("recorded the host key of %s in %s (accept-new)", name, store)
+            return
+        port_flag = "" if t.port == 22 else f"-p {t.port} "
         raise HostKeyError(
-            f"Host key for {name} is not in known_hosts ({key.get_name()} {fingerprint(key)}). "
-            f"Verify the fingerprint with the host's administrator, then add it with "
-            f"`ssh-keyscan {port_flag}-t {key.get_name()} {plain} >> ~/.ssh/known_hosts` "
-            f"or append this line to ~/.ssh/known_hosts:\n{line}\n"
-            "(or set host_key_policy: accept-new for this host in the remote-mcp config)"
+            f"Host key for {name} is not in known_hosts ({offered}). Verify the fingerprint "
+            f"with the host's administrator, then add it with `ssh-keyscan {port_flag}-t "
+            f"{key.get_name()} {t.hostname} >> {store}` or append this line to {store}: "
+            f"{line} (or set host_key_policy: accept-new for this host in the remote-mcp "
+            "config, or StrictHostKeyChecking accept-new in ~/.ssh/config)."
         )
 
 
-class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
-    """OpenSSH's ``StrictHostKeyChecking=accept-new``: record unknown keys, still
-    refuse changed ones (paramiko raises BadHostKeyException for those)."""
+def _transport_factory(target: SshTarget) -> Callable[..., paramiko.Transport]:
+    """Prefer the host key types known_hosts already holds, as ssh does, so a
+    server with several keys offers the one we can check."""
+    known = known_key_types(target.known_hosts, host_name(target.hostname, target.port))
 
-    def __init__(self, port: int, known_hosts: Path) -> None:
-        self.port = port
-        self.known_hosts = known_hosts
+    def make(sock: Any, disabled_algorithms: Any = None) -> paramiko.Transport:
+        transport = paramiko.Transport(sock, disabled_algorithms=disabled_algorithms)
+        options = transport.get_security_options()
+        wanted: list[str] = []
+        for key_type in known:
+            wanted += (
+                ["rsa-sha2-512", "rsa-sha2-256", key_type] if key_type == "ssh-rsa" else [key_type]
+            )
+        first = [k for k in wanted if k in options.key_types]
+        options.key_types = tuple(first + [k for k in options.key_types if k not in first])
+        return transport
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        name = hostname  # already "[host]:port" for non-22 ports
-        self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.known_hosts, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a") as fh:
-            fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
-        client.get_host_keys().add(name, key.get_name(), key)
-
-
-def _known_hosts_files(conn: fabric.Connection, extra: str | None = None) -> list[Path]:
-    """Where host keys are looked up; the first one is where accept-new writes."""
-    files = [Path(os.path.expanduser(extra))] if extra else []
-    files.append(Path(os.path.expanduser("~/.ssh/known_hosts")))
-    for entry in str(conn.ssh_config.get("userknownhostsfile", "")).split():
-        files.append(Path(os.path.expanduser(entry)))
-    return files
-
-
-def _harden(conn: fabric.Connection, policy: str, known_hosts: str | None = None) -> None:
-    """Load known_hosts and set the missing-key policy on a Connection (and
-    recursively on its ProxyJump gateway, which Fabric builds with AutoAdd)."""
-    files = _known_hosts_files(conn, known_hosts)
-    for path in files:
-        if path.is_file():
-            conn.client.load_host_keys(str(path))
-    port = int(conn.port)
-    if policy == "accept-new":
-        conn.client.set_missing_host_key_policy(_AcceptNewPolicy(port, files[0]))
-    else:
-        conn.client.set_missing_host_key_policy(_StrictPolicy(port))
-    if isinstance(conn.gateway, fabric.Connection):
-        _harden(conn.gateway, policy, known_hosts)
+    return make
 
 
 class HostConnection:
@@ -166,47 +185,25 @@ class HostConnection:
         self.generation = 0
 
     # -- building -------------------------------------------------------
-    def build(self) -> fabric.Connection:
-        """A fresh, unopened Connection with our settings applied."""
-        h = self.host
-        connect_kwargs: dict[str, Any] = {"compress": h.compression}
-        if h.key_path:
-            key = os.path.expanduser(h.key_path)
-            if not os.path.isfile(key):
-                raise ConnectError(
-                    f"key_path {key} does not exist (host {h.name} in the remote-mcp config)."
-                )
-            connect_kwargs["key_filename"] = [key]
-        conn = fabric.Connection(
-            h.hostname,
-            user=h.user,
-            port=h.port,
-            connect_timeout=h.connect_timeout_s,
-            connect_kwargs=connect_kwargs,
-            gateway=self._gateway(h.proxy_jump) if h.proxy_jump else None,
-        )
-        _harden(conn, h.host_key_policy, h.known_hosts)
-        return conn
+    def target(self) -> SshTarget:
+        """config.yaml merged with ssh_config (re-read each time: users edit it)."""
+        return resolve_target(self.host)
 
-    def _gateway(self, spec: str) -> fabric.Connection:
-        # ProxyJump may chain (a,b); the last hop is the nearest to the target.
-        hops = [hop.strip() for hop in spec.split(",") if hop.strip()]
+    def build(self, target: SshTarget | None = None) -> fabric.Connection:
+        """A fresh, unopened Connection (with its jump hosts) for the target."""
+        target = target or self.target()
         gateway: fabric.Connection | None = None
-        for hop in hops:
-            gateway = fabric.Connection(
-                hop, connect_timeout=self.host.connect_timeout_s, gateway=gateway
-            )
-        assert gateway is not None
-        return gateway
+        for hop in target.jumps:
+            gateway = _fabric_connection(hop, gateway)
+        return _fabric_connection(target, gateway)
 
     @property
     def destination(self) -> str:
         """``user@hostname`` after ssh_config resolution (for messages)."""
         try:
-            conn = self.connection or self.build()
-        except ConnectError:
+            return self.target().destination
+        except RemoteMCPError:
             return f"{self.host.user or '?'}@{self.host.hostname}"
-        return f"{conn.user}@{conn.host}"
 
     # -- lifecycle --------------------------------------------------------
     def open(self) -> fabric.Connection:
@@ -214,36 +211,30 @@ class HostConnection:
             if self.connection is not None and self.is_alive():
                 return self.connection
             self._close_locked()
-            conn = self.build()
+            target = self.target()
+            conn = self.build(target)
             if not conn.gateway:
-                conn.connect_kwargs["sock"] = self._socket(conn)
+                conn.connect_kwargs["sock"] = self._socket(target)
             try:
                 conn.open()
             except BaseException as exc:
                 _close_quietly(conn)
-                raise translate(exc, conn) from exc
+                raise translate(exc, target) from exc
             assert conn.transport is not None
-            conn.transport.set_keepalive(max(1, int(self.host.keepalive_s)))
+            conn.transport.set_keepalive(max(1, int(target.keepalive_s)))
             conn.transport.default_window_size = WINDOW_SIZE
             self.generation += 1  # first: a live connection never shows the old number
             self.connection = conn
             return conn
 
-    def _socket(self, conn: fabric.Connection) -> CountingSocket:
-        try:
-            sock = socket.create_connection(
-                (conn.host, int(conn.port)), timeout=self.host.connect_timeout_s
-            )
-        except OSError as exc:
-            raise ConnectError(
-                f"cannot reach {conn.host} port {conn.port}: {exc.strerror or exc}"
-            ) from exc
+    def _socket(self, target: SshTarget) -> CountingSocket:
+        sock = tcp_connect(target)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_USER_TIMEOUT"):
             # Unacknowledged data for this long means the link is dead; the
             # kernel default is ~15 minutes of retransmissions.
-            timeout_ms = int(max(10.0, self.host.keepalive_s * 3) * 1000)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, timeout_ms)
+            dead_after = max(10.0, target.keepalive_s * target.keepalive_count)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(dead_after * 1000))
         return CountingSocket(sock, self.stats)
 
     def is_alive(self) -> bool:
@@ -286,28 +277,104 @@ def _close_quietly(conn: fabric.Connection) -> None:
         conn = conn.gateway if isinstance(conn.gateway, fabric.Connection) else None
 
 
-def translate(exc: BaseException, conn: fabric.Connection) -> BaseException:
-    """Map paramiko/socket errors from connecting to our exception tree."""
-    where = f"{conn.user}@{conn.host}:{conn.port}"
-    if isinstance(exc, HostKeyError | ConnectError):
+def tcp_connect(target: SshTarget) -> socket.socket:
+    """The TCP connection, failing with one line that names the cause and the fix."""
+    where = target.address
+    try:
+        infos = socket.getaddrinfo(target.hostname, target.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConnectError(
+            f"cannot resolve host name {target.hostname!r} ({exc.strerror}): check the "
+            "hostname (or HostName in ~/.ssh/config) and DNS."
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.settimeout(target.connect_timeout_s)
+    try:
+        sock.connect(address)
+    except TimeoutError:
+        sock.close()
+        raise ConnectError(
+            f"no answer from {where} within {target.connect_timeout_s:g} s: the host is down "
+            "or a firewall drops the connection (raise connect_timeout_s if the link is slow)."
+        ) from None
+    except ConnectionRefusedError:
+        sock.close()
+        raise ConnectError(
+            f"{where} refused the connection: no SSH server listens on port {target.port} "
+            "there. Check the port (port / Port in ~/.ssh/config) and that sshd runs."
+        ) from None
+    except OSError as exc:
+        sock.close()
+        raise ConnectError(f"cannot reach {where}: {exc.strerror or exc}.") from None
+    return sock
+
+
+def _fabric_connection(target: SshTarget, gateway: fabric.Connection | None) -> fabric.Connection:
+    """A Connection with every setting explicit: fabric's own ssh_config
+    handling is switched off (an empty SSHConfig), since target.py did it."""
+    check_keys(target)
+    timeout = target.connect_timeout_s
+    connect_kwargs: dict[str, Any] = {
+        "compress": target.compression,
+        "look_for_keys": not target.identities_only,
+        "allow_agent": True,
+        "banner_timeout": timeout,
+        "auth_timeout": timeout,
+        # Key exchange gets a little longer than the banner wait, so a silent
+        # server fails with the banner error, not a vague "No existing session".
+        "timeout": timeout + 0.5,
+        "transport_factory": _transport_factory(target),
+    }
+    keys = [k for k in target.identity_files if os.path.isfile(k)]
+    if keys:
+        connect_kwargs["key_filename"] = keys
+    conn = fabric.Connection(
+        target.hostname,
+        user=target.user,
+        port=target.port,
+        config=fabric.Config(ssh_config=paramiko.SSHConfig()),
+        connect_kwargs=connect_kwargs,
+        gateway=gateway if gateway is not None else False,
+    )
+    conn.client.set_missing_host_key_policy(_KnownHostsPolicy(target))
+    return conn
+
+
+def translate(exc: BaseException, target: SshTarget) -> BaseException:
+    """Map paramiko/socket errors from connecting to one line with the fix."""
+    where = f"{target.user}@{target.address}"
+    via = f" (via ProxyJump {', '.join(h.alias for h in target.jumps)})" if target.jumps else ""
+    if isinstance(exc, RemoteMCPError):
         return exc
-    if isinstance(exc, paramiko.BadHostKeyException):
-        return HostKeyError(
-            f"HOST KEY CHANGED for {where}: known_hosts has {fingerprint(exc.expected_key)}, "
-            f"the server offered {exc.key.get_name()} {fingerprint(exc.key)}. This may be a "
-            "man-in-the-middle attack, or the host was reinstalled. Refusing to connect. If "
-            "the change is expected, remove the old line with "
-            f"`ssh-keygen -R {known_hosts_name(conn.host, int(conn.port))}` and add the new key."
-        )
     if isinstance(exc, paramiko.AuthenticationException):
+        return AuthError(auth_failure(target, where + via))
+    if isinstance(exc, paramiko.ChannelException):
         return ConnectError(
-            f"authentication failed for {where}: {reason(exc)}. Check key_path / ssh-agent "
-            "and that `ssh` with the same user works."
+            f"the jump host could not open a connection to {target.address}{via} "
+            f"({exc.text or exc}): check the target's hostname and port as seen from there."
         )
+    if isinstance(exc, paramiko.SSHException) and "banner" in str(exc).lower():
+        return ConnectError(
+            f"{target.address}{via} accepted the connection but sent no SSH banner within "
+            f"{target.connect_timeout_s:g} s: is this port an SSH server (and not e.g. a web "
+            "server or a stalled proxy)?"
+        )
+    if isinstance(exc, paramiko.SSHException) and "no existing session" in str(exc).lower():
+        return ConnectError(
+            f"{target.address}{via} did not complete the SSH handshake within "
+            f"{target.connect_timeout_s:g} s (connect_timeout_s): the link or the server is "
+            "too slow, or this is not an SSH server."
+        )
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(f"cannot resolve a host name{via}: {exc.strerror}.")
     if isinstance(exc, socket.timeout | TimeoutError):
-        return ConnectError(f"timed out connecting to {where}")
+        return ConnectError(
+            f"timed out connecting to {where}{via} after {target.connect_timeout_s:g} s."
+        )
     if isinstance(exc, OSError):
-        return ConnectError(f"cannot connect to {where}: {exc.strerror or exc}")
+        return ConnectError(f"cannot connect to {where}{via}: {exc.strerror or exc}.")
     if isinstance(exc, paramiko.SSHException | EOFError):
-        return ConnectError(f"SSH handshake with {where} failed: {reason(exc)}")
+        detail = str(exc) or type(exc).__name__
+        return ConnectError(f"SSH handshake with {where}{via} failed: {detail.rstrip('.')}.")
     return exc

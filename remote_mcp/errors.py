@@ -6,7 +6,8 @@
   |                           its message is sent verbatim as the tool result (isError)
   + SessionError           -- the SSH session could not do its job
     + ConnectError         -- could not connect / authenticate to the host
-    | + HostKeyError       -- host key unknown or changed; carries the line to add
+    | + HostKeyError       -- host key unknown, changed or revoked; says how to fix it
+    | + AuthError          -- the server refused every key offered
     + ConnectionLost       -- the link died during a call
     + ShellProtocolError   -- the persistent shell's framing broke (shell died, desync)
     + RemoteTimeout        -- a remote operation did not finish in time
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "ConnectError",
+    "AuthError",
     "ConnectionLost",
     "HostKeyError",
     "RemoteMCPError",
@@ -55,6 +57,10 @@ class ConnectError(SessionError):
 
 class HostKeyError(ConnectError):
     """The host key is unknown (and the policy is strict) or does not match known_hosts."""
+
+
+class AuthError(ConnectError):
+    """The host key was accepted but the server refused every key offered."""
 
 
 class ConnectionLost(SessionError):

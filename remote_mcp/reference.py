@@ -1,6 +1,8 @@
 """Generate the reference pages from the code, so they cannot drift:
-``python -m remote_mcp.reference`` rewrites docs/reference/tools.md and
-docs/reference/config.md; ``tests/test_docs.py`` fails when they are stale."""
+``python -m remote_mcp.reference`` rewrites docs/reference/{tools,config,cli,
+errors,environment}.md and their Chinese siblings (*.zh.md: the prose is
+translated, the tool descriptions and messages stay as the program sends
+them); ``tests/test_docs.py`` fails when they are stale."""
 
 from __future__ import annotations
 
@@ -10,10 +12,18 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from . import cli
 from .config import KEY_HELP, HostConfig
+from .reference_code import ENV_HELP, cli_help, env_reads, error_sites, warning_texts
 from .schemas import TOOLS, input_schema
 
-__all__ = ["config_reference", "tools_reference"]
+__all__ = [
+    "cli_reference",
+    "config_reference",
+    "env_reference",
+    "errors_reference",
+    "tools_reference",
+]
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "reference"
 
@@ -27,12 +37,27 @@ def _type(prop: dict[str, Any]) -> str:
     return str(kind)
 
 
-def tools_reference() -> str:
+def _other(name: str, lang: str) -> str:
+    """The language switch line at the top of every page."""
+    if lang == "zh":
+        return f"[English]({name}.md) | 简体中文"
+    return f"English | [简体中文]({name}.zh.md)"
+
+
+def tools_reference(lang: str = "en") -> str:
+    intro = {
+        "en": "Generated from `remote_mcp/schemas.py` by `python -m remote_mcp.reference`; do "
+        "not edit by hand. `{host}` is the configured host name.",
+        "zh": "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/schemas.py` 生成，"
+        "请勿手工修改。`{host}` 为配置中的主机名。工具描述与参数说明保持英文原文："
+        "它们就是 agent 在 tools/list 中看到的文字。",
+    }
     out = [
-        "# Tools reference",
+        "# " + {"en": "Tools reference", "zh": "工具参考"}[lang],
         "",
-        "Generated from `remote_mcp/schemas.py` by `python -m remote_mcp.reference`; do not",
-        "edit by hand. `{host}` is the configured host name.",
+        _other("tools", lang),
+        "",
+        intro[lang],
         "",
     ]
     for spec in TOOLS.values():
@@ -52,46 +77,210 @@ def tools_reference() -> str:
             "",
             spec.description,
             "",
-            f"Annotations: {', '.join(hints)}.",
+            ("Annotations" if lang == "en" else "注解（annotations）")
+            + f": {', '.join(hints) or 'none'}.",
             "",
         ]
-        out += ["| parameter | type | required | default | description |", "|---|---|---|---|---|"]
+        head = {
+            "en": "| parameter | type | required | default | description |",
+            "zh": "| 参数 | 类型 | 必填 | 默认值 | 说明 |",
+        }[lang]
+        out += [head, "|---|---|---|---|---|"]
         required = set(schema.get("required", []))
         for name, prop in schema["properties"].items():
             default = json.dumps(prop["default"]) if "default" in prop else ""
             desc = prop.get("description", "").replace("|", "\\|")
-            yes = "yes" if name in required else ""
+            yes = ("yes" if lang == "en" else "是") if name in required else ""
             out.append(f"| `{name}` | {_type(prop)} | {yes} | {default} | {desc} |")
         out.append("")
     return "\n".join(out)
 
 
-def config_reference() -> str:
-    out = [
-        "# Configuration reference",
-        "",
-        "Generated from `remote_mcp/config.py` by `python -m remote_mcp.reference`.",
-        "",
-        "File: `--config PATH`, else `$REMOTE_MCP_CONFIG`, else "
-        "`~/.config/remote-mcp/config.yaml`.",
-        "Top level: `hosts:` (a mapping of names to the keys below) and `default_host:`.",
-        "",
-        "| key | type | default | meaning |",
-        "|---|---|---|---|",
-    ]
+def config_reference(lang: str = "en") -> str:
+    text = {
+        "en": [
+            "# Configuration reference",
+            "",
+            _other("config", lang),
+            "",
+            "Generated from `remote_mcp/config.py` by `python -m remote_mcp.reference`.",
+            "",
+            "File: `--config PATH`, else `$REMOTE_MCP_CONFIG`, else "
+            "`~/.config/remote-mcp/config.yaml` (optional: `--host` also takes a Host alias "
+            "of ~/.ssh/config or `user@host[:port]`).",
+            "Keys set here win over ~/.ssh/config; unset ones come from it (HostName, User, "
+            "Port, IdentityFile, ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, "
+            "ConnectTimeout, ServerAliveInterval, Compression), then from the defaults below.",
+            "Top level: `hosts:` (a mapping of names to the keys below) and `default_host:`.",
+            "",
+            "| key | type | default | meaning |",
+        ],
+        "zh": [
+            "# 配置参考",
+            "",
+            _other("config", lang),
+            "",
+            "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/config.py` 生成；"
+            "说明列保持代码中的英文原文。",
+            "",
+            "配置文件：`--config PATH`，否则 `$REMOTE_MCP_CONFIG`，否则 "
+            "`~/.config/remote-mcp/config.yaml`（可选：`--host` 也接受 ~/.ssh/config 中的 "
+            "Host 别名或 `user@host[:port]`）。",
+            "这里设置的键优先于 ~/.ssh/config；未设置的键取自 ~/.ssh/config（HostName、User、"
+            "Port、IdentityFile、ProxyJump、UserKnownHostsFile、StrictHostKeyChecking、"
+            "ConnectTimeout、ServerAliveInterval、Compression），再取下表中的默认值。",
+            "顶层：`hosts:`（主机名到下列键的映射）和 `default_host:`。",
+            "",
+            "| 键 | 类型 | 默认值 | 含义 |",
+        ],
+    }
+    out = [*text[lang], "|---|---|---|---|"]
     for f in fields(HostConfig):
-        if f.name == "name":
+        if f.name in ("name", "explicit"):
             continue
         if f.default is not MISSING:
             default = json.dumps(f.default if not isinstance(f.default, tuple) else list(f.default))
         else:
-            default = "required"
+            default = "required" if lang == "en" else "必填"
         kind = str(f.type).replace("|", "or")
-        out.append(f"| `{f.name}` | `{kind}` | {default} | {KEY_HELP[f.name]} |")
+        meaning = KEY_HELP[f.name].replace("|", "\\|")  # a table cell
+        out.append(f"| `{f.name}` | `{kind}` | {default} | {meaning} |")
     return "\n".join(out) + "\n"
 
 
-PAGES = {"tools.md": tools_reference, "config.md": config_reference}
+def cli_reference(lang: str = "en") -> str:
+    intro = {
+        "en": [
+            "# Command-line reference",
+            "",
+            _other("cli", lang),
+            "",
+            "Generated from the argument parser in `remote_mcp/cli.py` by "
+            "`python -m remote_mcp.reference`.",
+            "",
+            "Installing the package gives the console script `remote-mcp`; "
+            "`python -m remote_mcp` is the same program. Without a subcommand it serves "
+            "MCP over stdio; with a configuration error it still serves, and every tool "
+            "call returns the error. Exit status: 0 on success; with `--test`, 1 when a "
+            "step fails and 2 for a configuration error (one line on stderr, starting "
+            "`remote-mcp:`); `doctor` exits 0 only if the host is usable.",
+        ],
+        "zh": [
+            "# 命令行参考",
+            "",
+            _other("cli", lang),
+            "",
+            "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/cli.py` 中的参数解析器生成。",
+            "",
+            "安装本包后会得到控制台脚本 `remote-mcp`；`python -m remote_mcp` 是同一个程序。"
+            "不带子命令时，它通过 stdio 提供 MCP 服务；即使配置有错也照样提供服务，每次工具"
+            "调用都返回该错误。退出码：成功为 0；使用 `--test` 时，某一步失败为 1，配置错误"
+            "为 2（stderr 上输出一行，以 `remote-mcp:` 开头）；`doctor` 只有在主机可用时才"
+            "返回 0。",
+        ],
+    }
+    out = intro[lang]
+    for command, help_text in cli_help(cli._parser()):  # noqa: SLF001
+        out += ["", f"## `{command}`", "", "```text", help_text.rstrip(), "```"]
+    return "\n".join(out) + "\n"
+
+
+def errors_reference(lang: str = "en") -> str:
+    sites = error_sites()
+    intro = {
+        "en": [
+            "# Error messages",
+            "",
+            _other("errors", lang),
+            "",
+            "Generated by `python -m remote_mcp.reference` from the source: every `raise` of "
+            "a class from `remote_mcp/errors.py` (and every `return` of one, where library "
+            "errors are translated), with message tables (a template's status "
+            "word -> message) expanded row by row. `{...}` is filled in at run time; "
+            "`[word]` is the status word the remote template answered. A `ToolError` is "
+            "what the agent reads as the tool result (`isError: true`); a `ConfigError` is "
+            "printed by the CLI as `remote-mcp: <message>` with exit status 2; the session "
+            "errors reach the agent through the tool that was running.",
+            "",
+            "Not covered: the wording of messages a helper composes at run time (shown "
+            "as a single `{expression}`), Claude Code-compatible texts that are results rather "
+            "than errors (for example `No files found`), and the MCP SDK's own argument "
+            "validation errors.",
+        ],
+        "zh": [
+            "# 错误信息",
+            "",
+            _other("errors", lang),
+            "",
+            "本页由 `python -m remote_mcp.reference` 从源码生成：代码中凡是 `raise` "
+            "`remote_mcp/errors.py` 里的异常类（或在转换第三方库异常时 `return` 它）的地方"
+            "都会收录；消息表（远端模板返回的状态词 -> 消息）逐行展开。`{...}` 在运行时"
+            "填入；`[word]` 是远端模板返回的状态词。`ToolError` 就是 agent 看到的工具结果"
+            "（`isError: true`）；`ConfigError` 由命令行输出为 `remote-mcp: <消息>`，退出码 2；"
+            "会话类错误经由当时正在运行的工具返回给 agent。消息保持程序实际输出的英文原文。",
+            "",
+            "未收录：运行时拼出的消息（显示为单个 `{表达式}`）、与 Claude Code 一致的"
+            "非错误结果文字（例如 `No files found`），以及 MCP SDK 自身的参数校验错误。",
+        ],
+    }
+    head = {"en": "| module | message |", "zh": "| 模块 | 消息 |"}[lang]
+    out = intro[lang]
+    for kind in sorted({s.kind for s in sites}):
+        out += ["", f"## {kind}", "", head, "|---|---|"]
+        for site in (s for s in sites if s.kind == kind):
+            text = site.text.replace("|", "\\|").replace("\n", " ")
+            out.append(f"| `{site.module}` | {text} |")
+    out += ["", "## [WARNING]", "", head, "|---|---|"]
+    for module, text in warning_texts():
+        out.append(f"| `{module}` | {text} |")
+    return "\n".join(out) + "\n"
+
+
+def env_reference(lang: str = "en") -> str:
+    intro = {
+        "en": [
+            "# Environment variables",
+            "",
+            _other("environment", lang),
+            "",
+            "Generated by `python -m remote_mcp.reference` from every `os.environ` read in "
+            "`remote_mcp/`; a test fails when the code reads a variable this page does not "
+            "describe. Set them in the MCP client's server entry (`env`) or the shell that "
+            "starts the server.",
+            "",
+            "| variable | read in | meaning |",
+        ],
+        "zh": [
+            "# 环境变量",
+            "",
+            _other("environment", lang),
+            "",
+            "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/` 中每一处 "
+            "`os.environ` 读取生成；代码读取了本页未说明的变量时测试会失败。可以在 MCP "
+            "客户端的服务器配置（`env`）或启动服务器的 shell 中设置。说明列保持英文原文。",
+            "",
+            "| 变量 | 读取位置 | 含义 |",
+        ],
+    }
+    out = [*intro[lang], "|---|---|---|"]
+    for name, modules in env_reads().items():
+        where = ", ".join(f"`{m}`" for m in modules)
+        out.append(f"| `${name}` | {where} | {ENV_HELP[name]} |")
+    return "\n".join(out) + "\n"
+
+
+_MAKERS = {
+    "tools": tools_reference,
+    "config": config_reference,
+    "cli": cli_reference,
+    "errors": errors_reference,
+    "environment": env_reference,
+}
+PAGES = {
+    f"{name}{suffix}.md": (lambda make=make, lang=lang: make(lang))
+    for name, make in _MAKERS.items()
+    for suffix, lang in (("", "en"), (".zh", "zh"))
+}
 
 
 def main() -> int:

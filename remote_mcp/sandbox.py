@@ -1,9 +1,10 @@
 """A throwaway local sshd to try remote-mcp with no server of your own.
 
-``invoke sandbox`` starts (or reuses) it, writes a private config with a
-``sandbox`` host, and prints the ``claude mcp add`` line. The sshd is a plain
-child of nobody: it keeps running after the command ends, so the MCP client
-can use it, until ``invoke sandbox --stop``. Nothing touches ~/.ssh: the host
+``remote-mcp sandbox`` (and ``invoke sandbox`` in a checkout) starts (or
+reuses) it, writes a private config with a ``sandbox`` host, and prints the
+``claude mcp add`` line. The sshd is a plain child of nobody: it keeps running
+after the command ends, so the MCP client can use it, until
+``remote-mcp sandbox --stop``. Nothing touches ~/.ssh: the host
 key lives in the sandbox's own known_hosts file.
 """
 
@@ -13,12 +14,12 @@ import os
 import shutil
 import signal
 import socket
-import sys
 from pathlib import Path
 
+from . import registration
 from .testing import start_sshd
 
-__all__ = ["SANDBOX_DIR", "ensure_sandbox", "mcp_add_line", "stop_sandbox"]
+__all__ = ["SANDBOX_DIR", "ensure_sandbox", "is_sandbox_sshd", "mcp_add_line", "stop_sandbox"]
 
 SANDBOX_DIR = Path(
     os.environ.get("REMOTE_MCP_SANDBOX_DIR") or os.path.expanduser("~/.cache/remote-mcp/sandbox")
@@ -26,8 +27,9 @@ SANDBOX_DIR = Path(
 
 
 def _alive(pid: int, port: int) -> bool:
+    if not is_sandbox_sshd(pid):
+        return False
     try:
-        os.kill(pid, 0)
         with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
             return sock.recv(4).startswith(b"SSH-")
     except OSError:
@@ -44,16 +46,18 @@ def ensure_sandbox() -> Path:
             return config
     if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
         raise SystemExit(
-            "invoke sandbox needs OpenSSH's sshd: install it (Debian/Ubuntu: "
+            "remote-mcp sandbox needs OpenSSH's sshd: install it (Debian/Ubuntu: "
             "apt-get install -y openssh-server) and run again."
         )
     stop_sandbox()
     SANDBOX_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    SANDBOX_DIR.chmod(0o700)
     server = start_sshd(SANDBOX_DIR / "sshd", detach=True)
     home = SANDBOX_DIR / "work"
-    home.mkdir(exist_ok=True)
-    config.write_text(
-        "# Written by `invoke sandbox`: a throwaway local sshd.\n"
+    home.mkdir(mode=0o700, exist_ok=True)
+    _write_private(
+        config,
+        "# Written by `remote-mcp sandbox`: a throwaway local sshd.\n"
         "hosts:\n"
         "  sandbox:\n"
         f"    hostname: {server.host}\n"
@@ -62,19 +66,36 @@ def ensure_sandbox() -> Path:
         f"    key_path: {server.client_key}\n"
         f"    known_hosts: {server.known_hosts}\n"
         f"    cwd: {home}\n"
-        "default_host: sandbox\n"
+        "default_host: sandbox\n",
     )
-    state.write_text(f"{server.process.pid} {server.port}\n")
+    _write_private(state, f"{server.process.pid} {server.port}\n")
     return config
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a file that is 0600 from its first byte (it names keys and ports)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file may have been created wider
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def stop_sandbox() -> bool:
-    """Stop the sandbox sshd if it runs; True if there was one."""
+    """Stop the sandbox sshd if it runs; True if there was one.
+
+    The pid file may be stale (reboot, sshd killed): the pid is signalled only
+    if that process is still the sandbox's sshd, never whatever reuses it.
+    """
     state = SANDBOX_DIR / "sshd.pid"
     if not state.exists():
         return False
-    pid = int(state.read_text().split()[0])
+    try:
+        pid = int(state.read_text().split()[0])
+    except (ValueError, IndexError):
+        pid = 0
     state.unlink()
+    if pid <= 0 or not is_sandbox_sshd(pid):
+        return False
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -82,8 +103,17 @@ def stop_sandbox() -> bool:
     return True
 
 
+def is_sandbox_sshd(pid: int) -> bool:
+    """Whether ``pid`` runs sshd with the sandbox's own sshd_config."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    # sshd rewrites its title ("sshd: /usr/sbin/sshd -D -f CONFIG [listener] ..."),
+    # so look for the words, not for an exact argv.
+    config = str(SANDBOX_DIR.resolve() / "sshd" / "sshd_config").encode()
+    return b"sshd" in cmdline.split(b"\0")[0] and config in cmdline
+
+
 def mcp_add_line(config: Path) -> str:
-    return (
-        f"claude mcp add --scope user remote-sandbox -- {sys.executable} -m remote_mcp "
-        f"--config {config} --host sandbox"
-    )
+    return registration.mcp_add_line("sandbox", config=config)

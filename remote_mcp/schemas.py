@@ -191,7 +191,7 @@ class GrepArgs(_Args):
             description='Limit output to first N lines/entries, equivalent to "| head -N". '
             "Works across all output modes: content (limits output lines), "
             "files_with_matches (limits file paths), count (limits count entries). Defaults "
-            'based on "cap" experiment value: 0 (unlimited), 20, or 100.'
+            "to 0 (unlimited; the output is still capped at 20000 characters)."
         ),
     ] = None
     offset: Annotated[
@@ -386,7 +386,8 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec("KillShell", KillShellArgs, _KILLSHELL, False, True, True),
         ToolSpec("Feedback", FeedbackArgs, _FEEDBACK, False, False, False, open_world=False),
         ToolSpec("Upload", UploadArgs, _UPLOAD, False, True, True),
-        ToolSpec("Download", DownloadArgs, _DOWNLOAD, False, False, True),
+        # Destructive: a local write that remote content can steer (local_paths guards it).
+        ToolSpec("Download", DownloadArgs, _DOWNLOAD, False, True, True),
     )
 }
 
@@ -429,12 +430,17 @@ def _tidy(node: Any) -> Any:
     return node
 
 
-def tool_definitions(host: str) -> list[dict[str, Any]]:
-    """Name, description, schema and annotations of every tool, for ``host``."""
+def tool_definitions(
+    host: str, *, hidden: frozenset[str] = frozenset(), note: str = ""
+) -> list[dict[str, Any]]:
+    """Name, description, schema and annotations of every tool, for ``host``.
+
+    ``hidden`` tools are left out (a guard would refuse them) and ``note``,
+    the host's guard mode, ends every description (tools/guard.py)."""
     return [
         {
             "name": spec.name,
-            "description": spec.description.format(host=host),
+            "description": spec.description.format(host=host) + (f" {note}" if note else ""),
             "input_schema": input_schema(spec),
             "annotations": {
                 "read_only_hint": spec.read_only,
@@ -444,6 +450,7 @@ def tool_definitions(host: str) -> list[dict[str, Any]]:
             },
         }
         for spec in TOOLS.values()
+        if spec.name not in hidden
     ]
 
 

@@ -22,9 +22,11 @@ import anyio
 from mcp import Client
 
 from .config import HostConfig
+from .errors import ToolError
 from .schemas import TOOLS
 from .server import RemoteServer
 from .session import describe
+from .tools.guard import guard_summary, hidden_tools
 
 __all__ = ["StepResult", "run_selftest", "run_steps"]
 
@@ -42,12 +44,39 @@ class StepFailed(Exception):
 
 
 def run_selftest(host: HostConfig) -> tuple[bool, str]:
-    """Run every step; return (ok, the one line to print)."""
+    """Run every step; return (ok, the one line to print).
+
+    A guarded host (read_only, bash off, allowed_paths) is only connected to:
+    the steps write files and run commands in a temp dir, which is what the
+    user's guard forbids, and running them anyway would break that promise."""
+    if host.read_only or host.allowed_paths or hidden_tools(host):
+        return _connect_only(host)
     results, destination = run_steps(host)
     failed = next((r for r in results if not r.ok), None)
     if failed is None:
         return True, f"Connected to {host.name} ({destination}). All tools: OK"
-    return False, f"remote-mcp --test {host.name}: {failed.tool} failed: {failed.detail}"
+    detail = failed.detail.strip()
+    end = "" if detail.endswith((".", "?", "!")) else "."
+    return False, (
+        f"remote-mcp --test {host.name}: {failed.tool} failed: {detail}{end} "
+        f"Run `remote-mcp doctor --host {host.name}` for a step-by-step diagnosis."
+    )
+
+
+def _connect_only(host: HostConfig) -> tuple[bool, str]:
+    server = RemoteServer(host)
+    try:
+        server.wait_connected()
+        destination = server.session.conn.destination
+    except ToolError as err:
+        return False, f"remote-mcp --test {host.name}: {err}"
+    finally:
+        server.close()
+    return True, (
+        f"Connected to {host.name} ({destination}). Tools not exercised: the host is guarded "
+        f"({guard_summary(host)}) and --test writes files and runs commands; "
+        f"`remote-mcp doctor --host {host.name}` checks it without changing anything."
+    )
 
 
 def run_steps(host: HostConfig) -> tuple[list[StepResult], str]:
@@ -65,7 +94,9 @@ async def _run(server: RemoteServer) -> list[StepResult]:
     try:
         await anyio.to_thread.run_sync(server.wait_connected)
     except Exception as exc:  # noqa: BLE001
-        return [StepResult("connect", False, time.perf_counter() - start, describe(exc))]
+        # The cause alone: "the next tool call will try again" means nothing here.
+        cause = exc.__cause__ or exc
+        return [StepResult("connect", False, time.perf_counter() - start, describe(cause))]
     results.append(StepResult("connect", True, time.perf_counter() - start, "connected"))
     with tempfile.TemporaryDirectory(prefix="remote-mcp-test-") as local:
         os.environ.setdefault("REMOTE_MCP_FEEDBACK", str(Path(local) / "feedback.jsonl"))

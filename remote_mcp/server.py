@@ -42,6 +42,8 @@ from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, call_cancel_hooks, describe
 from .tools import bash, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
+from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
+from .tools.transfer import private_local_paths
 
 __all__ = ["CallEnv", "RemoteServer", "serve"]
 
@@ -124,14 +126,25 @@ HANDLERS: dict[str, Handler] = {
 class RemoteServer:
     """One MCP server bound to one configured host."""
 
-    def __init__(self, host: HostConfig) -> None:
+    def __init__(
+        self,
+        host: HostConfig,
+        config_error: str | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.host = host
+        # Set when the config is unusable: the server still answers initialize
+        # and tools/list, and every tool call returns this line (cli.py).
+        self.config_error = config_error
         self.session = Session(host)
         self.state = ToolState(
             host_name=host.name,
             cwd=host.cwd,
             read_only=host.read_only,
             allowed_paths=host.allowed_paths,
+            bash=host.bash,
+            local_paths=host.local_paths,
+            private_local=private_local_paths(config_file),
             backends={
                 "edit": host.edit_backend,
                 "grep": host.grep_backend,
@@ -142,6 +155,7 @@ class RemoteServer:
         self._connect_lock = threading.Lock()
         # Calls running now, by id: every exit path stops their remote commands.
         self._inflight: dict[int, CallEnv] = {}
+        self.hidden = hidden_tools(host)
         self.tools = [
             types.Tool(
                 name=d["name"],
@@ -149,7 +163,7 @@ class RemoteServer:
                 input_schema=d["input_schema"],
                 annotations=types.ToolAnnotations(**d["annotations"]),
             )
-            for d in tool_definitions(host.name)
+            for d in tool_definitions(host.name, hidden=self.hidden, note=mode_note(host))
         ]
         self.server: Server[Any] = Server(
             "remote-mcp",
@@ -188,9 +202,11 @@ class RemoteServer:
         try:
             self.start_connecting().result()
         except Exception as exc:
+            cause = describe(exc).strip()
+            end = "" if cause.endswith((".", "?", "!")) else "."
             raise ToolError(
                 f"Cannot connect to remote host {self.host.name} "
-                f"({self.session.conn.destination}): {describe(exc).rstrip('.')}. "
+                f"({self.session.conn.destination}): {cause}{end} "
                 "The next tool call will try again."
             ) from exc
 
@@ -201,6 +217,11 @@ class RemoteServer:
     async def _call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        if self.config_error is not None:
+            return _error(
+                f"remote-mcp cannot serve this host: {self.config_error} After fixing it, "
+                "restart this MCP server (in Claude Code: /mcp, then reconnect)."
+            )
         env = CallEnv(self.session, self.state, self.host)
         token = (ctx.meta or {}).get("progress_token")
         if token is not None:
@@ -231,6 +252,8 @@ class RemoteServer:
         handler = HANDLERS.get(name)
         if spec is None or handler is None:
             raise ToolError(f"Error: No such tool available: {name}")
+        if name in self.hidden:  # not in tools/list; say which setting, not "no such tool"
+            (check_bash if name in BASH_TOOLS else check_writable)(env.state, name)
         try:
             args = spec.model.model_validate(arguments)
         except ValidationError as exc:
@@ -266,7 +289,8 @@ class RemoteServer:
 
     # -- running --------------------------------------------------------------------
     async def run_stdio(self) -> None:
-        self.start_connecting()
+        if self.config_error is None:
+            self.start_connecting()
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._exit_on_signal)
@@ -335,7 +359,13 @@ def _content(output: ToolOutput, warning: str | None) -> types.CallToolResult:
     return types.CallToolResult(content=blocks, is_error=False)
 
 
-def serve(host: HostConfig) -> None:
-    """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives."""
+def serve(
+    host: HostConfig,
+    config_error: str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> None:
+    """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives
+    (with ``config_error``, a server whose every tool call reports it).
+    ``config_file`` (the active config) is one of the files Download never writes."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="remote-mcp: %(message)s")
-    anyio.run(RemoteServer(host).run_stdio)
+    anyio.run(RemoteServer(host, config_error, config_file).run_stdio)

@@ -31,6 +31,7 @@ os.environ.pop("SSH_AUTH_SOCK", None)
 os.makedirs(os.path.join(TEST_HOME, ".ssh"), mode=0o700)
 atexit.register(shutil.rmtree, TEST_HOME, ignore_errors=True)
 
+import inspect  # noqa: E402
 import re  # noqa: E402
 import shlex  # noqa: E402
 import uuid  # noqa: E402
@@ -48,6 +49,21 @@ from remote_mcp.testing import SshdServer, remote_exec, start_sshd  # noqa: E402
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: long-running test (deselect with -m 'not slow')")
+    config.addinivalue_line(
+        "markers", "sshd: needs OpenSSH's sshd (set automatically; `invoke test --fast` skips)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that starts an sshd, through the fixture, by hand or as a
+    sandbox, so `-m "not sshd"` (``invoke test --fast``) runs the rest in seconds."""
+    starts = ("start_sshd(", '"sandbox"', "ensure_sandbox(")
+    for item in items:
+        function = getattr(item, "function", None)
+        source = inspect.getsource(function) if function is not None else ""
+        by_hand = any(start in source for start in starts)
+        if "sshd" in getattr(item, "fixturenames", ()) or by_hand:
+            item.add_marker(pytest.mark.sshd)
 
 
 # --------------------------------------------------------------------------

@@ -14,11 +14,14 @@ EXTRA_VALUES: dict[str, dict[str, Any]] = {}
 
 
 def render_extra(name: str, directory: str) -> str:
-    values = {
-        k: (v.replace("{dir}", directory) if isinstance(v, str) else v)
-        for k, v in EXTRA_VALUES[name].items()
-    }
-    return render(name, **values)
+    def fill(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace("{dir}", directory)
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        return v
+
+    return render(name, **{k: fill(v) for k, v in EXTRA_VALUES[name].items()})
 
 
 # Bash / BashOutput / KillShell (remote_mcp/tools/bash.py). Run on a worker
@@ -71,6 +74,7 @@ def _edit_values() -> dict[str, dict[str, Any]]:
             max_size=1 << 20,
             token="RMCP_EOF_3",
             refused=10,
+            allowed=["{dir}", f"{{dir}}/{HOSTILE}"],
         ),
         "edit_python.sh.j2": dict(program=python_program()),
         "edit_perl.sh.j2": {},
@@ -93,11 +97,10 @@ EXTRA_VALUES.update(
             cap=101,
             find_args=["(", "-name", HOSTILE, "-o", "-regex", HOSTILE, ")"],
             mtime_tool="stat",
+            allowed=[f"{{dir}}/{HOSTILE}"],
         ),
         "grep.sh.j2": dict(
             path=f"{{dir}}/{HOSTILE}",
-            parent="{dir}",
-            name=HOSTILE,
             backend="grep",
             mode="files_with_matches",
             rg_args=["-e", HOSTILE, "--glob", HOSTILE],
@@ -105,12 +108,17 @@ EXTRA_VALUES.update(
             match_args=["-E", "-e", HOSTILE],
             find_args=["-name", HOSTILE],
             mtime_tool="find",
+            allowed=["{dir}"],
             first=1,
             last=10,
             line_bytes=8000,
         ),
     }
 )
+
+
+# remote-mcp doctor (remote_mcp/doctor.py): the state directory is created.
+EXTRA_VALUES["doctor.sh.j2"] = dict(state_dir=f"{{dir}}/{HOSTILE}", sample_bytes=16)
 
 # Stopping a worker command (remote_mcp/shell.py): a pid no process has.
 EXTRA_VALUES.update({"worker_kill.sh.j2": dict(pid=2_000_000_000)})

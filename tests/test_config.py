@@ -36,6 +36,8 @@ hosts:
     host_key_policy: accept-new
     read_only: true
     allowed_paths: [/srv, /tmp]
+    bash: allow
+    local_paths: [~/Downloads/prod]
     cwd: /srv/app
 default_host: prod
 """,
@@ -45,12 +47,16 @@ default_host: prod
     assert (host.name, host.hostname, host.user, host.port) == ("prod", "10.0.0.5", "alice", 2222)
     assert host.allowed_paths == ("/srv", "/tmp") and host.keepalive_s == 10.0
     assert host.compression is False and host.host_key_policy == "accept-new"
+    assert host.bash == "allow" and host.local_paths == ("~/Downloads/prod",)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("hosts:\n  a:\n    hostname: x\n    colour: red\n", "hosts.a: unknown key 'colour'"),
+        (
+            "hosts:\n  a:\n    hostname: x\n    colour: red\n",
+            "hosts.a.colour: unknown key 'colour'",
+        ),
         ("hosts:\n  a:\n    hostname: x\n    port: '22'\n", "hosts.a.port: expected int, got str"),
         ("hosts:\n  a:\n    hostname: x\n    port: true\n", "hosts.a.port: expected int, got bool"),
         ("hosts:\n  a:\n    user: x\n", "hosts.a: 'hostname' is required"),
@@ -60,13 +66,16 @@ default_host: prod
         ("hostz: {}\n", "unknown top-level key 'hostz'"),
         ("hosts: [1]\n", "'hosts' must be a non-empty mapping"),
         ("hosts: {a: {hostname: x, allowed_paths: [rel]}}\n", "must be a list of absolute paths"),
+        ("hosts: {a: {hostname: x, bash: sometimes}}\n", "bash: must be one of auto, allow, deny"),
+        ("hosts: {a: {hostname: x, local_paths: [rel]}}\n", "must be a list of absolute local"),
         ("hosts:\n  a: [\n", "not valid YAML"),
     ],
 )
 def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    """Checked when the host is asked for (a bad entry only affects its host)."""
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
-        load_config(path)
+        load_config(path).host(None)
     assert str(err.value).startswith(str(path))
     assert message in str(err.value)
 
@@ -74,7 +83,7 @@ def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, message: str)
 def test_unknown_host_lists_configured_hosts(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "hosts:\n  a: {hostname: x}\n  b: {hostname: y}\n"))
     with pytest.raises(
-        ConfigError, match=r"host 'zzz' is not configured \(configured hosts: a, b\)"
+        ConfigError, match=r"host 'zzz' is not configured \(configured hosts: a, b;"
     ):
         cfg.host("zzz")
 
@@ -89,8 +98,14 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_file_message(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="config file not found.*invoke sandbox"):
+    with pytest.raises(ConfigError, match="config file not found.*remote-mcp sandbox"):
         load_config(tmp_path / "none.yaml")
+
+
+def test_line_numbers_point_at_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "# hosts\nhosts:\n  a:\n    hostname: x\n    colour: red\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:5: hosts.a.colour: unknown key 'colour'"):
+        load_config(path).host("a")
 
 
 @pytest.mark.parametrize(
@@ -101,8 +116,9 @@ def test_missing_file_message(tmp_path: Path) -> None:
     ],
 )
 def test_cli_config_errors_exit_2_without_traceback(args: list[str], needle: str, sshd) -> None:
+    """--test stops at a config error (serving does not: see test_config_errors_reach_the_agent)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "remote_mcp", *args],
+        [sys.executable, "-m", "remote_mcp", *args, "--test"],
         capture_output=True, text=True, env={**os.environ}, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 2

@@ -64,7 +64,8 @@ def test_changed_host_key_is_refused_loudly(stranger: SshdServer, sshd: SshdServ
             with pytest.raises(HostKeyError, match="HOST KEY CHANGED") as err:
                 conn.open()
             assert stranger.host_key_fingerprint in str(err.value)
-            assert f"ssh-keygen -R [127.0.0.1]:{stranger.port}" in str(err.value)
+            # The fix names the file that holds the stale line.
+            assert f"ssh-keygen -f {KNOWN_HOSTS} -R '[127.0.0.1]:{stranger.port}'" in str(err.value)
     finally:
         KNOWN_HOSTS.write_text(before)
 
@@ -104,7 +105,7 @@ def test_wrong_key_is_an_authentication_error(sshd: SshdServer, tmp_path: Path) 
 
 def test_missing_key_file_is_named(sshd: SshdServer, tmp_path: Path) -> None:
     conn = HostConnection(make_host(sshd, key_path=str(tmp_path / "nope")))
-    with pytest.raises(ConnectError, match="key_path .*nope does not exist"):
+    with pytest.raises(ConnectError, match=r"key_path .*nope \(host test\) does not exist"):
         conn.open()
 
 
@@ -112,7 +113,7 @@ def test_unreachable_port_is_a_clear_connect_error(sshd: SshdServer) -> None:
     from remote_mcp.testing import free_port
 
     conn = HostConnection(make_host(sshd, port=free_port(), connect_timeout_s=3))
-    with pytest.raises(ConnectError, match="cannot reach 127.0.0.1 port"):
+    with pytest.raises(ConnectError, match=r"127.0.0.1:\d+ refused the connection"):
         conn.open()
 
 

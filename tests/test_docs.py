@@ -39,3 +39,40 @@ def test_reference_pages_are_generated_from_the_code() -> None:
         assert (DOCS / name).read_text() == make(), (
             f"docs/reference/{name} is stale: run `python -m remote_mcp.reference`"
         )
+
+
+def test_security_model_cites_only_tests_that_exist() -> None:
+    """docs/explanation/security-model.md backs each promise with test names;
+    a renamed or deleted test must fail here, not leave the page lying."""
+    import re
+
+    page = (ROOT / "docs/explanation/security-model.md").read_text()
+    cited = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", page)
+    assert len(cited) >= 20, "the page should cite the tests of each promise"
+    missing = [
+        f"{path}::{name}"
+        for path, name in cited
+        if not (ROOT / path).is_file()
+        or not re.search(rf"^\s*def {name}\(", (ROOT / path).read_text(), re.M)
+    ]
+    assert not missing, f"security-model.md cites tests that do not exist: {missing}"
+
+
+def test_every_environment_variable_the_code_reads_is_documented() -> None:
+    from remote_mcp.reference_code import ENV_HELP, env_reads
+
+    read = set(env_reads())
+    assert read == set(ENV_HELP), (
+        f"undocumented: {sorted(read - set(ENV_HELP))}, no longer read: "
+        f"{sorted(set(ENV_HELP) - read)} (edit ENV_HELP in remote_mcp/reference_code.py)"
+    )
+
+
+def test_error_reference_finds_messages_in_tables_and_constants() -> None:
+    from remote_mcp.reference_code import error_sites
+
+    texts = [site.text for site in error_sites()]
+    # a status-word table passed to a helper (search.py), a constant from base.py
+    assert "[missing] Directory does not exist: {shown}" in texts
+    assert "[notread] File has not been read yet. Read it first before writing to it." in texts
+    assert any(t.startswith("{where}: port must be between 1 and 65535") for t in texts)

@@ -7,6 +7,7 @@ connection (RST) at chosen moments.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 import threading
 import time
@@ -176,3 +177,49 @@ def test_stalled_link_is_detected_by_the_operation_timeout(sshd, proxy, remote_d
     finally:
         proxy.resume()
         session.close()
+
+
+def test_an_upload_temp_file_is_private_during_the_transfer_and_after_a_cut(
+    sshd, proxy, remote, remote_dir, tmp_path
+) -> None:
+    """The temp file is 0600 before any data is in it, and a cut leaves at most
+    that private partial file, with an error that says what happened."""
+    src = tmp_path / "id_secret"
+    src.write_bytes(os.urandom(16 << 20))  # incompressible
+    server = RemoteServer(proxied_host(sshd, proxy))
+    modes: list[str] = []
+    listing = f"cd {shlex.quote(remote_dir)} && for f in .rmcp-upload-*; do " \
+              '[ -s "$f" ] && stat -c %a -- "$f"; done; true'  # fmt: skip
+
+    def stall_mid_transfer_then_cut() -> None:
+        # Hold the link once 1 MB of the file is on its way, look at the
+        # partial temp file through our own connection, then cut.
+        deadline = time.monotonic() + 60
+        while proxy.bytes_up < start_up + (1 << 20) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        proxy.stall()
+        while not modes and time.monotonic() < deadline:
+            modes.extend(remote.sh(listing).split())
+        proxy.cut()
+        proxy.resume()
+
+    try:
+        assert call(server, "FileStat", {"paths": [remote_dir]})[0] is False  # connected
+        start_up = proxy.bytes_up
+        watcher = threading.Thread(target=stall_mid_transfer_then_cut)
+        watcher.start()
+        args = {"local_path": str(src), "remote_path": f"{remote_dir}/id_secret"}
+        is_error, text = call(server, "Upload", args)
+        watcher.join()
+        assert modes == ["600"], modes
+        assert is_error, "the cut should have hit the upload"
+        assert "Internal error" not in text
+        assert text.startswith(
+            f"Upload of {src} to {remote_dir}/id_secret failed (the SSH connection dropped); "
+            f"{remote_dir}/id_secret was not replaced."
+        ), text
+        assert not remote.exists(f"{remote_dir}/id_secret")
+        left = remote.sh(listing.replace('[ -s "$f" ] && ', '[ -e "$f" ] && ')).split()
+        assert set(left) <= {"600"}, left
+    finally:
+        server.close()

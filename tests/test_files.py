@@ -299,14 +299,16 @@ def test_read_only_and_allowed_paths_guards(session, remote, remote_dir) -> None
     remote.write_bytes(f"{remote_dir}/in.txt", b"x\n")
     guarded = ToolState(info=session.info, read_only=True, allowed_paths=(remote_dir,))
     assert files.read(session, f"{remote_dir}/in.txt", state=guarded).text == f"     1{ARROW}x"
-    with pytest.raises(ToolError, match="configured read_only: writes are refused"):
+    with pytest.raises(ToolError, match="host remote is read_only, so Write is not available"):
         files.write(session, f"{remote_dir}/new.txt", "y", state=guarded)
     with pytest.raises(ToolError) as err:
         files.read(session, "/etc/hostname", state=guarded)
-    assert str(err.value) == "File is in a directory that is denied by your permission settings."
+    assert str(err.value) == (
+        f"Refused: /etc/hostname is outside allowed_paths ({remote_dir}) for host remote."
+    )
     # A sibling whose name merely starts with the allowed directory is outside it.
-    with pytest.raises(ToolError, match="denied"):
+    with pytest.raises(ToolError, match="outside allowed_paths"):
         files.read(session, f"{remote_dir}-evil/x", state=guarded)
-    with pytest.raises(ToolError, match="denied"):
+    with pytest.raises(ToolError, match="outside allowed_paths"):
         files.read(session, f"{remote_dir}/../escape", state=guarded)
     assert not remote.exists(f"{remote_dir}/new.txt")

@@ -39,7 +39,7 @@ def test_undefined_values_are_errors_not_empty_strings() -> None:
 
 def test_quote_filter_rejects_nul_and_untyped_values() -> None:
     with pytest.raises(ValueError):
-        render("stat.sh.j2", paths=["a\0b"])
+        render("stat.sh.j2", paths=["a\0b"], allowed=[])
     with pytest.raises(ValueError):
         render("_frame.sh.j2", command="x", sentinel="not a word; rm", pidmark="P", subshell=True)
 
@@ -48,16 +48,22 @@ def test_quote_filter_rejects_nul_and_untyped_values() -> None:
 # the templates that include them). A new template must be added here.
 def _values() -> dict[str, dict[str, Any]]:
     path = f"{{dir}}/{HOSTILE}"
+    # The allowed_paths guard is rendered in: a hostile root, and {dir} so the
+    # operations themselves still run.
+    allowed = [path, "{dir}"]
     return {
         "read.sh.j2": dict(path=path, start=1, end=10, mode="text", check_size=1,
-                           max_size=1000, hash_max=1000, line_bytes=8000,
-                           slice_bytes=100000),
+                           max_size=1000, hash_max=1000, line_bytes=8000, slice_bytes=100000,
+                           allowed=allowed),
         "multiread.sh.j2": dict(
             files=[dict(path=path, start=1, end=5, mode="text", check_size=0, max_size=10)] * 2,
-            boundary="B_0123", hash_max=1000, line_bytes=8000, slice_bytes=100000,
+            boundary="B_0123", hash_max=1000, line_bytes=8000, slice_bytes=100000, allowed=[],
         ),
-        "write.sh.j2": dict(path=path, content=HOSTILE, expect="any", token="EOF_1"),
-        "stat.sh.j2": dict(paths=[path, "{dir}"]),
+        "write.sh.j2": dict(path=path, content=HOSTILE, expect="any", token="EOF_1",
+                            allowed=allowed),
+        "stat.sh.j2": dict(paths=[path, "{dir}"], allowed=allowed),
+        "_guard.sh.j2": dict(allowed=allowed),
+        "guard_path.sh.j2": dict(path=path, allowed=allowed),
         "probe.sh.j2": {},
         "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},

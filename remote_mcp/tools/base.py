@@ -84,8 +84,14 @@ class ToolState:
     cwd: str | None = None
     files: dict[str, FileRecord] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
+    # The host's guards (tools/guard.py enforces them; config.py documents them).
     read_only: bool = False
     allowed_paths: tuple[str, ...] = ()
+    bash: str = "auto"
+    local_paths: tuple[str, ...] = ()
+    # Local places Download never writes, whatever local_paths says (~/.ssh,
+    # remote-mcp's config); the server adds the active config file.
+    private_local: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def remote_info(self, runner: Runner) -> RemoteInfo:
@@ -115,19 +121,6 @@ class ToolState:
         if self.info is None and runner is not None:
             self.remote_info(runner)
         return self.info.home if self.info else "/"
-
-    def check_allowed(self, path: str, *, write: bool) -> None:
-        """The host's ``read_only`` / ``allowed_paths`` guards (Claude Code's
-        wording for denied paths)."""
-        if write and self.read_only:
-            raise ToolError(
-                f"Host {self.host_name} is configured read_only: writes are refused. "
-                "Change read_only in the remote-mcp config to allow them."
-            )
-        if self.allowed_paths and not any(
-            path == root or path.startswith(root.rstrip("/") + "/") for root in self.allowed_paths
-        ):
-            raise ToolError("File is in a directory that is denied by your permission settings.")
 
 
 def run_template(runner: Runner, name: str, /, **values: Any) -> Result:

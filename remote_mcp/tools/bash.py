@@ -93,6 +93,7 @@ from ..session import Session
 from ..shell import ShellChannel, ShellResult
 from ..templates import render
 from .base import ToolOutput, ToolState, run_template
+from .guard import check_bash
 
 __all__ = ["bash", "bash_output", "format_duration", "kill_shell"]
 
@@ -260,6 +261,7 @@ def bash(
     "Exit code N" text.
     """
     del description  # Claude Code shows it to the user; the remote needs nothing
+    check_bash(state)  # read_only / bash: deny (tools/guard.py)
     if "\0" in command:
         raise ToolError("The command contains a NUL byte, which a shell command cannot contain.")
     rt = _runtime(session)

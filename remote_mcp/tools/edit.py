@@ -53,6 +53,7 @@ from .base import (
     number_lines,
     run_template,
 )
+from .guard import check_writable, guard_values, refusal
 
 __all__ = ["edit", "multi_edit", "python_program"]
 
@@ -340,6 +341,7 @@ def edit(
 ) -> ToolOutput:
     """Claude Code's Edit: replace one exact occurrence (or all) of old_string."""
     state = state if state is not None else ToolState()
+    check_writable(state, "Edit")
     change = _Edit(old_string, new_string, replace_all)
     done = _run(runner, state, file_path, [change], lambda _i: "")
     snippet = done.pop("snippet")
@@ -369,6 +371,7 @@ def multi_edit(
     so the agent knows which one to fix; the file is then unchanged.
     """
     state = state if state is not None else ToolState()
+    check_writable(state, "MultiEdit")
     if not edits:
         raise ToolError("At least one edit is required")
     changes = [
@@ -402,7 +405,6 @@ def _run(
         if change.old == change.new:
             raise ToolError(label(i) + SAME)
     path = state.resolve(file_path, runner)
-    state.check_allowed(path, write=True)
     encoded = _encode(changes, label)
     backend = _backend(state, runner)
     record = state.files.get(path)
@@ -415,6 +417,7 @@ def _run(
         "notebook": int(path.lower().endswith(".ipynb")),
         "max_size": LOCAL_MAX_BYTES if backend == "local" else EDIT_MAX_BYTES,
         "token": "RMCP_EOF_" + secrets.token_hex(12),
+        **guard_values(state),
     }
     if backend == "local":
         reply, done = _edit_locally(runner, values, encoded, file_path, state)
@@ -524,6 +527,8 @@ def _reply_lines(
 
 def _raise_for_guard(line: str, file_path: str, state: ToolState, stderr: str = "") -> None:
     word, _, arg = line.partition(" ")
+    if word == "refused":
+        raise refusal(state, file_path, arg)
     if word == "missing":
         msg = "File does not exist."
         if state.cwd and state.info and state.cwd != state.info.home:

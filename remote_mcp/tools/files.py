@@ -30,6 +30,7 @@ from .base import (
     run_template,
     split_lines,
 )
+from .guard import check_writable, guard_values, refusal
 
 __all__ = ["file_stat", "multi_read", "read", "write"]
 
@@ -79,7 +80,6 @@ class _Request:
 def _request(state: ToolState, runner: Runner, file_path: str,
              offset: int | None, limit: int | None) -> _Request:  # fmt: skip
     path = state.resolve(file_path, runner)
-    state.check_allowed(path, write=False)
     if offset is not None and offset < 0:
         raise ToolError("offset must be a positive line number (1 is the first line).")
     if limit is not None and limit <= 0:
@@ -115,6 +115,8 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
     word, _, rest = header.decode("utf-8", "replace").partition(" ")
     fields = rest.split(" ")
     ext = posixpath.splitext(req.path)[1].lower()
+    if word == "refused":
+        raise refusal(state, req.shown, rest)
     if word == "missing":
         raise ToolError(_missing(req, state))
     if word == "directory":
@@ -238,8 +240,8 @@ def read(
     state = state if state is not None else ToolState()
     req = _request(state, runner, file_path, offset, limit)
     result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
-                          line_bytes=MAX_LINE_CHARS * 4,
-                          slice_bytes=MAX_SLICE_BYTES + 1)  # fmt: skip
+                          line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
+                          **guard_values(state))  # fmt: skip
     _check_exit(result.exited, result.stderr, file_path)
     return _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
 
@@ -275,6 +277,7 @@ def multi_read(
     result = run_template(
         runner, "multiread.sh.j2", files=[_template_args(r) for r in reqs], boundary=boundary,
         hash_max=HASH_MAX_BYTES, line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
+        **guard_values(state),
     )  # fmt: skip
     _check_exit(result.exited, result.stderr, "MultiRead")
     parts = _split_parts(result.stdout.encode("utf-8", "surrogateescape"), boundary, len(reqs))
@@ -315,15 +318,18 @@ def write(
 ) -> ToolOutput:
     """Claude Code's Write: atomic replace, read-before-overwrite enforced."""
     state = state if state is not None else ToolState()
+    check_writable(state, "Write")
     path = state.resolve(file_path, runner)
-    state.check_allowed(path, write=True)
     record = state.files.get(path)
     expect: object = "absent" if record is None else record
     data = content.encode("utf-8", "surrogateescape")
     result = run_template(runner, "write.sh.j2", path=path, content=data, expect=expect,
-                          token="RMCP_EOF_" + secrets.token_hex(12))  # fmt: skip
+                          token="RMCP_EOF_" + secrets.token_hex(12),
+                          **guard_values(state))  # fmt: skip
     _check_exit(result.exited, result.stderr, file_path)
     status, _, mtime = result.stdout.strip().partition(" ")
+    if status == "refused":
+        raise refusal(state, file_path, mtime)
     if status == "notread":
         raise ToolError(NOT_READ)
     if status == "stale":
@@ -362,18 +368,23 @@ def file_stat(runner: Runner, paths: list[str], *, state: ToolState | None = Non
     if not paths:
         raise ToolError("paths is empty: give at least one path.")
     resolved = [state.resolve(p, runner) for p in paths]
-    for p in resolved:
-        state.check_allowed(p, write=False)
-    result = run_template(runner, "stat.sh.j2", paths=resolved)
+    result = run_template(runner, "stat.sh.j2", paths=resolved, **guard_values(state))
     _check_exit(result.exited, result.stderr, "FileStat")
     rows: dict[int, list[str]] = {}
     for line in result.stdout.splitlines():
         idx, _, rest = line.partition(" ")
         if idx.isdigit():
             rows[int(idx)] = rest.split(" ")
-    lines, entries = [], []
+    lines: list[str] = []
+    entries: list[dict[str, object]] = []
     for i, (shown, path) in enumerate(zip(paths, resolved, strict=True)):
-        entry = _stat_entry(path, rows.get(i))
+        row = rows.get(i)
+        if row and row[0] == "refused":
+            message = str(refusal(state, shown, row[1] if len(row) > 1 else "-"))
+            entries.append({"path": path, "error": message})
+            lines.append(f"{shown}: {message}")
+            continue
+        entry = _stat_entry(path, row)
         entries.append(entry)
         lines.append(f"{shown}: {_describe(entry)}")
     return ToolOutput("\n".join(lines), structured={"entries": entries})

@@ -32,6 +32,7 @@ from invoke.runners import Result
 from ..errors import ToolError
 from .base import Runner, ToolOutput, ToolState, decode_text, run_template
 from .glob_to_find import find_filter
+from .guard import guard_values, raise_if_refused
 from .regex_translate import refuse, translate_regex
 from .rg_globs import GlobSyntaxError, RipgrepGlob
 from .rg_types import RG_TYPES
@@ -132,12 +133,12 @@ def glob(
     if pattern.startswith("/"):
         root, pattern = _split_absolute(pattern)
         root, from_pattern = posixpath.normpath(root), True
-    state.check_allowed(root, write=False)
     backend = _glob_backend(state, runner)
     has = state.remote_info(runner).has
     values: dict[str, object] = {
         "root": root, "backend": backend, "pattern": pattern, "cap": GLOB_LIMIT + 1,
         "find_args": [], "mtime_tool": "find" if "gnu_find" in has else "stat",
+        **guard_values(state),
     }  # fmt: skip
     matcher: RipgrepGlob | None = None
     if backend != "rg":
@@ -151,6 +152,7 @@ def glob(
     result = run_template(runner, "glob.sh.j2", **values)
     status, body = _reply(result.stdout)
     shown = path if path else root
+    raise_if_refused(state, shown, status)
     if status in ("missing", "notdir") and from_pattern:
         return ToolOutput("No files found", structured={"files": [], "truncated": False})
     _check_status("Glob", result, status, ("ok",), {
@@ -277,15 +279,14 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     )  # fmt: skip
     cwd = _cwd(state, runner)
     target = state.resolve(path, runner) if path else cwd
-    state.check_allowed(target, write=False)
     backend = _grep_backend(state, runner)
     sep = "RMCP_SEP_" + secrets.token_hex(8)
-    parent, name = posixpath.split(target)
+    parent = posixpath.dirname(target)
     first, last = req.remote_page()
     values: dict[str, object] = {
-        "path": target, "parent": parent or "/", "name": name or ".", "backend": backend,
-        "mode": mode, "rg_args": [], "grep_args": [], "match_args": [], "find_args": [],
-        "mtime_tool": "stat", "first": first, "last": last, "line_bytes": LINE_BYTES,
+        "path": target, "backend": backend, "mode": mode, "rg_args": [], "grep_args": [],
+        "match_args": [], "find_args": [], "mtime_tool": "stat", **guard_values(state),
+        "first": first, "last": last, "line_bytes": LINE_BYTES,
     }  # fmt: skip
     has = state.remote_info(runner).has
     gnu_find = "gnu_find" in has and state.backends.get("find", "auto") != "posix"
@@ -301,6 +302,7 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     if status == "badregex":  # apart: only this message decodes the (maybe large) body
         raise ToolError(f"regex parse error: {decode_text(body).strip()}")
     shown = path if path else target
+    raise_if_refused(state, shown, status)
     _check_status("Grep", result, status, ("dir", "file"), {
         "missing": f"Path does not exist: {shown}",
         "unreadable": f"EACCES: permission denied, scandir '{shown}'",
