@@ -59,6 +59,8 @@ class HostConfig:
     grep_backend: str = "auto"  # auto | rg | grep
     find_backend: str = "auto"  # auto | gnu | posix
     workers: int = 3
+    # What a clean exit of the server does to its running background jobs.
+    jobs_on_exit: str = "keep"  # keep | kill
     # The keys config.yaml set for this host: ssh_config fills in the others.
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -186,6 +188,8 @@ KEY_HELP = {
     "grep_backend": "auto | rg | grep: Grep's engine on the remote",
     "find_backend": "auto | gnu | posix: Glob's find flavour when rg is absent",
     "workers": "worker channels for parallel stateless calls (1-16)",
+    "jobs_on_exit": "keep | kill: what a clean server exit does to the background jobs it "
+    "started (keep: a long training run outlives the session; Claude Code kills its own)",
 }
 
 _CHOICES = {
@@ -194,6 +198,7 @@ _CHOICES = {
     "edit_backend": ("auto", "python3", "perl", "local"),
     "grep_backend": ("auto", "rg", "grep"),
     "find_backend": ("auto", "gnu", "posix"),
+    "jobs_on_exit": ("keep", "kill"),
 }
 
 
@@ -335,6 +340,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "grep_backend": (str,),
     "find_backend": (str,),
     "workers": (int,),
+    "jobs_on_exit": (str,),
 }
 
 

@@ -215,7 +215,8 @@ class BashArgs(_Args):
     command: Annotated[str, Field(description="The command to execute")]
     timeout: Annotated[
         float | None,
-        Field(description="Optional timeout in milliseconds (max 600000)"),
+        # NaN would disable the time limit: non-finite numbers are refused.
+        Field(description="Optional timeout in milliseconds (max 600000)", allow_inf_nan=False),
     ] = None
     description: Annotated[
         str | None,
@@ -251,12 +252,29 @@ class BashOutputArgs(_Args):
     ] = None
     timeout: Annotated[
         float | None,
-        Field(description="With block: how long to wait, in milliseconds (default 30000)."),
+        Field(
+            description="With block: how long to wait, in milliseconds (default 30000).",
+            allow_inf_nan=False,
+        ),
+    ] = None
+    all_sessions: Annotated[
+        bool | None,
+        Field(
+            description="Also read jobs started by other remote-mcp sessions (normally "
+            'refused); with bash_id "list", list every session\'s jobs. Default: false.'
+        ),
     ] = None
 
 
 class KillShellArgs(_Args):
     shell_id: Annotated[str, Field(description="The ID of the background shell to kill")]
+    all_sessions: Annotated[
+        bool | None,
+        Field(
+            description="Also kill a job started by another remote-mcp session (normally "
+            "refused). Default: false."
+        ),
+    ] = None
 
 
 # -- remote-mcp's own ----------------------------------------------------------------
@@ -359,7 +377,8 @@ _BASH = (
 )
 _BASHOUTPUT = (
     "Returns the new output of a background command on the remote host {host} (started "
-    'by Bash with run_in_background), with its status. bash_id "list" lists all jobs.'
+    'by Bash with run_in_background), with its status. bash_id "list" lists this '
+    "session's jobs and counts those of other sessions."
 )
 _KILLSHELL = "Kills a background command on the remote host {host} and all its child processes."
 _FEEDBACK = (

@@ -40,7 +40,7 @@ from .config import HostConfig
 from .errors import ConnectionLost, RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, call_cancel_hooks, describe
-from .tools import bash, edit, feedback, files, search, transfer
+from .tools import bash, bash_jobs, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
 from .tools.transfer import private_local_paths
@@ -103,10 +103,18 @@ HANDLERS: dict[str, Handler] = {
         progress=env.progress,
         cancel_hooks=env.cancel_hooks,
     ),
-    "BashOutput": lambda env, a: bash.bash_output(
-        env.session, a.bash_id, a.filter, bool(a.block), a.timeout, state=env.state
+    "BashOutput": lambda env, a: bash_jobs.bash_output(
+        env.session,
+        a.bash_id,
+        a.filter,
+        bool(a.block),
+        a.timeout,
+        bool(a.all_sessions),
+        state=env.state,
     ),
-    "KillShell": lambda env, a: bash.kill_shell(env.session, a.shell_id, state=env.state),
+    "KillShell": lambda env, a: bash_jobs.kill_shell(
+        env.session, a.shell_id, bool(a.all_sessions), state=env.state
+    ),
     "Edit": lambda env, a: edit.edit(
         env.session, a.file_path, a.old_string, a.new_string, a.replace_all, state=env.state
     ),

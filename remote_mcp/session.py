@@ -7,6 +7,7 @@ This is the runner the server hands to tool routines: ``Session.run`` has
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 import paramiko
 from invoke.exceptions import CommandTimedOut
 
+from .bash_shell import BashShell
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
 from .errors import ConnectionLost, RemoteMCPError, RemoteTimeout, ShellProtocolError, reason
@@ -65,9 +67,12 @@ class Session:
 
     def __init__(self, host: HostConfig) -> None:
         self.host = host
+        # Whose background jobs are whose: each job records the id of the
+        # server session that started it.
+        self.owner_id = "o" + secrets.token_hex(8)
         self.conn = HostConnection(host)
         self.pool = ChannelPool(self.conn, host.workers)
-        self.bash: ShellChannel | None = None
+        self.bash = BashShell(self)
         self.info: RemoteInfo | None = None
         self._lock = threading.Lock()
         self._lost: str | None = None
@@ -104,9 +109,7 @@ class Session:
         self.pool = ChannelPool(self.conn, self.host.workers)
         self._close_idle_sftp()
         lost = "its open channels"
-        if self.bash is not None:
-            self.bash.close()
-            self.bash = None
+        if self.bash.drop():
             lost += (
                 " and the output of a foreground Bash command, if one was running (the Bash "
                 "shell's cwd, variables and functions are restored from its last saved state)"
@@ -241,17 +244,14 @@ class Session:
             client.close()
 
     def bash_shell(self) -> ShellChannel:
-        """The dedicated long-lived shell of the Bash tool (state persists)."""
-        self.connect()
-        if self.bash is None:
-            self.bash = ShellChannel(self.conn, subshell=False)
-        return self.bash
+        """The channel of the Bash tool's long-lived shell (``self.bash``)."""
+        return self.bash.shell_channel()
 
     def close(self) -> None:
+        # Before the pool closes: the shutdown runs on a worker (bounded, no reconnect).
+        self.bash.close(kill_jobs=self.host.jobs_on_exit == "kill")
         with self._lock:
             self.pool.close()
-            if self.bash is not None:
-                self.bash.close()
             self._close_idle_sftp()
             self.conn.close()
 

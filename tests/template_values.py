@@ -26,11 +26,11 @@ def render_extra(name: str, directory: str) -> str:
 
 # Bash / BashOutput / KillShell (remote_mcp/tools/bash.py). Run on a worker
 # shell these never reach user code: the Bash shell's init marker is absent
-# there, so bash_run and bash_bg_start answer "noinit" without running.
+# there, so bash_run and bash_job_start answer "noinit" without running.
 EXTRA_VALUES.update(
     {
-        "bash_init.sh.j2": dict(
-            token="sTemplateTest", delim="RMCP_EOF_1", start=f"{{dir}}/{HOSTILE}"
+        "bash_start.sh.j2": dict(
+            token="sTemplateTest", delim="RMCP_EOF_1", start=f"{{dir}}/{HOSTILE}", expiry_days=1
         ),
         "_bash_login_env.sh.j2": dict(start=f"{{dir}}/{HOSTILE}"),
         "bash_run.sh.j2": dict(
@@ -40,17 +40,27 @@ EXTRA_VALUES.update(
             mark="M_1",
         ),
         "bash_kill.sh.j2": dict(token="sTemplateTest"),
-        "_bash_jobs.sh.j2": {},
-        "bash_bg_start.sh.j2": dict(
+        "_bash_job_files.sh.j2": {},
+        "_bash_kill_tree.sh.j2": {},
+        "_bash_login.sh.j2": dict(start=f"{{dir}}/{HOSTILE}"),
+        "_bash_state_save_bash.sh.j2": {},
+        "_bash_state_save_sh.sh.j2": {},
+        "bash_job_start.sh.j2": dict(
             token="sTemplateTest",
             job_id=HOSTILE,
             command="echo " + shlex.quote(HOSTILE),
             flavour="bash",
             delim="RMCP_EOF_2",
+            owner="oTemplateTest",
+            keep=50,
+            expire_mtime=0,
         ),
-        "bash_bg_read.sh.j2": dict(job_id=HOSTILE, offset=0, cap=1000, ticks=0),
-        "bash_bg_kill.sh.j2": dict(job_id=HOSTILE),
-        "bash_bg_list.sh.j2": {},
+        "bash_job_read.sh.j2": dict(
+            job_id=HOSTILE, offset=0, cap=1000, wait_tenths=3, owner="oT", all_sessions=False
+        ),
+        "bash_job_kill.sh.j2": dict(job_id=HOSTILE, owner="oT", all_sessions=False),
+        "bash_job_list.sh.j2": dict(owner="oT", all_sessions=True),
+        "bash_stop.sh.j2": dict(directory=f"{{dir}}/{HOSTILE}", owner="oT", kill_jobs=1),
     }
 )
 

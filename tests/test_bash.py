@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from remote_mcp import bash_foreground, bash_shell
+from remote_mcp.bash_shell import BashShell
 from remote_mcp.config import HostConfig
 from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
@@ -29,7 +31,8 @@ from remote_mcp.shell import ShellChannel
 from remote_mcp.testing import SshdServer, remote_exec, start_sshd
 from remote_mcp.tools import bash as bash_mod
 from remote_mcp.tools.base import ToolState
-from remote_mcp.tools.bash import bash, bash_output, format_duration, kill_shell
+from remote_mcp.tools.bash import bash, format_duration
+from remote_mcp.tools.bash_jobs import bash_output, kill_shell
 from tests.conftest import TEST_HOME, make_host
 
 # -- helpers -------------------------------------------------------------------------
@@ -81,8 +84,11 @@ def cc_success(stdout: str, stderr: str = "") -> str:
 
 @pytest.fixture
 def sh_state(session: Session, remote_dir: str) -> ToolState:
-    """Fresh state, with the shared Bash shell moved into a fresh directory."""
+    """Fresh state and a fresh Bash shell (new token: no variables, functions
+    or ``set -e`` of earlier tests), started in a fresh directory."""
     assert session.info is not None
+    session.bash.close()
+    session.bash = BashShell(session)
     st = ToolState(host_name="test", info=session.info, cwd=session.info.home)
     bash(session, f"cd {shlex.quote(remote_dir)}", state=st)
     return st
@@ -415,7 +421,10 @@ def test_huge_output_is_bounded_and_counted(session: Session, sh_state: ToolStat
     out = bash(session, "seq 1 1000000", state=sh_state)
     full = "".join(f"{i}\n" for i in range(1, 1000001))
     assert out.text == cc_success(full)
-    assert len(out.structured["stdout"]) <= bash_mod.CAPTURE_LIMIT + bash_mod.CAPTURE_TAIL
+    assert (
+        len(out.structured["stdout"])
+        <= bash_foreground.CAPTURE_LIMIT + bash_foreground.CAPTURE_TAIL
+    )
 
 
 def test_huge_failing_output_keeps_its_end(session: Session, sh_state: ToolState) -> None:
@@ -488,7 +497,7 @@ def _sh_session(host_config: HostConfig) -> Session:
     chan.exec_command("exec /bin/sh -s")
     shell.channel = chan
     shell.generation = 1
-    s.bash = shell
+    s.bash.adopt(shell)
     return s
 
 
@@ -649,6 +658,7 @@ def test_unknown_job_ids(session: Session, sh_state: ToolState) -> None:
 def test_job_is_reachable_from_a_new_session_and_listed(
     host_config: HostConfig, remote_dir: str
 ) -> None:
+    """Another session sees the job only when it asks for all sessions' jobs."""
     first = Session(host_config)
     try:
         first.connect()
@@ -663,12 +673,12 @@ def test_job_is_reachable_from_a_new_session_and_listed(
     try:
         second.connect()
         st2 = ToolState(host_name="test", info=second.info)
-        listing = bash_output(second, "list", state=st2)
+        listing = bash_output(second, "list", all_sessions=True, state=st2)
         mine = [j for j in listing.structured["jobs"] if j["bash_id"] == job]
         assert mine and mine[0]["command"] == "echo early; sleep 2; echo late"
         assert mine[0]["status"] in ("running", "completed")
         assert job in listing.text
-        out = bash_output(second, job, block=True, timeout=10000, state=st2)
+        out = bash_output(second, job, block=True, timeout=10000, all_sessions=True, state=st2)
         assert out.structured["stdout"] == "early\nlate\n"  # a new session reads from the start
         assert out.structured["status"] == "completed"
     finally:
@@ -704,7 +714,9 @@ def test_old_finished_jobs_are_removed_when_a_job_starts(
     jobs_dir = str(Path(first["output_path"]).parent.parent)
     old, recent, running = (f"{jobs_dir}/bash_test{n}{uuid.uuid4().hex[:6]}" for n in "orr")
     remote.sh(
-        f"mkdir {old} {recent} {running} && echo 0 > {old}/exit && echo 1 > {recent}/exit"
+        f"mkdir -m 700 {old} {recent} {running} && echo 0 > {old}/exit && echo 1 > {recent}/exit"
+        # the newest by start, whatever other test runs of this user start meanwhile
+        f" && echo 2999-01-01T00:00:00Z > {recent}/started"
         f" && (sleep 60 </dev/null >/dev/null 2>&1 & echo $! > {running}/pid)"
         f" && touch -d '2 days ago' {old} {running}"
     )
@@ -717,19 +729,24 @@ def test_old_finished_jobs_are_removed_when_a_job_starts(
         remote.sh(f"kill $(cat {running}/pid) 2>/dev/null; rm -rf {old} {recent} {running}")
 
 
-def test_dead_sessions_state_is_removed_after_a_week(
+def test_dead_sessions_state_is_removed_after_a_day(
     host_config: HostConfig, session: Session, sh_state: ToolState, remote
 ) -> None:
-    rt = bash_mod._runtime(session)
+    """State of a session that died uncleanly (all files older than
+    STATE_EXPIRY_DAYS, its shell gone) is removed at the next start."""
+    assert bash_shell.STATE_EXPIRY_DAYS == 1
+    rt = session.bash
     shells = str(Path(rt.directory).parent)
-    dead, idle_alive = (
+    dead, idle_alive, recent = (
         f"{shells}/sdead{uuid.uuid4().hex[:8]}",
         f"{shells}/salive{uuid.uuid4().hex[:8]}",
+        f"{shells}/srecent{uuid.uuid4().hex[:8]}",
     )
     remote.sh(
-        f"mkdir {dead} {idle_alive} && echo 2147483000 > {dead}/pid"
+        f"mkdir {dead} {idle_alive} {recent} && echo 2147483000 > {dead}/pid"
+        f" && echo 2147483000 > {recent}/pid && echo 0 > {recent}/slot"
         f" && (sleep 60 </dev/null >/dev/null 2>&1 & echo $! > {idle_alive}/pid)"
-        f" && touch -d '8 days ago' {dead} {idle_alive}"
+        f" && touch -d '2 days ago' {dead} {dead}/pid {idle_alive} {idle_alive}/pid {recent}"
     )
     s = Session(host_config)
     try:
@@ -737,16 +754,17 @@ def test_dead_sessions_state_is_removed_after_a_week(
         run(s, ToolState(host_name="test", info=s.info), "true")
         assert not remote.exists(dead)
         assert remote.exists(idle_alive)  # its shell still runs
+        assert remote.exists(recent)  # a file of it changed within the day
     finally:
         s.close()
-        remote.sh(f"kill $(cat {idle_alive}/pid) 2>/dev/null; rm -rf {dead} {idle_alive}")
+        remote.sh(f"kill $(cat {idle_alive}/pid) 2>/dev/null; rm -rf {dead} {idle_alive} {recent}")
 
 
 def test_cancel_before_the_command_starts_never_runs_it(
     session: Session, sh_state: ToolState, remote, remote_dir: str
 ) -> None:
     """A cancel that arrives while the call waits for the busy shell."""
-    rt = bash_mod._runtime(session)
+    rt = session.bash
     hooks: list = []
     errors: list[str] = []
     marker = f"{remote_dir}/should-not-exist"

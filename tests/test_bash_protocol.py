@@ -133,3 +133,39 @@ def test_background_job_over_mcp(sshd: SshdServer) -> None:
     assert again.is_error
     assert text_of(again) == f"Shell {job} is not running, so cannot be killed (status: killed)"
     assert (missing.is_error, text_of(missing)) == (True, "No shell found with ID: bash_nope")
+
+
+def test_two_servers_cannot_reach_each_others_jobs(sshd: SshdServer, remote) -> None:
+    """Two server processes on one host: neither lists, reads or kills the
+    other's job; all_sessions is the explicit way across."""
+    marker = f"93{uuid.uuid4().int % 10**6}"
+
+    async def main() -> dict[str, Any]:
+        async with Client(server(), mode="legacy") as a, Client(server(), mode="legacy") as b:
+            started = await a.call_tool(
+                "Bash", {"command": f"sleep 1{marker}", "run_in_background": True}
+            )
+            job = text_of(started).split("ID: ")[1].split(".")[0]
+            return {
+                "job": job,
+                "list_a": text_of(await a.call_tool("BashOutput", {"bash_id": "list"})),
+                "list_b": text_of(await b.call_tool("BashOutput", {"bash_id": "list"})),
+                "read_b": await b.call_tool("BashOutput", {"bash_id": job}),
+                "kill_b": await b.call_tool("KillShell", {"shell_id": job}),
+                "alive": remote_processes(remote, f"sleep 1{marker}") != [],
+                "kill_b_all": await b.call_tool(
+                    "KillShell", {"shell_id": job, "all_sessions": True}
+                ),
+            }
+
+    got = anyio.run(main)
+    job = got["job"]
+    assert job in got["list_a"]
+    assert job not in got["list_b"]
+    assert "of other remote-mcp sessions on test not shown" in got["list_b"]
+    for refused in (got["read_b"], got["kill_b"]):
+        assert refused.is_error
+        assert text_of(refused).startswith(f"Shell {job} belongs to another remote-mcp session")
+    assert got["alive"]  # the refused kill left it running
+    assert not got["kill_b_all"].is_error
+    assert text_of(got["kill_b_all"]).startswith('{"message":"Successfully killed shell:')
