@@ -21,18 +21,67 @@ from invoke.exceptions import CommandTimedOut
 from .bash_shell import BashShell
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
-from .errors import ConnectionLost, RemoteMCPError, RemoteTimeout, ShellProtocolError, reason
+from .errors import (
+    CallCancelled,
+    ConnectionLost,
+    RemoteMCPError,
+    RemoteTimeout,
+    ShellProtocolError,
+    reason,
+)
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
 
-__all__ = ["RemoteInfo", "Session", "call_cancel_hooks"]
+__all__ = ["CALL_GATE", "CallGate", "RemoteInfo", "Session", "call_cancel_hooks", "call_stoppable"]
 
-# The cancel hooks of the tool call running in this thread (set by the
-# server): every worker command of the call adds one that stops it.
+# The cancel hooks of the read-only tool call running in this thread (set by
+# the server): every worker command of the call adds one that stops it.
 call_cancel_hooks: ContextVar[list[Callable[[], None]] | None] = ContextVar(
     "call_cancel_hooks", default=None
 )
+# False while a call that changes things runs: its commands are never killed
+# half-way (a timeout leaves them to finish; the agent is told to check).
+call_stoppable: ContextVar[bool] = ContextVar("call_stoppable", default=True)
 IDLE_SFTP_CLIENTS = 2  # kept open for the next transfers; more are opened on demand
+
+
+class CallGate:
+    """Lets a cancelled tool call stop before its next remote command.
+
+    A call waiting for a free worker is abandoned by the server when the
+    client cancels it, but its thread runs on: without this it would send its
+    command (a Write, an Edit) seconds later, after the agent was told it was
+    interrupted. The worker passes `enter` right before each command; the
+    server calls `close` on cancel. One lock orders the two, so every command
+    was either sent before the cancel (`close` returns True) or never is.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.closed = False
+        self.started = False  # a remote command of this call was (being) sent
+
+    def enter(self) -> None:
+        with self._lock:
+            if self.closed:
+                raise CallCancelled("the call was cancelled before its next remote command")
+            self.started = True
+
+    def close(self) -> bool:
+        """No more commands; True if one had already been sent."""
+        with self._lock:
+            self.closed = True
+            return self.started
+
+
+# The gate of the tool call running in this thread (set by the server).
+CALL_GATE: ContextVar[CallGate | None] = ContextVar("remote_mcp_call_gate", default=None)
+
+
+def _enter_gate() -> None:
+    gate = CALL_GATE.get()
+    if gate is not None:
+        gate.enter()
 
 
 @dataclass(frozen=True)
@@ -141,8 +190,12 @@ class Session:
         hooks = call_cancel_hooks.get()
         if hooks is not None:
             kwargs.setdefault("cancel_hooks", hooks)
+        stoppable = call_stoppable.get()
+        kwargs.setdefault("stoppable", stoppable)
         try:
-            return self.pool.run(command, **kwargs)
+            with self.pool.channel() as shell:  # may wait for a free worker...
+                _enter_gate()  # ...during which the call may have been cancelled
+                return shell.run(command, **kwargs)
         except ConnectionLost:
             self.conn.close(generation)
             raise
@@ -159,6 +212,13 @@ class Session:
                     f"{self.host.name} and was stopped there (the link is fine; a read-only "
                     "tool changed nothing). Ask for less (a narrower path or pattern, "
                     "offset/limit), or raise op_timeout_s in the config."
+                ) from exc
+            if not stoppable:
+                raise RemoteTimeout(
+                    f"{self.host.name} did not answer within {limit:g} s (op_timeout_s). The "
+                    "link may be down or the remote overloaded; the change in flight was left "
+                    "to finish, so it may or may not have been applied: check before repeating "
+                    "it, or raise op_timeout_s in the config."
                 ) from exc
             self.conn.close(generation)  # it could not even be stopped: the link is gone
             raise RemoteTimeout(
@@ -179,6 +239,7 @@ class Session:
         SFTP errors (permission denied, no such file) pass through.
         """
         self.connect()
+        _enter_gate()
         generation = self.conn.generation
         client = self._take_sftp(generation)
         healthy = False
@@ -245,6 +306,7 @@ class Session:
 
     def bash_shell(self) -> ShellChannel:
         """The channel of the Bash tool's long-lived shell (``self.bash``)."""
+        _enter_gate()
         return self.bash.shell_channel()
 
     def close(self) -> None:

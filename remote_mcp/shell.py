@@ -177,6 +177,7 @@ class ShellChannel:
         on_output: Callable[[bytes], None] | None = None,
         on_tick: Callable[[], None] | None = None,
         cancel_hooks: list[Callable[[], None]] | None = None,
+        stoppable: bool = True,
         frame: str = "_frame.sh.j2",
         **_ignored: Any,
     ) -> ShellResult:
@@ -192,7 +193,8 @@ class ShellChannel:
         ``on_timeout`` stops the command's process tree from another channel
         and keeps the shell (``CommandTimedOut.stopped`` says whether the
         remote confirmed), and ``cancel_hooks`` gets a hook that does the same
-        (MCP cancellation).
+        (MCP cancellation). ``stoppable=False`` (a change that must not be cut
+        half-way) keeps the old way: the shell is discarded, the command runs on.
         Extra keyword arguments that ``fabric.Connection.run`` accepts (``pty``,
         ``in_stream``...) are ignored: stdin is always /dev/null.
         """
@@ -219,7 +221,7 @@ class ShellChannel:
         if cancel_hooks is not None and self.subshell:
             cancel_hooks.append(cmd.cancel)
         stopped: bool | None = None
-        if on_timeout is None and self.subshell and self.stopper is not None:
+        if on_timeout is None and self.subshell and self.stopper is not None and stoppable:
 
             def stop_on_timeout() -> bool:
                 nonlocal stopped

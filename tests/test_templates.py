@@ -71,6 +71,7 @@ def _values() -> dict[str, dict[str, Any]]:
         "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", pidmark="S_1_pid",
                              subshell=True),
         "_precondition.sh.j2": dict(expect=FileRecord("0" * 64, HOSTILE, 1)),
+        "_commit.sh.j2": dict(token="EOF_1"),
     }  # fmt: skip
 
 
