@@ -250,7 +250,8 @@ def _busybox_values(req: GrepRequest, sep: str) -> dict[str, object]:
     flags = ["-E", *(["-i"] if icase or req.case_insensitive else [])]
     if req.mode == "content":
         flags += _context_args(req)
-    return {"bb_flags": flags, "pattern": ere, "sep": sep}
+    return {"bb_flags": flags, "pattern": ere, "sep": sep,
+            "bb_context": req.mode == "content" and bool(_context_args(req))}  # fmt: skip
 
 
 _HEX_RECORD = re.compile(rb"((?:[0-9a-f]{2})+)/(\d+[:-].*)", re.S)
@@ -325,7 +326,7 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     values: dict[str, object] = {
         "path": target, "backend": backend, "mode": mode, "rg_args": [], "grep_args": [],
         "match_args": [], "find_args": [], "mtime_tool": "stat", "bb_flags": [],
-        **guard_values(state), "first": first, "last": last, "line_bytes": LINE_BYTES,
+        "bb_context": False, **guard_values(state), "first": first, "last": last, "line_bytes": LINE_BYTES,
     }  # fmt: skip
     has = state.remote_info(runner).has
     gnu_find = "gnu_find" in has and state.backends.get("find", "auto") != "posix"
