@@ -326,7 +326,8 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     values: dict[str, object] = {
         "path": target, "backend": backend, "mode": mode, "rg_args": [], "grep_args": [],
         "match_args": [], "find_args": [], "mtime_tool": "stat", "bb_flags": [],
-        "bb_context": False, **guard_values(state), "first": first, "last": last, "line_bytes": LINE_BYTES,
+        "bb_context": False, **guard_values(state), "first": first, "last": last,
+        "line_bytes": LINE_BYTES,
     }  # fmt: skip
     has = state.remote_info(runner).has
     gnu_find = "gnu_find" in has and state.backends.get("find", "auto") != "posix"
