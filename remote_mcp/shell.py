@@ -73,8 +73,14 @@ class _Capture:
     dropped middle of a huge stream costs nothing but a line count.
     """
 
-    def __init__(self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0) -> None:
+    def __init__(
+        self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0, preamble_end: bytes = b""
+    ) -> None:
         self.end = end
+        # Login files (~/.bashrc, ~/.ssh/rc) may print before the channel's
+        # start marker: everything up to and including it is not the reply.
+        self.preamble_end = preamble_end
+        self.preamble = b""
         self.cap = cap
         self.tail_cap = tail_cap
         self.dropped_tail = b""  # last tail_cap dropped bytes (end of the stream)
@@ -86,6 +92,13 @@ class _Capture:
         self.status: int | None = None  # the end marker's number, if it has one
 
     def feed(self, data: bytes) -> None:
+        if self.preamble_end:
+            window = self.preamble + data
+            at = window.find(self.preamble_end)
+            if at < 0:
+                self.preamble = window[-len(self.preamble_end) :]
+                return
+            data, self.preamble_end, self.preamble = window[at + len(self.preamble_end) :], b"", b""
         if len(self.kept) < self.cap:
             start = max(0, len(self.kept) - 64)
             self.kept += data
@@ -140,18 +153,22 @@ class ShellChannel:
         self.capture_tail = capture_tail  # also keep this many last dropped bytes
         self.channel: paramiko.Channel | None = None
         self.generation = 0  # bumped each time the shell is (re)started
+        # The start marker line, until the first command's reply has passed it.
+        self.start_marker = b""
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         if self.channel is not None and not self.channel.closed:
             return
         chan = self.conn.open_channel()
+        marker = "__RMCP_START_" + secrets.token_hex(12)
         try:
-            chan.exec_command(render("shell_start.sh.j2"))
+            chan.exec_command(render("shell_start.sh.j2", marker=marker))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             chan.close()
             raise ConnectionLost(f"cannot start a shell on {self.conn.host.name}: {exc}") from exc
         self.channel = chan
+        self.start_marker = marker.encode() + b"\n"
         self.generation += 1
 
     @property
@@ -202,9 +219,13 @@ class ShellChannel:
             re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"),
             self.capture_limit,
             self.capture_tail,
+            self.start_marker,
         )
         err = _Capture(
-            re.compile(re.escape(sentinel.encode()) + b"\n"), self.capture_limit, self.capture_tail
+            re.compile(re.escape(sentinel.encode()) + b"\n"),
+            self.capture_limit,
+            self.capture_tail,
+            self.start_marker,
         )
         self.conn.stats.add_command()
         chan = self.channel
@@ -214,6 +235,8 @@ class ShellChannel:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}") from exc
+        if not (out.preamble_end or err.preamble_end):
+            self.start_marker = b""  # both streams are past it: later replies are whole
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
         if timed_out and on_timeout is None:
