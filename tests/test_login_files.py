@@ -223,3 +223,23 @@ def test_state_paths_built_from_the_home_are_quoted(session: Session, state: Too
     assert " " in directory, directory
     listing = bash(session, f"ls -- {shlex.quote(directory)}", state=state).text
     assert "dump.sh" in listing
+
+
+def test_a_profile_whose_exec_fails_still_gets_the_tool_environment(hostile) -> None:
+    """bash ends a non-interactive (sub)shell at a failed exec, without its
+    EXIT trap and whatever execfail says: nothing of the profile is saved, and
+    the session starts from the plain environment plus the tool's."""
+    _, login = hostile
+    profile = Path(login.home, ".bash_profile")
+    profile.write_text("set -e\nexec /nonexistent/shell\nexport FROM_PROFILE=yes\n")
+    s = Session(_host(*hostile))
+    try:
+        state = ToolState(host_name="test")
+        out = bash(s, "echo pager=$PAGER; pwd; set -o | grep errexit", state=state)
+        lines = _clean(out.text).splitlines()
+        assert lines[0] == "pager=cat"
+        assert lines[1] == login.home
+        assert lines[2].split() == ["errexit", "off"]
+    finally:
+        s.close()
+        profile.unlink()
