@@ -9,6 +9,7 @@ a fresh Session, so the call under test is the first on its channel.
 
 from __future__ import annotations
 
+import os
 import shlex
 import time
 from collections.abc import Iterator
@@ -107,6 +108,8 @@ def test_the_first_edits_of_sessions_are_reported_done(hostile) -> None:
     _, login = hostile
     target = Path(login.home, "first-edit.txt")
     target.write_text("one two\n")
+    home = Path(login.home).stat()
+    os.chown(target, home.st_uid, home.st_gid)  # the user's own file, as Edit expects
     for tool, args in (
         (edit, ("one", "uno")),
         (multi_edit, ([{"old_string": "two", "new_string": "dos"}],)),
