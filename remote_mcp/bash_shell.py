@@ -186,7 +186,8 @@ class BashShell:
         if fields.get("skipped"):
             self.notice = (
                 f"remote-mcp did not use{fields['skipped']} on {self.host_name} for the Bash "
-                "shell's state: it is a symlink, not owned by you or not private (0700). "
+                "shell's state: it is a symlink, not owned by you, not private (0700) or "
+                "read-only. "
                 f"Using {self.directory.rsplit('/shells/', 1)[0]} instead."
             )
 

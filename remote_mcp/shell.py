@@ -124,6 +124,8 @@ class ShellChannel:
         self.capture_tail = capture_tail  # also keep this many last dropped bytes
         self.channel: paramiko.Channel | None = None
         self.generation = 0  # bumped each time the shell is (re)started
+        # The start marker line, until the first command's reply has passed it.
+        self.start_marker = b""
         # Stops a worker command by pid from another channel (set by ChannelPool).
         self.stopper: Callable[[int], bool] | None = None
 
@@ -132,14 +134,16 @@ class ShellChannel:
         if self.channel is not None and not self.channel.closed:
             return
         chan = self.conn.open_channel()
+        marker = "__RMCP_START_" + secrets.token_hex(12)
         try:
-            chan.exec_command(render("shell_start.sh.j2"))
+            chan.exec_command(render("shell_start.sh.j2", marker=marker))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             chan.close()
             raise ConnectionLost(
                 f"cannot start a shell on {self.conn.host.name}: {reason(exc)}"
             ) from exc
         self.channel = chan
+        self.start_marker = marker.encode() + b"\n"
         self.generation += 1
 
     @property
@@ -211,9 +215,13 @@ class ShellChannel:
             re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"),
             self.capture_limit,
             self.capture_tail,
+            self.start_marker,
         )
         err = StreamCapture(
-            re.compile(re.escape(sentinel.encode()) + b"\n"), self.capture_limit, self.capture_tail
+            re.compile(re.escape(sentinel.encode()) + b"\n"),
+            self.capture_limit,
+            self.capture_tail,
+            self.start_marker,
         )
         self.conn.stats.add_command()
         chan = self.channel
@@ -243,6 +251,8 @@ class ShellChannel:
             ) from exc
         finally:
             cmd.done = True
+        if not (out.preamble_end or err.preamble_end):
+            self.start_marker = b""  # both streams are past it: later replies are whole
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
         if timed_out and (on_timeout is None or stopped is False):
