@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import HostConfig
-from .errors import ConnectionLost, RemoteMCPError, SessionError, ToolError
+from .errors import CommandDetached, ConnectionLost, RemoteMCPError, SessionError, ToolError
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import Session, describe
 from .tools import bash, bash_jobs, edit, feedback, files, search, transfer
@@ -263,6 +263,10 @@ class RemoteServer:
             if spec.open_world:
                 self.wait_connected()
             try:
+                return handler(env, args)
+            except CommandDetached:
+                # The Bash command runs on, detached: calling again re-attaches
+                # to the same run (its rest of output and status), never re-runs it.
                 return handler(env, args)
             except ConnectionLost:
                 if not spec.read_only:

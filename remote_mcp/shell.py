@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import paramiko
@@ -34,7 +35,7 @@ from .connection import HostConnection
 from .errors import ConnectionLost, ShellProtocolError
 from .templates import render
 
-__all__ = ["ChannelPool", "ShellChannel", "ShellResult"]
+__all__ = ["ChannelPool", "PartialOutput", "ShellChannel", "ShellResult"]
 
 # Bytes of each stream kept in memory per command; the rest is counted, not kept.
 DEFAULT_CAPTURE = 64 << 20
@@ -64,6 +65,29 @@ class ShellResult(Result):
     @property
     def stdout_bytes(self) -> bytes:
         return self.stdout.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class PartialOutput:
+    """What a command had sent when the link dropped (``ConnectionLost.partial``),
+    per stream: the kept head, how many bytes were dropped past it, and the
+    end of the dropped ones. A resumer continues at ``len(head) + dropped``."""
+
+    stdout: bytes
+    stderr: bytes
+    stdout_dropped: int
+    stderr_dropped: int
+    stdout_tail: bytes
+    stderr_tail: bytes
+    dropped_lines: int = 0  # both streams
+
+    @property
+    def stdout_count(self) -> int:
+        return len(self.stdout) + self.stdout_dropped
+
+    @property
+    def stderr_count(self) -> int:
+        return len(self.stderr) + self.stderr_dropped
 
 
 class _Capture:
@@ -213,7 +237,9 @@ class ShellChannel:
             timed_out = self._pump(chan, out, err, timeout, on_timeout, on_output, on_tick)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
-            raise ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}") from exc
+            lost = ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}")
+            lost.partial = _partial(out, err)
+            raise lost from exc
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
         if timed_out and on_timeout is None:
@@ -224,7 +250,9 @@ class ShellChannel:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self.close()
             if not self.conn.is_alive():
-                raise ConnectionLost(f"connection to {self.conn.host.name} lost")
+                lost = ConnectionLost(f"connection to {self.conn.host.name} lost")
+                lost.partial = _partial(out, err)
+                raise lost
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
                 "before the command finished"
@@ -294,6 +322,13 @@ class ShellChannel:
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
         return timed_out
+
+
+def _partial(out: _Capture, err: _Capture) -> PartialOutput:
+    return PartialOutput(
+        bytes(out.kept), bytes(err.kept), out.dropped_bytes, err.dropped_bytes,
+        out.dropped_tail, err.dropped_tail, out.dropped_lines + err.dropped_lines,
+    )  # fmt: skip
 
 
 def _drain(
