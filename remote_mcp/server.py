@@ -264,10 +264,13 @@ class RemoteServer:
                 self.wait_connected()
             try:
                 return handler(env, args)
-            except CommandDetached:
+            except CommandDetached as detached:
                 # The Bash command runs on, detached: calling again re-attaches
                 # to the same run (its rest of output and status), never re-runs it.
-                return handler(env, args)
+                try:
+                    return handler(env, args)
+                except SessionError as exc:  # the link is still down
+                    raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
             except ConnectionLost:
                 if not spec.read_only:
                     # Never re-run a change blindly: its precondition (content
