@@ -68,7 +68,9 @@ class ConnectionLost(SessionError):
     ``partial`` (set by ``ShellChannel.run``) holds what the command had sent
     before the drop, so a caller that can resume knows where to resume."""
 
-    partial: object = None
+    def __init__(self, *args: object, partial: object = None) -> None:
+        super().__init__(*args)
+        self.partial = partial
 
 
 class CommandDetached(ConnectionLost):

@@ -237,9 +237,9 @@ class ShellChannel:
             timed_out = self._pump(chan, out, err, timeout, on_timeout, on_output, on_tick)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
-            lost = ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}")
-            lost.partial = _partial(out, err)
-            raise lost from exc
+            raise ConnectionLost(
+                f"connection to {self.conn.host.name} lost: {exc}", partial=_partial(out, err)
+            ) from exc
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
         if timed_out and on_timeout is None:
@@ -250,9 +250,9 @@ class ShellChannel:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self.close()
             if not self.conn.is_alive():
-                lost = ConnectionLost(f"connection to {self.conn.host.name} lost")
-                lost.partial = _partial(out, err)
-                raise lost
+                raise ConnectionLost(
+                    f"connection to {self.conn.host.name} lost", partial=_partial(out, err)
+                )
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
                 "before the command finished"

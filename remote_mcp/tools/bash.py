@@ -11,9 +11,13 @@ failure text, timeout message), progress text, BashOutput's incremental
 reads and filter, and the result wording of all three tools.
 
 A command's own background processes (``server &``) keep running after the
-call returns, as in a terminal, and whatever they print later shows up in
-later Bash results: redirect them (``server >log 2>&1 &``) or use
-``run_in_background``. A timeout kills only the running command's processes.
+call returns, as in a terminal; what they print after the call ends goes to
+the command's run file on the remote, not to later results: redirect them
+(``server >log 2>&1 &``) or use ``run_in_background``. A timeout kills only
+the running command's processes.
+
+A dropped link does not stop a foreground command: it runs detached, and
+the same call re-attaches after the reconnect (``bash_foreground``).
 
 Under plain ``sh`` (no bash on the remote) the shell keeps the cwd, exported
 variables, aliases and options; POSIX sh cannot print its functions or plain
