@@ -327,9 +327,10 @@ _READ = (
     "Glob or Bash ls. To read several files, prefer one MultiRead call over several Reads."
 )
 _WRITE = (
-    "Writes a file on the remote host {host}, replacing it atomically if it exists (mode "
-    "kept). If the file exists you MUST Read it first in this session, or the write fails. "
-    "Parent directories are created. Prefer Edit for changes to existing files."
+    "Writes a file on the remote host {host}, replacing it if it exists (owner, mode, links "
+    "and extended attributes kept). If the file exists you MUST Read it first in this "
+    "session, or the write fails. Parent directories are created. Prefer Edit for changes "
+    "to existing files."
 )
 _EDIT = (
     "Performs exact string replacement in a file on the remote host {host}. You must Read "

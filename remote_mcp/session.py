@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +19,56 @@ from invoke.exceptions import CommandTimedOut
 from .bash_shell import BashShell
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
-from .errors import ConnectionLost, RemoteMCPError, RemoteTimeout, ShellProtocolError
+from .errors import (
+    CallCancelled,
+    ConnectionLost,
+    RemoteMCPError,
+    RemoteTimeout,
+    ShellProtocolError,
+)
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
 
-__all__ = ["RemoteInfo", "Session"]
+__all__ = ["CALL_GATE", "CallGate", "RemoteInfo", "Session"]
+
+
+class CallGate:
+    """Lets a cancelled tool call stop before its next remote command.
+
+    A call waiting for a free worker is abandoned by the server when the
+    client cancels it, but its thread runs on: without this it would send its
+    command (a Write, an Edit) seconds later, after the agent was told it was
+    interrupted. The worker passes `enter` right before each command; the
+    server calls `close` on cancel. One lock orders the two, so every command
+    was either sent before the cancel (`close` returns True) or never is.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.closed = False
+        self.started = False  # a remote command of this call was (being) sent
+
+    def enter(self) -> None:
+        with self._lock:
+            if self.closed:
+                raise CallCancelled("the call was cancelled before its next remote command")
+            self.started = True
+
+    def close(self) -> bool:
+        """No more commands; True if one had already been sent."""
+        with self._lock:
+            self.closed = True
+            return self.started
+
+
+# The gate of the tool call running in this thread (set by the server).
+CALL_GATE: ContextVar[CallGate | None] = ContextVar("remote_mcp_call_gate", default=None)
+
+
+def _enter_gate() -> None:
+    gate = CALL_GATE.get()
+    if gate is not None:
+        gate.enter()
 
 
 @dataclass(frozen=True)
@@ -125,7 +171,9 @@ class Session:
         self.connect()
         kwargs.setdefault("timeout", self.host.op_timeout_s)
         try:
-            return self.pool.run(command, **kwargs)
+            with self.pool.channel() as shell:  # may wait for a free worker...
+                _enter_gate()  # ...during which the call may have been cancelled
+                return shell.run(command, **kwargs)
         except ConnectionLost:
             self.conn.close()
             raise
@@ -139,6 +187,7 @@ class Session:
     def sftp(self) -> paramiko.SFTPClient:
         """A cached SFTP client (Upload/Download); opening one costs ~3 round trips."""
         self.connect()
+        _enter_gate()
         with self._lock:
             channel = self._sftp.get_channel() if self._sftp is not None else None
             if self._sftp is None or channel is None or channel.closed:
@@ -150,6 +199,7 @@ class Session:
 
     def bash_shell(self) -> ShellChannel:
         """The channel of the Bash tool's long-lived shell (``self.bash``)."""
+        _enter_gate()
         return self.bash.shell_channel()
 
     def close(self) -> None:
