@@ -37,7 +37,14 @@ from pydantic import ValidationError
 
 from . import __version__, wire
 from .config import HostConfig
-from .errors import CallCancelled, ConnectionLost, RemoteMCPError, SessionError, ToolError
+from .errors import (
+    CallCancelled,
+    CommandDetached,
+    ConnectionLost,
+    RemoteMCPError,
+    SessionError,
+    ToolError,
+)
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .session import CALL_GATE, CallGate, Session, call_cancel_hooks, call_stoppable, describe
 from .tools import bash, bash_jobs, edit, feedback, files, search, transfer
@@ -300,6 +307,13 @@ class RemoteServer:
                 self.wait_connected()
             try:
                 return handler(env, args)
+            except CommandDetached as detached:
+                # The Bash command runs on, detached: calling again re-attaches
+                # to the same run (its rest of output and status), never re-runs it.
+                try:
+                    return handler(env, args)
+                except SessionError as exc:  # the link is still down
+                    raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
             except ConnectionLost:
                 if not spec.read_only:
                     # Never re-run a change blindly: its precondition (content

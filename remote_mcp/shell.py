@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import paramiko
@@ -35,7 +36,7 @@ from .connection import HostConnection
 from .errors import ConnectionLost, SessionError, ShellProtocolError, reason
 from .templates import render
 
-__all__ = ["ChannelPool", "ShellChannel", "ShellResult"]
+__all__ = ["ChannelPool", "PartialOutput", "ShellChannel", "ShellResult"]
 
 # Bytes of each stream kept in memory per command; the rest is counted, not kept.
 DEFAULT_CAPTURE = 64 << 20
@@ -67,6 +68,29 @@ class ShellResult(Result):
     @property
     def stdout_bytes(self) -> bytes:
         return self.stdout.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class PartialOutput:
+    """What a command had sent when the link dropped (``ConnectionLost.partial``),
+    per stream: the kept head, how many bytes were dropped past it, and the
+    end of the dropped ones. A resumer continues at ``len(head) + dropped``."""
+
+    stdout: bytes
+    stderr: bytes
+    stdout_dropped: int
+    stderr_dropped: int
+    stdout_tail: bytes
+    stderr_tail: bytes
+    dropped_lines: int = 0  # both streams
+
+    @property
+    def stdout_count(self) -> int:
+        return len(self.stdout) + self.stdout_dropped
+
+    @property
+    def stderr_count(self) -> int:
+        return len(self.stderr) + self.stderr_dropped
 
 
 class _Command:
@@ -247,7 +271,8 @@ class ShellChannel:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise ConnectionLost(
-                f"connection to {self.conn.host.name} lost: {reason(exc)}"
+                f"connection to {self.conn.host.name} lost: {reason(exc)}",
+                partial=_partial(out, err),
             ) from exc
         finally:
             cmd.done = True
@@ -270,7 +295,9 @@ class ShellChannel:
                 while self.conn.is_alive() and time.monotonic() < deadline:
                     time.sleep(0.01)
             if not self.conn.is_alive() or not self._current(chan):
-                raise ConnectionLost(f"connection to {self.conn.host.name} lost")
+                raise ConnectionLost(
+                    f"connection to {self.conn.host.name} lost", partial=_partial(out, err)
+                )
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
                 "before the command finished"
@@ -349,6 +376,13 @@ class ShellChannel:
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
         return timed_out
+
+
+def _partial(out: StreamCapture, err: StreamCapture) -> PartialOutput:
+    return PartialOutput(
+        bytes(out.kept), bytes(err.kept), out.dropped_bytes, err.dropped_bytes,
+        out.dropped_tail, err.dropped_tail, out.dropped_lines + err.dropped_lines,
+    )  # fmt: skip
 
 
 def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> CommandTimedOut:
