@@ -31,6 +31,7 @@ __all__ = [
     "SessionError",
     "ShellProtocolError",
     "ToolError",
+    "describe",
 ]
 
 
@@ -72,3 +73,10 @@ class ShellProtocolError(SessionError):
 
 class RemoteTimeout(SessionError):
     """A remote operation exceeded its time limit."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error from the session layer."""
+    if isinstance(exc, RemoteMCPError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

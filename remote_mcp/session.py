@@ -18,11 +18,11 @@ from invoke.exceptions import CommandTimedOut
 from .bash_shell import BashShell
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
-from .errors import ConnectionLost, RemoteMCPError, RemoteTimeout, ShellProtocolError
+from .errors import ConnectionLost, RemoteTimeout, ShellProtocolError, describe
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
 
-__all__ = ["RemoteInfo", "Session"]
+__all__ = ["RemoteInfo", "Session", "describe"]
 
 
 @dataclass(frozen=True)
@@ -155,10 +155,3 @@ class Session:
                 self._sftp.close()
                 self._sftp = None
             self.conn.close()
-
-
-def describe(exc: BaseException) -> str:
-    """One line for an error from the session layer."""
-    if isinstance(exc, RemoteMCPError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

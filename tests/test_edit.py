@@ -723,8 +723,8 @@ def test_runs_under_plain_sh_on_the_remote(session, state, remote, put, engine):
 
 
 def test_server_handlers_dispatch_edit_and_multiedit(session, state, remote, put, host_config):
+    from remote_mcp.handlers import HANDLERS, CallEnv
     from remote_mcp.schemas import TOOLS
-    from remote_mcp.server import HANDLERS, CallEnv
 
     env = CallEnv(session=session, state=state, host=host_config)
     p = put("h.txt", b"one two\n")
