@@ -403,7 +403,7 @@ def _tidy(node: Any) -> Any:
     return node
 
 
-def annotations(spec: ToolSpec) -> dict[str, bool]:
+def tool_annotations(spec: ToolSpec) -> dict[str, bool]:
     """MCP's hints. The destructive and idempotent hints mean nothing for a
     read-only tool (MCP says so), so those tools leave them out."""
     hints = {"read_only_hint": spec.read_only, "open_world_hint": spec.open_world}
@@ -424,7 +424,7 @@ def tool_definitions(
             "name": spec.name,
             "description": spec.description.format(host=host) + (f" {note}" if note else ""),
             "input_schema": input_schema(spec),
-            "annotations": annotations(spec),
+            "annotations": tool_annotations(spec),
         }
         for spec in TOOLS.values()
         if spec.name not in hidden

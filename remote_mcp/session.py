@@ -83,7 +83,8 @@ class Session:
                 self._mark_lost("the connection dropped")
             self.conn.open()
             try:
-                result = self.pool.run(render("probe.sh.j2"), warn=True)
+                # Every worker shell starts now, in parallel with the probe.
+                result = self.pool.open_all(render("probe.sh.j2"), warn=True)
             except (ConnectionLost, ShellProtocolError):
                 self.conn.close()
                 raise
