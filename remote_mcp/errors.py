@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "AuthError",
+    "CallCancelled",
     "ConnectionLost",
     "HostKeyError",
     "RemoteMCPError",
@@ -73,6 +74,10 @@ class ShellProtocolError(SessionError):
 
 class RemoteTimeout(SessionError):
     """A remote operation exceeded its time limit."""
+
+
+class CallCancelled(RemoteMCPError):
+    """The client cancelled the call before its next remote command was sent."""
 
 
 def describe(exc: BaseException) -> str:

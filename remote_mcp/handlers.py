@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .call_gate import CallGate
 from .config import HostConfig
 from .session import Session
 from .tools import bash, bash_jobs, edit, feedback, files, search, transfer
@@ -29,6 +30,7 @@ class CallEnv:
     host: HostConfig
     progress: Callable[[float, str], None] | None = None
     cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
+    gate: CallGate = field(default_factory=CallGate)
 
 
 Handler = Callable[[CallEnv, Any], ToolOutput]

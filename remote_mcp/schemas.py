@@ -279,15 +279,15 @@ class ToolSpec:
 
 _READ = (
     "Reads a file on the remote host {host}. By default up to 2000 lines from the start; use "
-    "offset and limit for long files. Lines longer than 2000 characters are truncated. "
-    "Output is in cat -n format, line numbers starting at 1. Images (PNG, JPG, GIF, WEBP) "
+    "offset and limit for long files. Lines over 2000 characters are truncated. "
+    "Output is in cat -n format, numbered from 1. Images (PNG, JPG, GIF, WEBP) "
     "are shown visually. Not for directories: use Glob or Bash ls. For several "
     "files prefer one MultiRead call."
 )
 _WRITE = (
-    "Writes a file on the remote host {host}, replacing it atomically if it exists (mode "
-    "kept); an existing file MUST have been Read first in this session. Parent directories "
-    "are created. Prefer Edit for changes to existing files."
+    "Writes a file on the remote host {host}, replacing it if it exists (owner, mode, links "
+    "and xattrs kept); an existing file MUST have been Read first in this session. Parent "
+    "directories are created. Prefer Edit for changes to existing files."
 )
 _EDIT = (
     "Performs exact string replacement in a file on the remote host {host}. You must Read "

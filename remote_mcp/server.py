@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.from_thread
@@ -33,9 +33,17 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, wire
+from .call_gate import CALL_GATE
 from .config import HostConfig
-from .errors import ConnectionLost, RemoteMCPError, SessionError, ToolError, describe
+from .errors import (
+    CallCancelled,
+    ConnectionLost,
+    RemoteMCPError,
+    SessionError,
+    ToolError,
+    describe,
+)
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
 
@@ -68,6 +76,8 @@ class RemoteServer:
         self._runtime: tuple[Session, ToolState] | None = None
         self._runtime_lock = threading.Lock()
         self._connecting: Future[None] | None = None
+        self._notices: list[str] = []  # what cancelled calls did after all, for the next result
+        self._notices_lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self.hidden = hidden_tools(host)
         self.tools = [
@@ -179,26 +189,34 @@ class RemoteServer:
 
         session, state = await anyio.to_thread.run_sync(self.runtime)
         env = CallEnv(session, state, self.host)
+        if (ctx.meta or {}).get(wire.BAD_TEXT):
+            return _error(
+                f"The {params.name} request contains text that is not valid Unicode (a lone "
+                "UTF-16 surrogate such as \\ud800, or bytes that are not UTF-8), shown here as "
+                "U+FFFD; nothing was done. Send valid text; for a file name with bytes that "
+                "are not UTF-8, use the \\xNN form that Glob and Grep show."
+            )
         token = (ctx.meta or {}).get("progress_token")
         if token is not None:
             env.progress = self._progress_sender(ctx)
         try:
             output = await self._dispatch(env, params.name, params.arguments or {})
         except anyio.get_cancelled_exc_class():
+            env.gate.close()  # nothing more goes to the remote for this call
             with anyio.CancelScope(shield=True):
                 for hook in env.cancel_hooks:
                     await anyio.to_thread.run_sync(_quietly, hook)
             raise
         except ToolError as err:
-            return _error(str(err))
+            return _error(self._with_notices(str(err)))
         except SessionError as err:
-            return _error(f"Remote host {self.host.name}: {err}")
+            return _error(self._with_notices(f"Remote host {self.host.name}: {err}"))
         except RemoteMCPError as err:
-            return _error(str(err))
+            return _error(self._with_notices(str(err)))
         except Exception as exc:  # noqa: BLE001 - never a protocol error for a tool failure
             log.exception("tool %s failed", params.name)
             return _error(f"Internal error in remote-mcp ({type(exc).__name__}: {exc}).")
-        return _content(output, self.session.take_warning())
+        return _content(output, self._with_notices(self.session.take_warning() or "") or None)
 
     async def _dispatch(self, env: CallEnv, name: str, arguments: dict[str, Any]) -> ToolOutput:
         from .handlers import HANDLERS
@@ -215,6 +233,18 @@ class RemoteServer:
             raise ToolError(format_validation_error(name, exc)) from None
 
         def work() -> ToolOutput:
+            gate = CALL_GATE.set(env.gate)
+            try:
+                output = attempt()
+            except BaseException as exc:
+                self._after_cancel(env, name, spec.read_only, exc)
+                raise
+            finally:
+                CALL_GATE.reset(gate)
+            self._after_cancel(env, name, spec.read_only, None)
+            return output
+
+        def attempt() -> ToolOutput:
             if spec.open_world:
                 self.wait_connected()
             try:
@@ -232,6 +262,33 @@ class RemoteServer:
 
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
 
+    def _after_cancel(
+        self, env: CallEnv, name: str, read_only: bool, error: BaseException | None
+    ) -> None:
+        """A cancelled change that had already reached the remote ran on: say how it
+        ended, in the next result (a cancelled request gets no response of its own)."""
+        if not (env.gate.closed and env.gate.started) or read_only or env.cancel_hooks:
+            return  # (a call with cancel hooks, like Bash, is stopped by them)
+        if isinstance(error, CallCancelled):
+            outcome = "it was stopped before its next remote command"
+        elif error is not None:
+            outcome = f"it failed: {describe(error)}"
+        else:
+            outcome = "it completed"
+        notice = (
+            f"[NOTE] A {name} call cancelled by the client had already started on "
+            f"{self.host.name} when the cancel arrived, so it was not undone: {outcome}. "
+            "Check the current state before repeating it."
+        )
+        log.warning("%s", notice)
+        with self._notices_lock:
+            self._notices.append(notice)
+
+    def _with_notices(self, text: str) -> str:
+        with self._notices_lock:
+            notices, self._notices = self._notices, []
+        return "\n\n".join(part for part in [*notices, text] if part)
+
     def _progress_sender(self, ctx: Any) -> Callable[[float, str], None]:
         def send(progress: float, message: str) -> None:
             try:
@@ -248,7 +305,8 @@ class RemoteServer:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._exit_on_signal)
-                async with stdio_server() as (read, write):
+                lines = cast(Any, wire.stdin_lines())  # an async iterable of lines is enough
+                async with stdio_server(stdin=lines) as (read, write):
                     await self.server.run(read, write, self.server.create_initialization_options())
                 tg.cancel_scope.cancel()  # stdin reached EOF
         finally:

@@ -16,13 +16,20 @@ import paramiko
 from invoke.exceptions import CommandTimedOut
 
 from .bash_shell import BashShell
+from .call_gate import CALL_GATE, CallGate
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
 from .errors import ConnectionLost, RemoteTimeout, ShellProtocolError, describe
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
 
-__all__ = ["RemoteInfo", "Session", "describe"]
+__all__ = ["CALL_GATE", "CallGate", "RemoteInfo", "Session", "describe"]
+
+
+def _enter_gate() -> None:
+    gate = CALL_GATE.get()
+    if gate is not None:
+        gate.enter()
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,9 @@ class Session:
         self.connect()
         kwargs.setdefault("timeout", self.host.op_timeout_s)
         try:
-            return self.pool.run(command, **kwargs)
+            with self.pool.channel() as shell:  # may wait for a free worker...
+                _enter_gate()  # ...during which the call may have been cancelled
+                return shell.run(command, **kwargs)
         except ConnectionLost:
             self.conn.close()
             raise
@@ -134,6 +143,7 @@ class Session:
     def sftp(self) -> paramiko.SFTPClient:
         """A cached SFTP client (Upload/Download); opening one costs ~3 round trips."""
         self.connect()
+        _enter_gate()
         with self._lock:
             channel = self._sftp.get_channel() if self._sftp is not None else None
             if self._sftp is None or channel is None or channel.closed:
@@ -145,6 +155,7 @@ class Session:
 
     def bash_shell(self) -> ShellChannel:
         """The channel of the Bash tool's long-lived shell (``self.bash``)."""
+        _enter_gate()
         return self.bash.shell_channel()
 
     def close(self) -> None:

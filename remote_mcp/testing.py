@@ -39,6 +39,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -116,6 +117,9 @@ class SshdServer:
     isolated: bool = False
     """True when sshd really runs in a private mount namespace over ``isolated_root``."""
     config_path: Path | None = None
+    other_user: str | None = None
+    """An unprivileged account that may also log in with ``client_key`` (see `start_sshd`)."""
+    _keys_dir: Path | None = field(default=None, repr=False)
     _remove_root: bool = field(default=False, repr=False)
     _client: paramiko.SSHClient | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -147,6 +151,9 @@ class SshdServer:
                 self.process.kill()
                 self.process.wait(timeout)
         _running.discard(self)
+        if self._keys_dir is not None:
+            shutil.rmtree(self._keys_dir, ignore_errors=True)
+            self._keys_dir = None
         if self._remove_root and self.isolated_root is not None:
             # start_sshd made this (empty) mountpoint; rmdir leaves it if anything is in it.
             with contextlib.suppress(OSError):
@@ -209,8 +216,11 @@ def _split_extra(extra: str) -> tuple[str, str]:
     return extra, ""
 
 
-def _write_config(workdir: Path, port: int, extra: str) -> Path:
+def _write_config(workdir: Path, port: int, extra: str, keys_dir: Path | None = None) -> Path:
     head, match = _split_extra(extra)
+    # sshd reads a key file as the user logging in: the other user's lives in
+    # a directory that user can traverse (the workdir usually is private).
+    keys = f" {keys_dir}/%u" if keys_dir is not None else ""
     config = workdir / "sshd_config"
     config.write_text(
         f"""# Written by remote_mcp.testing.start_sshd; throwaway test server.
@@ -218,7 +228,7 @@ def _write_config(workdir: Path, port: int, extra: str) -> Path:
 Port {port}
 ListenAddress 127.0.0.1
 HostKey {workdir / "host_ed25519"}
-AuthorizedKeysFile {workdir / "authorized_keys"}
+AuthorizedKeysFile {workdir / "authorized_keys"}{keys}
 PidFile {workdir / "sshd.pid"}
 StrictModes no
 UsePAM no
@@ -268,6 +278,25 @@ def _probe_isolation(root: Path) -> str | None:
     return None
 
 
+def _authorize_other_user(user: str, client_key: Path) -> Path | None:
+    """Create ``user`` if needed and authorize the client key for it (root only)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        _run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/tmp",
+              "--shell", "/bin/sh", user], "useradd")  # fmt: skip
+    # sshd refuses a locked account ("!" password) when PAM is off; "*" only disables passwords.
+    _run(["usermod", "--password", "*", user], "usermod")
+    keys_dir = Path(tempfile.mkdtemp(prefix="remote-mcp-sshd-keys-"))
+    keys_dir.chmod(0o755)
+    key_file = keys_dir / user
+    shutil.copyfile(client_key.with_name(client_key.name + ".pub"), key_file)
+    key_file.chmod(0o644)
+    return keys_dir
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     # If the test process is SIGKILLed, take sshd down too (PR_SET_PDEATHSIG=1).
     # Survives the unshare -> sh -> sshd execs (cleared only for set-uid programs).
@@ -299,6 +328,7 @@ def start_sshd(
     isolated_root: Path | None = None,
     extra_config: str = "",
     detach: bool = False,
+    other_user: str | None = None,
 ) -> SshdServer:
     """Start a throwaway OpenSSH server on 127.0.0.1 and wait until it answers.
 
@@ -319,6 +349,11 @@ def start_sshd(
 
     ``detach=True`` lets sshd outlive this process (``invoke sandbox``): it gets
     its own session and is not stopped at interpreter exit; stop it by pid.
+
+    ``other_user`` (root only) also lets that unprivileged account log in
+    with ``client_key``, creating it (with a group of its own, home ``/tmp``)
+    if it does not exist: tests of permissions need a user that root's
+    privileges do not hide. Not root: ignored, and ``other_user`` stays None.
 
     Raises `SshdError` (with the tail of the log) when sshd does not come up.
     """
@@ -343,6 +378,8 @@ def start_sshd(
         ["ssh-keygen", "-l", "-E", "sha256", "-f", f"{host_key}.pub"], "ssh-keygen -l"
     ).stdout.split()[1]
 
+    keys_dir = _authorize_other_user(other_user, client_key) if other_user else None
+
     with contextlib.suppress(OSError):
         # Privilege separation directory; sshd -t fails without it. Root only.
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -365,7 +402,7 @@ def start_sshd(
     last_error = ""
     for _attempt in range(3):
         port = free_port()
-        config = _write_config(workdir, port, extra_config)
+        config = _write_config(workdir, port, extra_config, keys_dir)
         _run([SSHD, "-t", "-f", str(config)], "sshd -t (config check)")
         if isolated:
             assert isolated_root is not None
@@ -410,6 +447,8 @@ def start_sshd(
                 log_path=log_path,
                 isolated=isolated,
                 config_path=config,
+                other_user=other_user if keys_dir is not None else None,
+                _keys_dir=keys_dir,
                 _remove_root=remove_root,
             )
             server.known_hosts.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
@@ -422,6 +461,8 @@ def start_sshd(
         last_error = f"{why_not}\n--- {log_path} (tail) ---\n{_tail(log_path, _LOG_TAIL_LINES)}"
         if "Address already in use" not in last_error:
             break  # only the free_port() race is worth another try
+    if keys_dir is not None:
+        shutil.rmtree(keys_dir, ignore_errors=True)
     if remove_root and isolated_root is not None:
         with contextlib.suppress(OSError):
             isolated_root.rmdir()

@@ -73,6 +73,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # One per test process (pid), so parallel runs (xdist workers, two terminals)
 # never share the remote area.
 REMOTE_AREA = Path(f"/tmp/remote-mcp-remote-area-{os.getpid()}")
+# An unprivileged remote account (created when the tests run as root): root's
+# privileges hide every permission bug.
+OTHER_USER = "rmcp-test"
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +86,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     tmpfs: files the product writes there "remotely" are invisible locally, so
     a product bug that uses a local path instead of SSH fails the tests.
     """
-    server = start_sshd(tmp_path_factory.mktemp("sshd"), isolated_root=REMOTE_AREA)
+    server = start_sshd(
+        tmp_path_factory.mktemp("sshd"), isolated_root=REMOTE_AREA, other_user=OTHER_USER
+    )
     try:
         home = Path(TEST_HOME)
         ssh_dir = home / ".ssh"
@@ -200,3 +205,31 @@ def state(session: Session) -> ToolState:
     """Fresh per-test tool state (read tracking etc.) bound to the session's remote."""
     assert session.info is not None
     return ToolState(host_name="test", info=session.info, cwd=session.info.home)
+
+
+@pytest.fixture(scope="session")
+def session_nonroot(sshd: SshdServer) -> Iterator[Session]:
+    """A product Session logged in as the unprivileged ``sshd.other_user``."""
+    if sshd.other_user is None:
+        pytest.skip("needs root to create the unprivileged remote user (CI runs as root)")
+    s = Session(make_host(sshd, user=sshd.other_user))
+    s.connect()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def state_nonroot(session_nonroot: Session) -> ToolState:
+    """Fresh tool state for `session_nonroot`."""
+    assert session_nonroot.info is not None
+    info = session_nonroot.info
+    return ToolState(host_name="test", info=info, cwd=info.home)
+
+
+@pytest.fixture
+def remote_dir_nonroot(sshd: SshdServer, remote_dir: str, session_nonroot: Session) -> str:
+    """`remote_dir`, owned by the unprivileged user."""
+    assert sshd.other_user is not None
+    rc, _, err = remote_exec(sshd, f"chown {sshd.other_user}: -- {shlex.quote(remote_dir)}")
+    assert rc == 0, err
+    return remote_dir

@@ -20,6 +20,7 @@ from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
 from remote_mcp.tools import search
 from remote_mcp.tools.base import ToolState
+from remote_mcp.tools.names import show_name
 
 CANARY = "/tmp/remote-mcp-search-canary"
 
@@ -662,16 +663,17 @@ def test_grep_gitignore_only_with_rg(remote: Any, remote_dir: str, grep_env: Any
 def test_grep_hostile_names_and_patterns(remote: Any, remote_dir: str, grep_env: Any,
                                          canary: None) -> None:  # fmt: skip
     remote.sh(_hostile_script(remote_dir))
-    newest_first = list(reversed(HOSTILE))
+    shown = [show_name(name) for name in HOSTILE]  # bytes that are not UTF-8 as \xNN
+    newest_first = list(reversed(shown))
     assert grep_text(grep_env, "needle") == f"Found {len(HOSTILE)} files\n" + "\n".join(
         newest_first
     )
     by_name = sorted(range(len(HOSTILE)), key=lambda i: os.fsencode(HOSTILE[i]))
     assert grep_text(grep_env, "needle", output_mode="content") == "\n".join(
-        f"{HOSTILE[i]}:1:needle {i}" for i in by_name
+        f"{shown[i]}:1:needle {i}" for i in by_name
     )
     assert grep_text(grep_env, "needle", output_mode="count").startswith(
-        "\n".join(f"{HOSTILE[i]}:1" for i in by_name)
+        "\n".join(f"{shown[i]}:1" for i in by_name)
     )
     assert grep_text(grep_env, "needle 5", HOSTILE[5], output_mode="content") == "1:needle 5"
     for pattern in (f"$(touch {CANARY})", f"`touch {CANARY}`", "'; touch x; '", "-e"):

@@ -69,6 +69,7 @@ def _values() -> dict[str, dict[str, Any]]:
         "shell_start.sh.j2": {},
         "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", subshell=True),
         "_precondition.sh.j2": dict(expect=FileRecord("0" * 64, HOSTILE, 1)),
+        "_commit.sh.j2": dict(token="EOF_1"),
     }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from invoke.runners import Result
 from ..errors import ToolError
 from ..session import RemoteInfo
 from ..templates import render
+from .names import unescape_name
 
 __all__ = [
     "FileRecord",
@@ -115,7 +116,17 @@ class ToolState:
             path = posixpath.join(self.cwd or self._home(runner), path)
         resolved = posixpath.normpath(path)
         # normpath keeps a leading "//" (POSIX allows it to be special); we don't.
-        return "/" + resolved.lstrip("/")
+        return self._unescape("/" + resolved.lstrip("/"), runner)
+
+    def _unescape(self, path: str, runner: Runner | None) -> str:
+        """A name shown with ``\\xNN`` escapes (names.py) addresses its bytes,
+        unless a file with the literal name exists (one more command, only then)."""
+        named = unescape_name(path)
+        if named is None or runner is None:
+            return path if named is None else named
+        found = run_template(runner, "stat.sh.j2", paths=[path], allowed=list(self.allowed_paths))
+        literal = found.stdout.split()[1:2]
+        return path if literal not in ([], ["missing"], ["refused"]) else named
 
     def _home(self, runner: Runner | None) -> str:
         if self.info is None and runner is not None:

@@ -8,8 +8,9 @@ Wording and validation order follow reference/claude-code-tools.md sections 3-4
   and a small program; the reply carries a status, the new hash and the snippet.
   A one-line edit of a 10 MB file moves a few KB.
 * **One command per call.** Existence, the read-before-edit rule, the content
-  hash precondition, the replacement and the atomic rename (temp file in the
-  same directory, mode and owner kept) are one remote command
+  hash precondition, the replacement and the commit (temp file in the same
+  directory, renamed over the file or copied into it so the file keeps its
+  identity: docs/explanation/file-identity.md) are one remote command
   (``edit.sh.j2``). Without python3/perl the file is fetched, edited locally
   and written back (two commands), under the same precondition.
 * **One matching engine.** The functions in the "engine" section below are
@@ -54,6 +55,7 @@ from .base import (
     run_template,
 )
 from .guard import check_writable, guard_values, refusal
+from .write_errors import backup_path, commit_failure, errno_message
 
 __all__ = ["edit", "multi_edit", "python_program"]
 
@@ -431,7 +433,8 @@ def _run(
         lines = _reply_lines(result.exited, result.stdout, result.stderr, file_path, state)
         reply, done = lines[0], lines[1] if len(lines) > 1 else ""
     facts = _interpret(reply, changes, label, file_path, state, backend)
-    sha256, size, mtime = _committed(done, file_path, state)
+    backup = backup_path(path, values["token"])
+    sha256, size, mtime = _committed(done, file_path, state, backup)
     state.files[path] = FileRecord(sha256, mtime, size)
     facts.update(path=path, backend=backend, sha256=sha256, size=size)
     return facts
@@ -508,12 +511,13 @@ def _edit_locally(
         runner, "edit.sh.j2", **{**values, "engine": "upload", "expect": expect},
         content=content, refused=_REFUSED_EXIT,
     )  # fmt: skip
-    lines = _reply_lines(written.exited, written.stdout, written.stderr, file_path, state)
+    backup = backup_path(values["path"], values["token"])
+    lines = _reply_lines(written.exited, written.stdout, written.stderr, file_path, state, backup)
     return reply, lines[0]
 
 
 def _reply_lines(
-    exited: int, stdout: str, stderr: str, file_path: str, state: ToolState
+    exited: int, stdout: str, stderr: str, file_path: str, state: ToolState, backup: str = ""
 ) -> list[str]:
     """The template's reply lines; guard refusals become Claude Code's errors."""
     lines = stdout.splitlines()
@@ -521,11 +525,13 @@ def _reply_lines(
         raise ToolError(
             f"Remote command for {file_path} failed (exit {exited}): {stderr.strip()[-500:]}"
         )
-    _raise_for_guard(lines[0], file_path, state, stderr)
+    _raise_for_guard(lines[0], file_path, state, stderr, backup)
     return lines
 
 
-def _raise_for_guard(line: str, file_path: str, state: ToolState, stderr: str = "") -> None:
+def _raise_for_guard(
+    line: str, file_path: str, state: ToolState, stderr: str = "", backup: str = ""
+) -> None:
     word, _, arg = line.partition(" ")
     if word == "refused":
         raise refusal(state, file_path, arg)
@@ -543,13 +549,12 @@ def _raise_for_guard(line: str, file_path: str, state: ToolState, stderr: str = 
         "notregular": f"Cannot edit {file_path}: it is not a regular file.",
         "badlink": f"Cannot resolve the symbolic link {file_path} on the remote.",
         "mkdir": f"Cannot create the parent directory of {file_path} on the remote.",
-        "nowrite": (
-            f"EACCES: permission denied, cannot write '{file_path}' (the directory must be "
-            "writable: the file is replaced atomically through a temporary file beside it)."
-        ),
     }
     if word in simple:
         raise ToolError(simple[word])
+    failure = commit_failure(line, file_path, backup)
+    if failure is not None:
+        raise ToolError(failure)
     if word == "toolarge":
         size, limit = (int(n) for n in arg.split(" "))
         where = "" if limit == EDIT_MAX_BYTES else " without python3 or perl on the remote"
@@ -558,6 +563,9 @@ def _raise_for_guard(line: str, file_path: str, state: ToolState, stderr: str = 
             f"{format_size(limit)}). Use Bash (for example sed -i) to change this file."
         )
     if word == "crashed":
+        full = errno_message(stderr, file_path)  # the engine could not write its temp file
+        if full is not None:
+            raise ToolError(full)
         raise ToolError(
             f"The edit program failed on the remote (exit {arg}): {stderr.strip()[-500:]}\n"
             "Nothing was written. Setting edit_backend to local in the remote-mcp config "
@@ -617,11 +625,11 @@ def _match_lines(count: int, lines: list[int]) -> str:
     return f"\nMatches at lines: {shown}{more}"
 
 
-def _committed(done: str, file_path: str, state: ToolState) -> tuple[str, int, str]:
+def _committed(done: str, file_path: str, state: ToolState, backup: str) -> tuple[str, int, str]:
     """Parse ``done SHA256 SIZE MTIME``; anything else is the commit's refusal."""
     word, _, rest = done.partition(" ")
     if word != "done":
-        _raise_for_guard(done, file_path, state)
+        _raise_for_guard(done, file_path, state, backup=backup)
         raise ToolError(f"Unexpected reply from the remote while editing {file_path}: {done!r}")
     sha256, size, mtime = rest.split(" ", 2)
     return sha256, int(size), mtime

@@ -12,7 +12,7 @@ import hashlib
 import posixpath
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from ..errors import ToolError
@@ -31,6 +31,7 @@ from .base import (
     split_lines,
 )
 from .guard import check_writable, guard_values, refusal
+from .write_errors import backup_path, commit_failure
 
 __all__ = ["file_stat", "multi_read", "read", "write"]
 
@@ -44,6 +45,9 @@ MAX_IMAGE_BYTES = 3_932_160  # 3.75 MiB raw = 5 MiB base64, the API's image limi
 # does), so a Read of a huge log does not cost a full hash on the remote.
 HASH_MAX_BYTES = 4 << 20
 WRITE_SNIPPET_LINES = 16000  # Ek2
+# The largest integer a JSON client sends exactly (2^53 - 1); far beyond any
+# file's line count, and safe for the remote's sed and shell arithmetic.
+MAX_LINE_NUMBER = 9_007_199_254_740_991
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp"}  # fmt: skip
@@ -79,8 +83,14 @@ def _request(state: ToolState, runner: Runner, file_path: str,
         raise ToolError("offset must be a positive line number (1 is the first line).")
     if limit is not None and limit <= 0:
         raise ToolError("limit must be a positive number of lines.")
+    for name, value in (("offset", offset), ("limit", limit)):
+        if value is not None and value > MAX_LINE_NUMBER:
+            raise ToolError(
+                f"{name} {value} is too large: line numbers and counts go up to "
+                f"{MAX_LINE_NUMBER} (2^53 - 1), far more lines than any file has."
+            )
     start = max(1, offset or 1)
-    end = start + (limit or DEFAULT_LIMIT) - 1
+    end = min(start + (limit or DEFAULT_LIMIT) - 1, MAX_LINE_NUMBER)
     ext = posixpath.splitext(path)[1].lower()
     mode = "image" if ext in IMAGE_TYPES else "exists" if ext in BINARY_EXTENSIONS else "text"
     return _Request(file_path, path, start, end, mode, offset is None and limit is None)
@@ -210,7 +220,28 @@ def read(
     result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
                           line_bytes=MAX_LINE_CHARS * 4, **guard_values(state))  # fmt: skip
     _check_exit(result.exited, result.stderr, file_path)
-    return _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
+    raw = result.stdout.encode("utf-8", "surrogateescape")
+    if raw.startswith(b"notimage"):
+        return _read_as_text(runner, req, state)
+    return _interpret(req, raw, state)
+
+
+def _read_as_text(runner: Runner, req: _Request, state: ToolState) -> ToolOutput:
+    """A file named like an image whose bytes are not one: sending it as an
+    image would make the API reject the conversation, so read it as text
+    (a second command, only for such misnamed files) and say why."""
+    why = "It has an image file extension but is not a PNG, JPEG, GIF or WEBP image."
+    req = replace(req, mode="text")
+    result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
+                          line_bytes=MAX_LINE_CHARS * 4)  # fmt: skip
+    _check_exit(result.exited, result.stderr, req.shown)
+    try:
+        out = _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
+    except ToolError as err:
+        raise ToolError(f"{err} {why}") from None
+    return replace(
+        out, text=f"{out.text}\n\n<system-reminder>{why} It was read as text.</system-reminder>"
+    )
 
 
 def _check_exit(code: int, stderr: str, what: str) -> None:
@@ -250,7 +281,10 @@ def multi_read(
     sections, images, structured = [], [], []
     for req, raw in zip(reqs, parts, strict=True):
         try:
-            out = _interpret(req, raw, state)
+            if raw.startswith(b"notimage"):
+                out = _read_as_text(runner, req, state)
+            else:
+                out = _interpret(req, raw, state)
         except ToolError as err:
             sections.append(f"==> {req.shown} <==\nError: {err}")
             structured.append({"path": req.path, "error": str(err)})
@@ -282,20 +316,25 @@ def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
 def write(
     runner: Runner, file_path: str, content: str, *, state: ToolState | None = None
 ) -> ToolOutput:
-    """Claude Code's Write: atomic replace, read-before-overwrite enforced."""
+    """Claude Code's Write: read-before-overwrite enforced; the file keeps its
+    identity (``_commit.sh.j2``: atomic rename when safe, else in place)."""
     state = state if state is not None else ToolState()
     check_writable(state, "Write")
     path = state.resolve(file_path, runner)
     record = state.files.get(path)
     expect: object = "absent" if record is None else record
     data = content.encode("utf-8", "surrogateescape")
+    token = "RMCP_EOF_" + secrets.token_hex(12)
     result = run_template(runner, "write.sh.j2", path=path, content=data, expect=expect,
-                          token="RMCP_EOF_" + secrets.token_hex(12),
-                          **guard_values(state))  # fmt: skip
+                          token=token, **guard_values(state))  # fmt: skip
     _check_exit(result.exited, result.stderr, file_path)
-    status, _, mtime = result.stdout.strip().partition(" ")
+    reply = result.stdout.strip()
+    status, _, mtime = reply.partition(" ")
     if status == "refused":
         raise refusal(state, file_path, mtime)
+    failure = commit_failure(reply, file_path, backup_path(path, token))
+    if failure is not None:
+        raise ToolError(failure)
     if status == "notread":
         raise ToolError(NOT_READ)
     if status == "stale":
@@ -306,11 +345,6 @@ def write(
         raise ToolError(f"Cannot create the parent directory of {file_path} on the remote.")
     if status == "badlink":
         raise ToolError(f"Cannot resolve the symbolic link {file_path} on the remote.")
-    if status == "nowrite":
-        raise ToolError(
-            f"EACCES: permission denied, cannot write '{file_path}' (the directory must be "
-            "writable: the file is replaced atomically through a temporary file beside it)."
-        )
     if status not in ("created", "updated"):
         raise ToolError(f"Unexpected reply from the remote while writing {file_path}: {status!r}")
     state.files[path] = FileRecord(hashlib.sha256(data).hexdigest(), mtime, len(data))

@@ -33,6 +33,7 @@ from ..errors import ToolError
 from .base import Runner, ToolOutput, ToolState, decode_text, run_template
 from .glob_to_find import find_filter
 from .guard import guard_values, raise_if_refused
+from .names import show_name
 from .regex_translate import refuse, translate_regex
 from .rg_globs import GlobSyntaxError, RipgrepGlob
 from .rg_types import RG_TYPES
@@ -111,6 +112,16 @@ def _glob_backend(state: ToolState, runner: Runner) -> str:
     return "rg" if "rg" in has else "gnu" if "gnu_find" in has else "posix"
 
 
+def _refuse_nul(**values: str | None) -> None:
+    """A NUL can reach neither a file name nor a command argument: say so."""
+    for name, value in values.items():
+        if value and "\0" in value:
+            raise ToolError(
+                f"{name} contains a NUL character (\\0), which no file name or search "
+                f"pattern on the remote can contain. Remove it and try again."
+            )
+
+
 def glob(
     runner: Runner,
     pattern: str,
@@ -124,6 +135,7 @@ def glob(
     starting with ``/`` searches from its literal directory part, as Claude
     Code does. One remote command."""
     state = state if state is not None else ToolState()
+    _refuse_nul(pattern=pattern)
     root = state.resolve(path, runner) if path else _cwd(state, runner)
     from_pattern = False
     if pattern.startswith("/"):
@@ -163,7 +175,7 @@ def glob(
     truncated = len(rels) > GLOB_LIMIT
     if not files:
         return ToolOutput("No files found", structured={"files": [], "truncated": False})
-    text = "\n".join([*files, *([_TRUNCATED] if truncated else [])])
+    text = "\n".join([*map(show_name, files), *([_TRUNCATED] if truncated else [])])
     return ToolOutput(text, structured={"files": files, "truncated": truncated,
                                         "backend": backend})  # fmt: skip
 
@@ -256,6 +268,7 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
 ) -> ToolOutput:
     """Claude Code's Grep (ripgrep semantics and output), in one command."""
     state = state if state is not None else ToolState()
+    _refuse_nul(pattern=pattern, glob=glob, type=type)
     mode = output_mode or "files_with_matches"
     if mode not in ("content", "files_with_matches", "count"):
         raise ToolError(f"output_mode must be content, files_with_matches or count, not {mode!r}.")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .base import ToolOutput, decode_text
+from .names import show_name
 from .rg_globs import RipgrepGlob
 
 __all__ = ["GREP_MAX_CHARS", "MAX_COLUMNS", "GrepRequest", "GrepView", "join_path", "oldest_first"]
@@ -94,6 +95,10 @@ class GrepView:
     fix_columns: bool
 
     def shown(self, rel: bytes) -> str:
+        """``where`` as the agent reads it (names.py: undecodable bytes as \\xNN)."""
+        return show_name(self.where(rel))
+
+    def where(self, rel: bytes) -> str:
         """Relative to the cwd when under it, else absolute (Claude Code's jC0)."""
         absolute = join_path(self.root, rel)
         relative = posixpath.relpath(absolute, self.cwd)
@@ -125,13 +130,13 @@ class GrepView:
             mtime, _, rel = rec.partition(b" ")
             rows.append((-_mtime_ns(mtime), join_path(self.root, rel), rel))
         rows.sort()
-        paths = self._page([self.shown(rel) for _, _, rel in rows])
+        paths = self._page([self.where(rel) for _, _, rel in rows])
         info = {"mode": "files_with_matches", "filenames": paths, "backend": backend}
         if not paths:
             return ToolOutput("No files found", structured=info)
         n, page = len(paths), self._pagination()
         header = f"Found {n} file{'' if n == 1 else 's'}{' ' + page if page else ''}"
-        return ToolOutput(_cap("\n".join([header, *paths])), structured=info)
+        return ToolOutput(_cap("\n".join([header, *map(show_name, paths)])), structured=info)
 
     def _count(self, body: bytes, backend: str) -> ToolOutput:
         entries: list[tuple[bytes, int]] = []
