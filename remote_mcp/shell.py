@@ -84,6 +84,7 @@ class _Capture:
         self.dropped_lines = 0
         self.match: re.Match[bytes] | None = None
         self.status: int | None = None  # the end marker's number, if it has one
+        self.remote_s: float | None = None  # the command's remote wall time, if framed so
 
     def feed(self, data: bytes) -> None:
         if len(self.kept) < self.cap:
@@ -111,6 +112,12 @@ class _Capture:
         # Read the groups now: a match on a bytearray sees later deletions.
         self.match = m
         self.status = int(m.group(1)) if m.re.groups else None
+        if m.re.groups >= 3 and m.group(2) and m.group(3):
+            try:  # $EPOCHREALTIME uses the locale's decimal separator
+                start, end = (float(g.replace(b",", b".")) for g in (m.group(2), m.group(3)))
+                self.remote_s = end - start
+            except ValueError:
+                pass
 
     def _drop(self, data: bytes | bytearray) -> None:
         self.dropped_bytes += len(data)
@@ -199,7 +206,7 @@ class ShellChannel:
         sentinel = "__RMCP_" + secrets.token_hex(12)
         script = render(frame, command=command, sentinel=sentinel, subshell=self.subshell)
         out = _Capture(
-            re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"),
+            re.compile(b"\n" + sentinel.encode() + rb" (\d+)(?: (\S*) (\S*))?\n"),
             self.capture_limit,
             self.capture_tail,
         )
@@ -209,8 +216,11 @@ class ShellChannel:
         self.conn.stats.add_command()
         chan = self.channel
         try:
+            sending = time.perf_counter()
             chan.sendall(script.encode("utf-8", "surrogateescape"))
+            sent = time.perf_counter()
             timed_out = self._pump(chan, out, err, timeout, on_timeout, on_output, on_tick)
+            self.conn.stats.phases.add(sending, sent, time.perf_counter(), out.remote_s)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}") from exc
