@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -321,7 +322,8 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
         "",
         "Where the time goes (median ms per call): local work before the first command "
         "(template rendering...), writing to the channel, waiting for the frame's end (of "
-        "which the remote wall time, bash workers only), local work after (parsing).",
+        "which the remote wall time, bash workers only: it starts when the frame's first line "
+        "arrives, so for a large command it overlaps the write), local work after (parsing).",
         "",
         "| tool | call | before | write | wait | of which remote | after |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -331,7 +333,7 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
             p = r.phases
             lines.append(
                 f"| {r.name} | {r.what} | {p['before']:.1f} | {p['write']:.1f} | "
-                f"{p['wait']:.1f} | {p['remote']:.1f} | {p['after']:.1f} |"
+                f"{p['wait']:.1f} | {_ms(p['remote'])} | {p['after']:.1f} |"
             )
     lines += [
         "",
@@ -342,6 +344,10 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
         "~/.bashrc runs `pyenv init`: ~0.4 s of the baseline is that).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"
 
 
 def _in_rtts(ms: float, rtt_ms: float) -> str:
