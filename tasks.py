@@ -15,12 +15,12 @@ from invoke import Context, task
 @task(
     help={
         "args": "extra pytest arguments, e.g. '-k Read -x'",
-        "fast": "only the tests that need no sshd (seconds, not minutes)",
+        "fast": "only the tests that need no sshd and are not slow (seconds, not minutes)",
     }
 )
 def test(c: Context, args: str = "", fast: bool = False) -> None:
     """Run the test suite (starts its own private sshd; needs openssh-server)."""
-    select = "-m 'not sshd' " if fast else ""
+    select = "-m 'not sshd and not slow' " if fast else ""
     c.run(f"{sys.executable} -m pytest {select}{args}", pty=False)
 
 

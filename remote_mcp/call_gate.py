@@ -1,17 +1,28 @@
-"""The gate between a cancelled tool call and its next remote command.
+"""What the server tells the session layer about the tool call running in a
+thread: its cancellation gate, its cancel hooks, whether it may be stopped.
 
 Kept apart from ``session.py`` (which imports paramiko) because the server
-needs it on the critical path of its cold start.
+needs these on the critical path of its cold start.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 
 from .errors import CallCancelled
 
-__all__ = ["CALL_GATE", "CallGate"]
+__all__ = ["CALL_GATE", "CallGate", "call_cancel_hooks", "call_stoppable"]
+
+# The cancel hooks of the read-only tool call running in this thread (set by
+# the server): every worker command of the call adds one that stops it.
+call_cancel_hooks: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "call_cancel_hooks", default=None
+)
+# False while a call that changes things runs: its commands are never killed
+# half-way (a timeout leaves them to finish; the agent is told to check).
+call_stoppable: ContextVar[bool] = ContextVar("call_stoppable", default=True)
 
 
 class CallGate:

@@ -26,7 +26,14 @@ import fabric
 import paramiko
 
 from .config import HostConfig
-from .errors import AuthError, ConnectError, ConnectionLost, HostKeyError, RemoteMCPError
+from .errors import (
+    AuthError,
+    ConnectError,
+    ConnectionLost,
+    HostKeyError,
+    RemoteMCPError,
+    reason,
+)
 from .known_hosts import check_host_key, host_name, known_key_types
 from .ssh_keys import auth_failure, check_keys
 from .target import SshTarget, resolve_target
@@ -199,6 +206,9 @@ class HostConnection:
         self.stats = TransferStats()
         self._lock = threading.Lock()
         self.connection: fabric.Connection | None = None
+        # Bumped at every open: a thread that saw generation N fail closes only
+        # N, never the connection a sibling thread has just reopened.
+        self.generation = 0
 
     # -- building -------------------------------------------------------
     def target(self) -> SshTarget:
@@ -239,6 +249,7 @@ class HostConnection:
             assert conn.transport is not None
             conn.transport.set_keepalive(max(1, int(target.keepalive_s)))
             conn.transport.default_window_size = WINDOW_SIZE
+            self.generation += 1  # first: a live connection never shows the old number
             self.connection = conn
             return conn
 
@@ -266,11 +277,15 @@ class HostConnection:
         try:
             return self.transport().open_session(window_size=WINDOW_SIZE)
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise ConnectionLost(f"cannot open a channel to {self.host.name}: {exc}") from exc
+            raise ConnectionLost(
+                f"cannot open a channel to {self.host.name}: {reason(exc)}"
+            ) from exc
 
-    def close(self) -> None:
+    def close(self, generation: int | None = None) -> None:
+        """Close the connection; with ``generation``, only if it is still that one."""
         with self._lock:
-            self._close_locked()
+            if generation is None or generation == self.generation:
+                self._close_locked()
 
     def _close_locked(self) -> None:
         if self.connection is not None:

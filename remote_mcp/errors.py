@@ -33,6 +33,7 @@ __all__ = [
     "ShellProtocolError",
     "ToolError",
     "describe",
+    "reason",
 ]
 
 
@@ -78,6 +79,19 @@ class RemoteTimeout(SessionError):
 
 class CallCancelled(RemoteMCPError):
     """The client cancelled the call before its next remote command was sent."""
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as words for a message: paramiko raises ``EOFError()``
+    and friends without any, and "cannot open a channel: " helps nobody."""
+    text = str(exc).strip()
+    if text:
+        return text
+    if isinstance(exc, EOFError):
+        return "the connection was closed"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return f"{type(exc).__name__} without details"
 
 
 def describe(exc: BaseException) -> str:

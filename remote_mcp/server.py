@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -34,7 +35,7 @@ from mcp.server.stdio import stdio_server
 from pydantic import ValidationError
 
 from . import __version__, wire
-from .call_gate import CALL_GATE
+from .call_gate import CALL_GATE, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .errors import (
     CallCancelled,
@@ -57,6 +58,8 @@ __all__ = ["RemoteServer", "serve"]
 log = logging.getLogger("remote_mcp")
 
 INSTRUCTIONS = (Path(__file__).parent / "instructions.md").read_text(encoding="utf-8")
+# On exit, how long the in-flight calls' cancel hooks (remote kills) may take.
+SHUTDOWN_HOOKS_S = 10.0
 
 
 class RemoteServer:
@@ -79,6 +82,8 @@ class RemoteServer:
         self._notices: list[str] = []  # what cancelled calls did after all, for the next result
         self._notices_lock = threading.Lock()
         self._connect_lock = threading.Lock()
+        # Calls running now, by id: every exit path stops their remote commands.
+        self._inflight: dict[int, CallEnv] = {}
         self.hidden = hidden_tools(host)
         self.tools = [
             types.Tool(
@@ -199,6 +204,7 @@ class RemoteServer:
         token = (ctx.meta or {}).get("progress_token")
         if token is not None:
             env.progress = self._progress_sender(ctx)
+        self._inflight[id(env)] = env
         try:
             output = await self._dispatch(env, params.name, params.arguments or {})
         except anyio.get_cancelled_exc_class():
@@ -216,6 +222,8 @@ class RemoteServer:
         except Exception as exc:  # noqa: BLE001 - never a protocol error for a tool failure
             log.exception("tool %s failed", params.name)
             return _error(f"Internal error in remote-mcp ({type(exc).__name__}: {exc}).")
+        finally:
+            self._inflight.pop(id(env), None)
         return _content(output, self._with_notices(self.session.take_warning() or "") or None)
 
     async def _dispatch(self, env: CallEnv, name: str, arguments: dict[str, Any]) -> ToolOutput:
@@ -234,6 +242,11 @@ class RemoteServer:
 
         def work() -> ToolOutput:
             gate = CALL_GATE.set(env.gate)
+            # A read-only call's worker commands register their stop; a change is
+            # never cut half-way (the gate keeps a cancelled one from starting).
+            call_stoppable.set(spec.read_only)
+            if spec.read_only:
+                call_cancel_hooks.set(env.cancel_hooks)
             try:
                 output = attempt()
             except BaseException as exc:
@@ -310,17 +323,35 @@ class RemoteServer:
                     await self.server.run(read, write, self.server.create_initialization_options())
                 tg.cancel_scope.cancel()  # stdin reached EOF
         finally:
-            await anyio.to_thread.run_sync(self.close)
+            await anyio.to_thread.run_sync(self.shutdown)
 
     async def _exit_on_signal(self) -> None:
         # Claude Code stops servers with SIGINT, then SIGTERM: both mean a clean
-        # exit. The SDK reads stdin in a thread that cannot be interrupted, so
-        # after closing every SSH connection we leave without waiting for it.
+        # exit, with the same cleanup as stdin EOF. The SDK reads stdin in a
+        # thread that cannot be interrupted, so afterwards we leave without it.
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
-                await anyio.to_thread.run_sync(self.close)
+                await anyio.to_thread.run_sync(self.shutdown)
                 sys.stdout.flush()
                 os._exit(0)
+
+    def shutdown(self, bound_s: float = SHUTDOWN_HOOKS_S) -> None:
+        """Stop what in-flight calls run on the remote (their cancel hooks,
+        in parallel, for at most ``bound_s``), then close every connection."""
+        envs = list(self._inflight.values())
+        for env in envs:
+            env.gate.close()  # nothing more goes to the remote for these calls
+        hooks = [hook for env in envs for hook in list(env.cancel_hooks)]
+        threads = [
+            threading.Thread(target=_quietly, args=(hook,), name="remote-mcp-stop", daemon=True)
+            for hook in hooks
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + bound_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.close()
 
     def close(self) -> None:
         self.session.close()

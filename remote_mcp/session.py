@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,14 +18,31 @@ import paramiko
 from invoke.exceptions import CommandTimedOut
 
 from .bash_shell import BashShell
-from .call_gate import CALL_GATE, CallGate
+from .call_gate import CALL_GATE, CallGate, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
-from .errors import ConnectionLost, RemoteTimeout, ShellProtocolError, describe
+from .errors import (
+    ConnectionLost,
+    RemoteMCPError,
+    RemoteTimeout,
+    ShellProtocolError,
+    describe,
+    reason,
+)
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
 
-__all__ = ["CALL_GATE", "CallGate", "RemoteInfo", "Session", "describe"]
+__all__ = [
+    "CALL_GATE",
+    "CallGate",
+    "RemoteInfo",
+    "Session",
+    "call_cancel_hooks",
+    "call_stoppable",
+    "describe",
+]
+
+IDLE_SFTP_CLIENTS = 2  # kept open for the next transfers; more are opened on demand
 
 
 def _enter_gate() -> None:
@@ -74,7 +93,8 @@ class Session:
         self._lock = threading.Lock()
         self._lost: str | None = None
         self.reconnects = 0
-        self._sftp: paramiko.SFTPClient | None = None
+        self._generation = 0  # the connection generation the pool belongs to
+        self._idle_sftp: list[tuple[int, paramiko.SFTPClient]] = []
 
     @property
     def stats(self) -> TransferStats:
@@ -84,16 +104,18 @@ class Session:
     def connect(self) -> RemoteInfo:
         """Open (or re-open) the connection and probe the remote. Idempotent."""
         with self._lock:
-            if self.info is not None and self.conn.is_alive():
+            current = self.conn.generation == self._generation
+            if self.info is not None and self.conn.is_alive() and current:
                 return self.info
             if self.info is not None:
                 self._mark_lost("the connection dropped")
             self.conn.open()
+            self._generation = self.conn.generation
             try:
                 # Every worker shell starts now, in parallel with the probe.
                 result = self.pool.open_all(render("probe.sh.j2"), warn=True)
             except (ConnectionLost, ShellProtocolError):
-                self.conn.close()
+                self.conn.close(self._generation)
                 raise
             self.info = RemoteInfo.parse(result.stdout)
             return self.info
@@ -102,7 +124,7 @@ class Session:
         """Forget every channel of the dead connection and remember to tell."""
         self.pool.close()
         self.pool = ChannelPool(self.conn, self.host.workers)
-        self._sftp = None
+        self._close_idle_sftp()
         lost = "its open channels"
         if self.bash.drop():
             lost += (
@@ -123,35 +145,132 @@ class Session:
         return warning
 
     def run(self, command: str, **kwargs: Any) -> ShellResult:
-        """Run on a pooled worker shell (``fabric.Connection.run`` compatible)."""
+        """Run on a pooled worker shell (``fabric.Connection.run`` compatible).
+
+        A command that runs over ``op_timeout_s`` -- or whose call is
+        cancelled -- is stopped on the remote, process tree and all. A dropped
+        link raises ConnectionLost and closes only the connection generation
+        this call saw fail, never one a sibling thread has just reopened.
+        """
         self.connect()
+        generation = self.conn.generation
         kwargs.setdefault("timeout", self.host.op_timeout_s)
+        hooks = call_cancel_hooks.get()
+        if hooks is not None:
+            kwargs.setdefault("cancel_hooks", hooks)
+        stoppable = call_stoppable.get()
+        kwargs.setdefault("stoppable", stoppable)
         try:
             with self.pool.channel() as shell:  # may wait for a free worker...
                 _enter_gate()  # ...during which the call may have been cancelled
                 return shell.run(command, **kwargs)
         except ConnectionLost:
-            self.conn.close()
+            self.conn.close(generation)
+            raise
+        except ShellProtocolError as exc:
+            if self.conn.generation != generation or not self.conn.is_alive():
+                self.conn.close(generation)
+                raise ConnectionLost(f"connection to {self.host.name} lost: {reason(exc)}") from exc
             raise
         except CommandTimedOut as exc:
+            limit = kwargs["timeout"]
+            if getattr(exc, "stopped", False):
+                raise RemoteTimeout(
+                    f"The remote command ran longer than op_timeout_s ({limit:g} s) on "
+                    f"{self.host.name} and was stopped there (the link is fine; a read-only "
+                    "tool changed nothing). Ask for less (a narrower path or pattern, "
+                    "offset/limit), or raise op_timeout_s in the config."
+                ) from exc
+            if not stoppable:
+                raise RemoteTimeout(
+                    f"{self.host.name} did not answer within {limit:g} s (op_timeout_s). The "
+                    "link may be down or the remote overloaded; the change in flight was left "
+                    "to finish, so it may or may not have been applied: check before repeating "
+                    "it, or raise op_timeout_s in the config."
+                ) from exc
+            self.conn.close(generation)  # it could not even be stopped: the link is gone
             raise RemoteTimeout(
-                f"{self.host.name} did not answer within {kwargs['timeout']:g} s "
-                "(op_timeout_s). The link may be down or the remote overloaded; a read-only "
-                "tool changed nothing. Try again, or raise op_timeout_s in the config."
+                f"{self.host.name} did not answer within {limit:g} s (op_timeout_s), not even "
+                "to stop the command: the link looks down, and the connection will be "
+                "re-established on the next call. A read-only tool changed nothing; try again."
             ) from exc
 
-    def sftp(self) -> paramiko.SFTPClient:
-        """A cached SFTP client (Upload/Download); opening one costs ~3 round trips."""
+    @contextmanager
+    def sftp_client(self) -> Iterator[paramiko.SFTPClient]:
+        """An SFTP client for one transfer, on a channel of its own.
+
+        paramiko's SFTPClient is not safe to share between threads (parallel
+        transfers deadlock or read each other's packets), so each transfer
+        borrows one; a few idle ones are kept, since opening costs ~3 round
+        trips. A transfer that stalls for ``op_timeout_s`` or loses its link
+        raises ConnectionLost (the next call reconnects and warns); genuine
+        SFTP errors (permission denied, no such file) pass through.
+        """
         self.connect()
         _enter_gate()
+        generation = self.conn.generation
+        client = self._take_sftp(generation)
+        healthy = False
+        try:
+            yield client
+            healthy = True
+        except RemoteMCPError:
+            healthy = True  # the tool refused something; the client is fine
+            raise
+        except (EOFError, paramiko.SSHException, OSError) as exc:
+            channel = client.get_channel()
+            broken = (
+                isinstance(exc, EOFError | paramiko.SSHException | TimeoutError)
+                or channel is None
+                or channel.closed
+                or not self.conn.is_alive()
+            )
+            if not broken:
+                healthy = True  # an SFTP status error: the client is fine
+                raise
+            self.conn.close(generation)
+            raise ConnectionLost(
+                f"the SFTP transfer with {self.host.name} broke off: {reason(exc)}"
+            ) from exc
+        finally:
+            self._give_back_sftp(generation, client, healthy)
+
+    def _take_sftp(self, generation: int) -> paramiko.SFTPClient:
         with self._lock:
-            channel = self._sftp.get_channel() if self._sftp is not None else None
-            if self._sftp is None or channel is None or channel.closed:
-                self._sftp = paramiko.SFTPClient.from_transport(
-                    self.conn.transport(), window_size=WINDOW_SIZE
-                )
-                assert self._sftp is not None
-            return self._sftp
+            while self._idle_sftp:
+                gen, client = self._idle_sftp.pop()
+                channel = client.get_channel()
+                if gen == generation and channel is not None and not channel.closed:
+                    return client
+                client.close()
+        try:
+            opened = paramiko.SFTPClient.from_transport(
+                self.conn.transport(), window_size=WINDOW_SIZE
+            )
+        except (EOFError, paramiko.SSHException, OSError) as exc:
+            self.conn.close(generation)
+            raise ConnectionLost(
+                f"cannot open an SFTP channel to {self.host.name}: {reason(exc)}"
+            ) from exc
+        assert opened is not None
+        client = opened
+        channel = client.get_channel()
+        assert channel is not None
+        channel.settimeout(self.host.op_timeout_s)
+        return client
+
+    def _give_back_sftp(self, generation: int, client: paramiko.SFTPClient, healthy: bool) -> None:
+        with self._lock:
+            keep = healthy and generation == self.conn.generation
+            if keep and len(self._idle_sftp) < IDLE_SFTP_CLIENTS:
+                self._idle_sftp.append((generation, client))
+                return
+        client.close()
+
+    def _close_idle_sftp(self) -> None:
+        idle, self._idle_sftp = self._idle_sftp, []
+        for _, client in idle:
+            client.close()
 
     def bash_shell(self) -> ShellChannel:
         """The channel of the Bash tool's long-lived shell (``self.bash``)."""
@@ -163,7 +282,5 @@ class Session:
         self.bash.close(kill_jobs=self.host.jobs_on_exit == "kill")
         with self._lock:
             self.pool.close()
-            if self._sftp is not None:
-                self._sftp.close()
-                self._sftp = None
+            self._close_idle_sftp()
             self.conn.close()

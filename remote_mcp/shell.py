@@ -30,14 +30,17 @@ import paramiko
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 from invoke.runners import Result
 
+from .capture import StreamCapture
 from .connection import HostConnection
-from .errors import ConnectionLost, ShellProtocolError
+from .errors import ConnectionLost, SessionError, ShellProtocolError, reason
 from .templates import render
 
 __all__ = ["ChannelPool", "ShellChannel", "ShellResult"]
 
 # Bytes of each stream kept in memory per command; the rest is counted, not kept.
 DEFAULT_CAPTURE = 64 << 20
+# How long a stopped command may take to unwind before its shell is given up.
+STOP_GRACE_S = 10.0
 
 
 class ShellResult(Result):
@@ -66,64 +69,38 @@ class ShellResult(Result):
         return self.stdout.encode("utf-8", "surrogateescape")
 
 
-class _Capture:
-    """Accumulate one stream up to a cap and find its end marker.
+class _Command:
+    """One running worker command: its remote pid (once the frame reported
+    it) and whether somebody asked to stop it. The lock makes exactly one of
+    "pid arrives" and "stop requested" send the stop, whichever is second."""
 
-    Only a short tail is needed to find a marker split across reads, so the
-    dropped middle of a huge stream costs nothing but a line count.
-    """
+    def __init__(self, stop: Callable[[int], bool] | None) -> None:
+        self._stop = stop
+        self._lock = threading.Lock()
+        self.pid: int | None = None
+        self.stop_requested = False
+        self.done = False
 
-    def __init__(self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0) -> None:
-        self.end = end
-        self.cap = cap
-        self.tail_cap = tail_cap
-        self.dropped_tail = b""  # last tail_cap dropped bytes (end of the stream)
-        self.kept = bytearray()
-        self.tail = b""  # last bytes seen once past the cap, for marker search
-        self.dropped_bytes = 0
-        self.dropped_lines = 0
-        self.match: re.Match[bytes] | None = None
-        self.status: int | None = None  # the end marker's number, if it has one
-        self.remote_s: float | None = None  # the command's remote wall time, if framed so
+    def set_pid(self, pid: int) -> None:
+        with self._lock:
+            self.pid = pid
+            wanted = self.stop_requested and not self.done
+        if wanted and self._stop is not None:
+            self._stop(pid)
 
-    def feed(self, data: bytes) -> None:
-        if len(self.kept) < self.cap:
-            start = max(0, len(self.kept) - 64)
-            self.kept += data
-            m = self.end.search(self.kept, start)
-            if m:
-                self._found(m)
-                del self.kept[m.start() :]
-            elif len(self.kept) > self.cap:
-                self._drop(self.kept[self.cap :])
-                self.tail = bytes(self.kept[-64:])
-                del self.kept[self.cap :]
-            return
-        window = self.tail + data
-        m = self.end.search(window)
-        if m:
-            self._found(m)
-            self._drop(window[len(self.tail) : m.start()])
-            return
-        self._drop(data)
-        self.tail = window[-64:]
+    def cancel(self) -> None:
+        """The MCP cancellation hook."""
+        self.request_stop()
 
-    def _found(self, m: re.Match[bytes]) -> None:
-        # Read the groups now: a match on a bytearray sees later deletions.
-        self.match = m
-        self.status = int(m.group(1)) if m.re.groups else None
-        if m.re.groups >= 3 and m.group(2) and m.group(3):
-            try:  # $EPOCHREALTIME uses the locale's decimal separator
-                start, end = (float(g.replace(b",", b".")) for g in (m.group(2), m.group(3)))
-                self.remote_s = end - start
-            except ValueError:
-                pass
-
-    def _drop(self, data: bytes | bytearray) -> None:
-        self.dropped_bytes += len(data)
-        self.dropped_lines += data.count(b"\n")
-        if self.tail_cap and data:
-            self.dropped_tail = (self.dropped_tail + bytes(data))[-self.tail_cap :]
+    def request_stop(self) -> bool | None:
+        """Stop the command (MCP cancellation, timeout): True if the remote
+        confirmed, None if its pid is not known yet (it is stopped on arrival)."""
+        with self._lock:
+            self.stop_requested = True
+            pid = None if self.done else self.pid
+        if pid is None or self._stop is None:
+            return None
+        return self._stop(pid)
 
 
 class ShellChannel:
@@ -147,6 +124,8 @@ class ShellChannel:
         self.capture_tail = capture_tail  # also keep this many last dropped bytes
         self.channel: paramiko.Channel | None = None
         self.generation = 0  # bumped each time the shell is (re)started
+        # Stops a worker command by pid from another channel (set by ChannelPool).
+        self.stopper: Callable[[int], bool] | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -157,14 +136,26 @@ class ShellChannel:
             _exec_pipelined(chan, render("shell_start.sh.j2"))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             chan.close()
-            raise ConnectionLost(f"cannot start a shell on {self.conn.host.name}: {exc}") from exc
+            raise ConnectionLost(
+                f"cannot start a shell on {self.conn.host.name}: {reason(exc)}"
+            ) from exc
         self.channel = chan
         self.generation += 1
 
     @property
     def alive(self) -> bool:
         chan = self.channel
-        return chan is not None and not chan.closed and not chan.exit_status_ready()
+        return (
+            chan is not None
+            and not chan.closed
+            and not chan.exit_status_ready()
+            and self._current(chan)
+        )
+
+    def _current(self, chan: paramiko.Channel) -> bool:
+        """Is ``chan`` on the connection's live transport (not one a reconnect replaced)?"""
+        conn = self.conn.connection
+        return conn is not None and chan.get_transport() is conn.transport
 
     def close(self) -> None:
         if self.channel is not None:
@@ -182,9 +173,11 @@ class ShellChannel:
         hide: Any = True,
         warn: bool = False,
         timeout: float | None = None,
-        on_timeout: Callable[[], None] | None = None,
+        on_timeout: Callable[[], bool | None] | None = None,
         on_output: Callable[[bytes], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        cancel_hooks: list[Callable[[], None]] | None = None,
+        stoppable: bool = True,
         frame: str = "_frame.sh.j2",
         **_ignored: Any,
     ) -> ShellResult:
@@ -196,6 +189,12 @@ class ShellChannel:
         shell survives. ``on_output`` sees every stdout/stderr chunk (progress).
         ``on_tick`` is called about once a second while waiting, in this
         thread (progress reports that must come from the caller's thread).
+        On a worker shell (``subshell``) with a ``stopper``, a timeout without
+        ``on_timeout`` stops the command's process tree from another channel
+        and keeps the shell (``CommandTimedOut.stopped`` says whether the
+        remote confirmed), and ``cancel_hooks`` gets a hook that does the same
+        (MCP cancellation). ``stoppable=False`` (a change that must not be cut
+        half-way) keeps the old way: the shell is discarded, the command runs on.
         Extra keyword arguments that ``fabric.Connection.run`` accepts (``pty``,
         ``in_stream``...) are ignored: stdin is always /dev/null.
         """
@@ -204,36 +203,66 @@ class ShellChannel:
             self.start()
         assert self.channel is not None
         sentinel = "__RMCP_" + secrets.token_hex(12)
-        script = render(frame, command=command, sentinel=sentinel, subshell=self.subshell)
-        out = _Capture(
+        pidmark = sentinel + "_pid"
+        script = render(
+            frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
+        )
+        out = StreamCapture(
             re.compile(b"\n" + sentinel.encode() + rb" (\d+)(?: (\S*) (\S*))?\n"),
             self.capture_limit,
             self.capture_tail,
         )
-        err = _Capture(
+        err = StreamCapture(
             re.compile(re.escape(sentinel.encode()) + b"\n"), self.capture_limit, self.capture_tail
         )
         self.conn.stats.add_command()
         chan = self.channel
+        cmd = _Command(self.stopper if self.subshell else None)
+        if cancel_hooks is not None and self.subshell:
+            cancel_hooks.append(cmd.cancel)
+        stopped: bool | None = None
+        if on_timeout is None and self.subshell and self.stopper is not None and stoppable:
+
+            def stop_on_timeout() -> bool:
+                nonlocal stopped
+                stopped = bool(cmd.request_stop())
+                return stopped
+
+            on_timeout = stop_on_timeout
+
+        pid_line = re.compile(re.escape(pidmark.encode()) + rb" (\d+)\n")
         try:
             sending = time.perf_counter()
             chan.sendall(script.encode("utf-8", "surrogateescape"))
             sent = time.perf_counter()
-            timed_out = self._pump(chan, out, err, timeout, on_timeout, on_output, on_tick)
+            timed_out = self._pump(
+                chan, out, err, timeout, on_timeout, on_output, on_tick, cmd, pid_line
+            )
             self.conn.stats.phases.add(sending, sent, time.perf_counter(), out.remote_s)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
-            raise ConnectionLost(f"connection to {self.conn.host.name} lost: {exc}") from exc
+            raise ConnectionLost(
+                f"connection to {self.conn.host.name} lost: {reason(exc)}"
+            ) from exc
+        finally:
+            cmd.done = True
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
-        if timed_out and on_timeout is None:
+        if timed_out and (on_timeout is None or stopped is False):
             self.close()
             partial = ShellResult(command=command, stdout=stdout, stderr=stderr, exited=-1)
-            raise CommandTimedOut(partial, timeout=int(timeout or 0))
+            raise _timed_out(partial, timeout, stopped=False)
         if out.match is None:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self.close()
-            if not self.conn.is_alive():
+            if status == -1:
+                # Closed without an exit status: torn down with the link, most
+                # likely. paramiko closes the channels before it marks the
+                # transport dead, so give it a moment to catch up.
+                deadline = time.monotonic() + 1.0
+                while self.conn.is_alive() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            if not self.conn.is_alive() or not self._current(chan):
                 raise ConnectionLost(f"connection to {self.conn.host.name} lost")
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
@@ -254,7 +283,7 @@ class ShellChannel:
             sys.stdout.write(stdout)
             sys.stderr.write(stderr)
         if timed_out:
-            raise CommandTimedOut(result, timeout=int(timeout or 0))
+            raise _timed_out(result, timeout, stopped=bool(stopped))
         if result.exited != 0 and not warn:
             raise UnexpectedExit(result)
         return result
@@ -262,17 +291,21 @@ class ShellChannel:
     def _pump(
         self,
         chan: paramiko.Channel,
-        out: _Capture,
-        err: _Capture,
+        out: StreamCapture,
+        err: StreamCapture,
         timeout: float | None,
-        on_timeout: Callable[[], None] | None,
+        on_timeout: Callable[[], bool | None] | None,
         on_output: Callable[[bytes], None] | None,
         on_tick: Callable[[], None] | None = None,
+        cmd: _Command | None = None,
+        pid_line: re.Pattern[bytes] | None = None,
     ) -> bool:
         """Read both streams until both sentinels arrived; True if timed out.
 
         stderr must be drained too: the channel window is shared, and unread
-        stderr stalls stdout (stack-notes.md, section 5).
+        stderr stalls stdout (stack-notes.md, section 5). A worker command's
+        pid line is taken out of stderr as soon as it arrives. ``on_timeout``
+        returning False means the command could not be stopped: give up now.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         timed_out = False
@@ -284,6 +317,12 @@ class ShellChannel:
                 select.select([chan], [], [], wait)
             got = _drain(chan.recv_ready, chan.recv, out, on_output)
             got = _drain(chan.recv_stderr_ready, chan.recv_stderr, err, on_output) or got
+            if cmd is not None and pid_line is not None and cmd.pid is None and got:
+                m = pid_line.search(err.kept)
+                if m:
+                    pid = int(m.group(1))  # before the deletion, which the match sees
+                    del err.kept[m.start() : m.end()]
+                    cmd.set_pid(pid)
             if not got and (chan.closed or chan.eof_received):
                 if not (chan.recv_ready() or chan.recv_stderr_ready()):
                     return timed_out
@@ -293,17 +332,24 @@ class ShellChannel:
                 raise EOFError("SSH transport closed")
             if deadline is not None and not timed_out and time.monotonic() >= deadline:
                 timed_out = True
-                if on_timeout is None:
+                if on_timeout is None or on_timeout() is False:
                     return True
-                on_timeout()
                 # Give the killed command a bounded grace period to unwind.
-                deadline = time.monotonic() + 10.0
+                deadline = time.monotonic() + STOP_GRACE_S
             elif timed_out and deadline is not None and time.monotonic() >= deadline:
                 self.close()  # its framing can no longer be trusted
                 raise ShellProtocolError(
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
         return timed_out
+
+
+def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> CommandTimedOut:
+    """invoke's CommandTimedOut, saying whether the remote confirmed that the
+    command was stopped (then the link answered: the command was just slow)."""
+    exc = CommandTimedOut(result, timeout=int(timeout or 0))
+    exc.stopped = stopped  # type: ignore[attr-defined]
+    return exc
 
 
 def _exec_pipelined(chan: paramiko.Channel, command: str) -> None:
@@ -332,7 +378,7 @@ def _start_quietly(shell: ShellChannel) -> None:
 def _drain(
     ready: Callable[[], bool],
     recv: Callable[[int], bytes],
-    capture: _Capture,
+    capture: StreamCapture,
     on_output: Callable[[bytes], None] | None,
 ) -> bool:
     """Read one stream of a channel while it has data; True if anything came."""
@@ -365,6 +411,8 @@ class ChannelPool:
         self._created = 0
         self._lock = threading.Lock()
         self._all: list[ShellChannel] = []
+        self._stopper: ShellChannel | None = None  # a shell of its own for stopping
+        self._stop_lock = threading.Lock()
 
     @contextmanager
     def channel(self) -> Iterator[ShellChannel]:
@@ -383,6 +431,7 @@ class ChannelPool:
             if self._created < self.size:
                 self._created += 1
                 shell = ShellChannel(self.conn, subshell=True)
+                shell.stopper = self.stop
                 self._all.append(shell)
                 return shell
         return self._idle.get()
@@ -424,6 +473,26 @@ class ChannelPool:
         with self.channel() as shell:
             return shell.run(command, **kwargs)
 
+    def stop(self, pid: int) -> bool:
+        """Stop a worker command (its process tree) from a shell of its own.
+
+        True when the remote confirmed: the link answers, the command was
+        merely slow. False when the stop could not be run (the link is down).
+        """
+        with self._stop_lock:
+            if self._stopper is None:
+                self._stopper = ShellChannel(self.conn, subshell=True)
+            try:
+                result = self._stopper.run(
+                    render("worker_kill.sh.j2", pid=pid), warn=True, timeout=STOP_GRACE_S
+                )
+            except (SessionError, CommandTimedOut):
+                self._stopper.close()
+                return False
+            return result.stdout.strip() in ("stopped", "gone")
+
     def close(self) -> None:
         for shell in self._all:
             shell.close()
+        if self._stopper is not None:
+            self._stopper.close()

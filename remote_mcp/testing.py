@@ -44,6 +44,7 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +58,7 @@ __all__ = [
     "free_port",
     "remote_exec",
     "start_sshd",
+    "wait_until",
 ]
 
 SSHD = "/usr/sbin/sshd"
@@ -872,3 +874,17 @@ class LinkProxy:
             f"delay_s={self.delay_s} up={self.bytes_up} down={self.bytes_down} "
             f"connections={self.connections}>"
         )
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05
+) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return
+    whether it became true. Tests synchronise on what they can observe, not on
+    a sleep that is too short on a loaded machine and wasted on a fast one."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True

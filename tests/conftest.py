@@ -78,6 +78,47 @@ REMOTE_AREA = Path(f"/tmp/remote-mcp-remote-area-{os.getpid()}")
 OTHER_USER = "rmcp-test"
 
 
+def in_ci() -> bool:
+    """True under CI (``CI`` set, as GitHub Actions and .ci/run do)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def require_isolation(server: SshdServer) -> None:
+    """Losing remote/local isolation must not pass silently.
+
+    Without it a product bug that touches a local path instead of the remote
+    one passes every test. Under CI, and as root (who always has mount
+    namespaces unless a container withholds them), that fails the run; on a
+    developer machine without namespaces the sshd tests skip, saying why.
+    """
+    if server.isolated:
+        return
+    why = (
+        "sshd could not run in a private mount namespace (see the ISOLATION IS OFF "
+        "warning above), so the tests cannot tell remote files from local ones"
+    )
+    server.stop()
+    if in_ci() or os.geteuid() == 0:
+        pytest.fail(
+            f"{why}. Install util-linux (unshare) and, in a container, grant CAP_SYS_ADMIN "
+            "(docker run --cap-add SYS_ADMIN)",
+            pytrace=False,
+        )
+    pytest.skip(f"{why}; run as root or under CI where namespaces are available")
+
+
+def require_program(name: str) -> str:
+    """The path of a local program a test needs (dash, busybox...): missing,
+    it fails the run under CI (.ci/run installs it) and skips elsewhere, so a
+    test never passes having checked nothing."""
+    path = shutil.which(name)
+    if path is None:
+        if in_ci():
+            pytest.fail(f"{name} is not installed; CI must install it (.ci/run)", pytrace=False)
+        pytest.skip(f"{name} is not installed here")
+    return path
+
+
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     """A throwaway sshd on 127.0.0.1, known to the test HOME's ssh and remote-mcp config.
@@ -89,6 +130,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     server = start_sshd(
         tmp_path_factory.mktemp("sshd"), isolated_root=REMOTE_AREA, other_user=OTHER_USER
     )
+    require_isolation(server)
     try:
         home = Path(TEST_HOME)
         ssh_dir = home / ".ssh"

@@ -28,12 +28,12 @@ from remote_mcp.config import HostConfig
 from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
 from remote_mcp.shell import ShellChannel
-from remote_mcp.testing import SshdServer, remote_exec, start_sshd
+from remote_mcp.testing import SshdServer, remote_exec, start_sshd, wait_until
 from remote_mcp.tools import bash as bash_mod
 from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.bash import bash, format_duration
 from remote_mcp.tools.bash_jobs import bash_output, kill_shell
-from tests.conftest import TEST_HOME, make_host
+from tests.conftest import TEST_HOME, make_host, require_isolation
 
 # -- helpers -------------------------------------------------------------------------
 
@@ -538,6 +538,7 @@ def login_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]
         isolated_root=area,
         extra_config=f"SetEnv HOME={home}",
     )
+    require_isolation(server)
     try:
         with open(Path(TEST_HOME) / ".ssh" / "known_hosts", "a") as f:
             f.write(server.known_hosts_line + "\n")
@@ -581,7 +582,8 @@ def test_background_job_output_is_read_incrementally(
     run(session, sh_state, 'export JOBVAR=inherited; jobfn() { echo "fn $1"; }')
     started = bash(
         session,
-        "echo one $JOBVAR; jobfn two; pwd; sleep 1.5; echo three; exit 5",
+        # Waits for the test's go-ahead, not for a time: "running" is certain.
+        "echo one $JOBVAR; jobfn two; pwd; until [ -e go ]; do sleep 0.1; done; echo three; exit 5",
         state=sh_state,
         run_in_background=True,
     )
@@ -591,11 +593,13 @@ def test_background_job_output_is_read_incrementally(
         f"Command running in background with ID: {job_id}. Output is being written to: {path}"
     )
     assert remote.sh(f"stat -c %a {shlex.quote(str(Path(path).parent))}").strip() == "700"
-    time.sleep(0.7)
+    written = lambda: f"{remote_dir}\n" in remote.sh(f"cat -- {shlex.quote(path)}")  # noqa: E731
+    assert wait_until(written), remote.sh(f"cat -- {shlex.quote(path)}")
     first = bash_output(session, job_id, state=sh_state)
     assert first.text.startswith("<status>running</status>\n\n<stdout>\n")
     assert first.structured["stdout"] == f"one inherited\nfn two\n{remote_dir}\n"
     assert first.text.endswith("</timestamp>")
+    remote.sh(f"touch -- {shlex.quote(remote_dir)}/go")
     second = bash_output(session, job_id, block=True, timeout=10000, state=sh_state)
     assert second.structured["stdout"] == "three\n"
     assert second.text.startswith(
@@ -656,16 +660,16 @@ def test_unknown_job_ids(session: Session, sh_state: ToolState) -> None:
 
 
 def test_job_is_reachable_from_a_new_session_and_listed(
-    host_config: HostConfig, remote_dir: str
+    host_config: HostConfig, remote_dir: str, remote
 ) -> None:
     """Another session sees the job only when it asks for all sessions' jobs."""
     first = Session(host_config)
     try:
         first.connect()
         st = ToolState(host_name="test", info=first.info)
-        job = bash(first, "echo early; sleep 2; echo late", state=st,
-                   run_in_background=True).structured["bash_id"]  # fmt: skip
-        time.sleep(0.5)
+        started = bash(first, "echo early; sleep 2; echo late", state=st, run_in_background=True)
+        job, log = started.structured["bash_id"], shlex.quote(started.structured["output_path"])
+        assert wait_until(lambda: remote.sh(f"cat -- {log}") == "early\n")
         assert bash_output(first, job, state=st).structured["stdout"] == "early\n"
     finally:
         first.close()  # the connection ends; the detached job does not

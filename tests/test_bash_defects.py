@@ -25,7 +25,7 @@ from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.bash import bash
 from remote_mcp.tools.bash_jobs import bash_output, kill_shell
 from remote_mcp.tools.files import file_stat
-from tests.conftest import make_host
+from tests.conftest import make_host, require_program
 
 
 def test_a_commands_own_exit_trap_keeps_its_cd_and_exports(
@@ -134,7 +134,7 @@ def test_non_finite_timeouts_are_refused(model: type, value: float) -> None:
 def test_group_kill_works_under_dash() -> None:
     """12: `kill -TERM -- -PGID` is rejected by dash; the kill-tree functions
     must signal a process group in every POSIX shell."""
-    dash = "/usr/bin/dash"
+    dash = require_program("dash")
     marker = f"91{uuid.uuid4().int % 10**6}"
     victim = subprocess.Popen(
         ["sleep", f"1{marker}"], start_new_session=True, stdin=subprocess.DEVNULL

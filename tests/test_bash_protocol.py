@@ -7,6 +7,7 @@ invalid UTF-8 arriving as replacement characters on the wire.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
 import uuid
@@ -15,7 +16,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from remote_mcp.testing import SshdServer
+from remote_mcp.testing import SshdServer, remote_exec, wait_until
 
 
 def server() -> StdioServerParameters:
@@ -116,7 +117,9 @@ def test_background_job_over_mcp(sshd: SshdServer) -> None:
                 "Bash", {"command": "echo from-job; sleep 30", "run_in_background": True}
             )
             job = text_of(started).split("ID: ")[1].split(".")[0]
-            time.sleep(0.5)
+            log = shlex.quote(text_of(started).split("written to: ")[1])
+            written = lambda: remote_exec(sshd, f"cat -- {log}")[1] == b"from-job\n"  # noqa: E731
+            assert wait_until(written)
             output = await c.call_tool("BashOutput", {"bash_id": job})
             killed = await c.call_tool("KillShell", {"shell_id": job})
             again = await c.call_tool("KillShell", {"shell_id": job})

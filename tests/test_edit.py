@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import shlex
-import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from remote_mcp.tools import edit as edit_module
 from remote_mcp.tools import files
 from remote_mcp.tools.base import FileRecord, ToolState
 from remote_mcp.tools.edit import edit, multi_edit, python_program
+from tests.conftest import require_program
 
 ARROW = "\u2192"
 BACKENDS = ["python3", "perl", "local"]
@@ -730,19 +730,21 @@ def test_python_program_runs_on_python36(tmp_path):
     assert out.read_bytes() == b"x\r\nbye\r\ny\r\n"
 
 
+@pytest.mark.parametrize(
+    "shell", [["dash", "-n"], ["busybox", "sh", "-n"]], ids=["dash", "busybox"]
+)
 @pytest.mark.parametrize("engine", ["python3", "perl", "fetch", "upload"])
-def test_template_is_posix_sh(engine, tmp_path):
+def test_template_is_posix_sh(engine, shell, tmp_path):
     """Rendered with hostile values, every variant parses under dash and busybox sh."""
+    require_program(shell[0])
     script = render(
         "edit.sh.j2", engine=engine, program=python_program(), refused=10, content=b"x\n",
         edits=[{"old": HOSTILE_TEXT.encode(), "new": b"", "replace_all": 1, "clash": 0}],
         path="/tmp/" + HOSTILE_NAMES[2], expect=FileRecord("ab" * 32, "m", 1), create=0,
         notebook=0, max_size=1 << 30, token="RMCP_EOF_abc",
     )  # fmt: skip
-    for shell in (["dash", "-n"], ["busybox", "sh", "-n"]):
-        if shutil.which(shell[0]):
-            run = subprocess.run([*shell], input=script.encode(), capture_output=True, timeout=30)
-            assert run.returncode == 0, (shell, run.stderr)
+    run = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=30)
+    assert run.returncode == 0, (shell, run.stderr)
 
 
 @pytest.mark.parametrize("engine", REMOTE_ENGINES)

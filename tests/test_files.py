@@ -292,7 +292,10 @@ def test_ad_hoc_state_defaults(session, remote, remote_dir):
     """A script may call routines without a ToolState (one is made per call)."""
     remote.write_bytes(f"{remote_dir}/x", b"x\n")
     assert files.read(session, f"{remote_dir}/x").text == f"     1{ARROW}x"
-    assert isinstance(ToolState().files, dict)
+    # One state per call: the ad hoc Read is not remembered by an ad hoc Write.
+    with pytest.raises(ToolError, match="has not been read yet"):
+        files.write(session, f"{remote_dir}/x", "y\n")
+    assert remote.read_bytes(f"{remote_dir}/x") == b"x\n"
 
 
 def test_read_only_and_allowed_paths_guards(session, remote, remote_dir) -> None:

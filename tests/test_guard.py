@@ -20,7 +20,7 @@ from remote_mcp.errors import ToolError
 from remote_mcp.tools import bash, edit, files, search, transfer
 from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.guard import guard_summary
-from tests.conftest import make_host
+from tests.conftest import make_host, require_program
 
 SECRET = b"TOP SECRET outside the allowed tree\n"
 
@@ -372,14 +372,12 @@ def test_the_resolver_matches_realpath_under_dash_bash_and_busybox(shell, tmp_pa
     kernel's answer (os.path.realpath) for each kind of path, in each shell.
     Runs locally: this is about the shell dialect, not about SSH."""
     import base64
-    import shutil
     import subprocess
 
     from remote_mcp.templates import render
 
     argv = shell.split()
-    if shutil.which(argv[0]) is None:
-        pytest.skip(f"{argv[0]} not installed")
+    require_program(argv[0])
     base = tmp_path / "t"
     (base / "a" / "b").mkdir(parents=True)
     (base / "out").mkdir()

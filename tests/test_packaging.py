@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -41,8 +42,10 @@ def test_wheel_installs_and_renders_every_template(tmp_path: Path) -> None:
         "    env.get_template(n)\n"  # parses: every template compiles from the wheel
         "print(len(names), t.render('stat.sh.j2', paths=['/x y']).count(\"'/x y'\"))\n"
     )
+    # Nor through PYTHONPATH, which a worktree checkout sets to itself.
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=60, check=False)  # fmt: skip
+                         cwd=tmp_path, env=clean_env, timeout=60, check=False)  # fmt: skip
     assert run.returncode == 0, run.stderr
     count, quoted = run.stdout.split()
     shipped = sorted(p.name for p in (ROOT / "shell_templates").glob("*.sh.j2"))

@@ -33,7 +33,9 @@ from remote_mcp.testing import (
     free_port,
     remote_exec,
     start_sshd,
+    wait_until,
 )
+from tests.conftest import require_isolation
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -196,8 +198,7 @@ def test_test_home_is_hermetic(sshd: SshdServer) -> None:
 def test_isolation_hides_each_side_from_the_other(
     sshd: SshdServer, remote_dir: str, remote
 ) -> None:
-    if not sshd.isolated:
-        pytest.skip("sshd runs without mount isolation here (see the ISOLATION IS OFF warning)")
+    assert sshd.isolated, "the sshd fixture fails or skips without isolation"
     assert sshd.isolated_root is not None
     # Remote -> local: a file made over SSH is not on the local disk.
     remote.write_bytes(f"{remote_dir}/made-remotely", b"remote\n")
@@ -246,6 +247,18 @@ def test_without_namespaces_isolation_is_off_loudly(
         assert server.isolated_root == root
         remote_exec(server, f"echo shared > {root}/f")
         assert (root / "f").read_text() == "shared\n"  # same file system: not isolated
+
+    # The test fixtures' policy on such a server: fail under CI and as root ...
+    for ci, euid in (("1", 1000), ("", 0)):
+        monkeypatch.setenv("CI", ci)
+        monkeypatch.setattr(os, "geteuid", lambda euid=euid: euid)
+        with pytest.raises(pytest.fail.Exception, match="private mount namespace"):
+            require_isolation(server)
+    # ... and skip, saying why, only on a developer machine.
+    monkeypatch.setenv("CI", "false")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(pytest.skip.Exception, match="cannot tell remote files from local"):
+        require_isolation(server)
 
 
 def test_start_failure_reports_log_tail(tmp_path: Path) -> None:
@@ -426,3 +439,10 @@ def test_proxy_close_stops_everything(echo_server: int) -> None:
         time.sleep(0.02)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", proxy.port), timeout=2).close()
+
+
+def test_wait_until_polls_until_true_and_gives_up_at_the_deadline() -> None:
+    calls = iter(range(100))
+    assert wait_until(lambda: next(calls) == 3, timeout=30, interval=0.001)
+    assert next(calls) == 4  # stopped polling as soon as it was true
+    assert not wait_until(lambda: False, timeout=0.05, interval=0.01)

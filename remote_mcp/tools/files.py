@@ -45,6 +45,11 @@ MAX_IMAGE_BYTES = 3_932_160  # 3.75 MiB raw = 5 MiB base64, the API's image limi
 # does), so a Read of a huge log does not cost a full hash on the remote.
 HASH_MAX_BYTES = 4 << 20
 WRITE_SNIPPET_LINES = 16000  # Ek2
+# The most bytes of a slice the remote sends. Each line is cut to
+# MAX_LINE_CHARS * 4 bytes there, which is at least MAX_LINE_CHARS characters
+# here, so a slice this long holds over MAX_OUTPUT_TOKENS tokens of text and
+# is refused whatever its content: nothing beyond it needs to travel.
+MAX_SLICE_BYTES = 16 * MAX_OUTPUT_TOKENS + 64
 # The largest integer a JSON client sends exactly (2^53 - 1); far beyond any
 # file's line count, and safe for the remote's sed and shell arithmetic.
 MAX_LINE_NUMBER = 9_007_199_254_740_991
@@ -131,6 +136,8 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
         )
     if word == "unreadable":
         raise ToolError(f"EACCES: permission denied, open '{req.shown}'")
+    if word == "special":
+        raise ToolError(_special_message(req.shown, rest))
     if word == "exists":
         raise ToolError(_binary_message(ext))
     if word == "toolarge":
@@ -173,6 +180,12 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
     size = int(size_text)
     if b"\0" in body:  # text files have no NUL bytes
         raise ToolError(_binary_message(ext))
+    if len(body) > MAX_SLICE_BYTES:
+        raise ToolError(
+            f"File content (over {MAX_OUTPUT_TOKENS} tokens) exceeds maximum allowed tokens "
+            f"({MAX_OUTPUT_TOKENS}). Please use offset and limit parameters to read specific "
+            "portions of the file, or use the GrepTool to search for specific content."
+        )
     _remember(state, req, size, digest, mtime)
     if final_newline == "0" and body.count(b"\n") < req.end - req.start + 1:
         # The slice reached the end of a file without a final newline, which
@@ -189,6 +202,25 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
             "portions of the file, or use the GrepTool to search for specific content."
         )
     return ToolOutput(text, structured={"path": req.path, "lines": lines, "start": req.start})
+
+
+_SPECIAL_KINDS = {
+    "fifo": "a FIFO (named pipe)",
+    "socket": "a socket",
+    "chardev": "a character device",
+    "blockdev": "a block device",
+}
+
+
+def _special_message(shown: str, kind: str) -> str:
+    """Special files are refused before they are opened: a FIFO blocks until
+    a writer comes, /dev/zero never ends, and neither is a file to read."""
+    what = _SPECIAL_KINDS.get(kind.strip(), "not a regular file")
+    return (
+        f"Cannot read '{shown}': it is {what}, not a regular file; reading it could block "
+        "or never end. Use Bash with a bound (for example `timeout 5 head -c 1000 FILE`) "
+        "if you really mean to read from it."
+    )
 
 
 def _binary_message(ext: str) -> str:
@@ -218,7 +250,8 @@ def read(
     state = state if state is not None else ToolState()
     req = _request(state, runner, file_path, offset, limit)
     result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
-                          line_bytes=MAX_LINE_CHARS * 4, **guard_values(state))  # fmt: skip
+                          line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
+                          **guard_values(state))  # fmt: skip
     _check_exit(result.exited, result.stderr, file_path)
     raw = result.stdout.encode("utf-8", "surrogateescape")
     if raw.startswith(b"notimage"):
@@ -233,7 +266,8 @@ def _read_as_text(runner: Runner, req: _Request, state: ToolState) -> ToolOutput
     why = "It has an image file extension but is not a PNG, JPEG, GIF or WEBP image."
     req = replace(req, mode="text")
     result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
-                          line_bytes=MAX_LINE_CHARS * 4)  # fmt: skip
+                          line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
+                          **guard_values(state))  # fmt: skip
     _check_exit(result.exited, result.stderr, req.shown)
     try:
         out = _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
@@ -274,7 +308,8 @@ def multi_read(
     boundary = "RMCP_PART_" + secrets.token_hex(12)
     result = run_template(
         runner, "multiread.sh.j2", files=[_template_args(r) for r in reqs], boundary=boundary,
-        hash_max=HASH_MAX_BYTES, line_bytes=MAX_LINE_CHARS * 4, **guard_values(state),
+        hash_max=HASH_MAX_BYTES, line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
+        **guard_values(state),
     )  # fmt: skip
     _check_exit(result.exited, result.stderr, "MultiRead")
     parts = _split_parts(result.stdout.encode("utf-8", "surrogateescape"), boundary, len(reqs))

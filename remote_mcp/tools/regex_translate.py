@@ -47,8 +47,24 @@ _PERL_CLASSES = {"d": ("0-9", ""), "s": ("", "space"), "w": ("_\x80-\xff", "alnu
 _CONTROL = {"t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
 _HEX = re.compile(r"x([0-9A-Fa-f]{2})|x\{([0-9A-Fa-f]{1,8})\}|u([0-9A-Fa-f]{4})|"
                   r"u\{([0-9A-Fa-f]{1,8})\}|U([0-9A-Fa-f]{8})")  # fmt: skip
+_GROUP_NAME = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 _NEWLINE = "the literal '\"\\n\"' is not allowed in a regex"  # ripgrep's own wording
+_HIGH_BYTES = frozenset(range(0x80, 0x100))
+# One UTF-8 encoded non-ASCII character: grep counts bytes in the C locale,
+# rg counts characters, so `.` and negated classes must take it whole.
+_UTF8_CHAR = (
+    word(bracket(range(0xC0, 0x100), fnmatch=False) + bracket(range(0x80, 0xC0), fnmatch=False))
+    + "*"
+)
+
+
+def _negated_class(members: set[int], named: list[str]) -> str:
+    """A negated class as rg means it: one character, ASCII or not."""
+    if _HIGH_BYTES <= members:  # \w's bytes: no non-ASCII character matches
+        return word(bracket(members, named, fnmatch=False, negated=True))
+    ascii_part = bracket(members | _HIGH_BYTES, named, fnmatch=False, negated=True)
+    return f"({word(ascii_part)}|{_UTF8_CHAR})"
 
 
 def translate_regex(pattern: str) -> tuple[str, bool]:
@@ -58,6 +74,9 @@ def translate_regex(pattern: str) -> tuple[str, bool]:
     lead = re.match(r"\(\?([imsU]+)\)", pattern)
     icase = bool(lead and "i" in lead.group(1))
     text = pattern[lead.end() :] if lead else pattern
+    names = _GROUP_NAME.findall(text)
+    if len(names) != len(set(names)):
+        raise _rg_error("duplicate capture group name")
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
@@ -84,6 +103,9 @@ def translate_regex(pattern: str) -> tuple[str, bool]:
             i += 1 if i < n and text[i] == "?" else 0
         elif c == "\n":
             raise ToolError(_NEWLINE)
+        elif c == ".":
+            out.append(_negated_class(set(), []))
+            i += 1
         elif ord(c) > 127:
             out.append(f"({c})")
             i += 1
@@ -100,7 +122,7 @@ def _group_open(text: str, i: int) -> tuple[str, int]:
         return "(", i + 3
     if text.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
         raise _rg_error("look-around, including look-ahead and look-behind, is not supported")
-    named = re.compile(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>").match(text, i)
+    named = _GROUP_NAME.match(text, i)
     if named:
         return "(", named.end()
     flags = re.compile(r"\(\?([a-zA-Z-]*)([:)])").match(text, i)
@@ -136,8 +158,9 @@ def _escape(text: str, i: int) -> tuple[str, int]:
     if c.lower() in _PERL_CLASSES:
         extra, named = _PERL_CLASSES[c.lower()]
         members = _class_members(extra)
-        body = bracket(members, [named] if named else [], fnmatch=False, negated=c.isupper())
-        return word(body), i + 2
+        if c.isupper():
+            return _negated_class(members, [named] if named else []), i + 2
+        return word(bracket(members, [named] if named else [], fnmatch=False)), i + 2
     if c in "bB":
         return "\\" + c, i + 2
     if c == "n":
@@ -199,7 +222,9 @@ def _rust_class(text: str, i: int) -> tuple[str, int]:
         members.update(range(ord(lo), ord(hi) + 1))
     if not members and not named:
         raise refuse(f"the empty class {text[start:i]!r}")
-    return word(bracket(members, named, fnmatch=False, negated=negated)), i
+    if negated:
+        return _negated_class(members, named), i
+    return word(bracket(members, named, fnmatch=False)), i
 
 
 def _class_members(spec: str) -> set[int]:

@@ -44,6 +44,10 @@ __all__ = ["GlobSyntaxError", "RipgrepGlob", "glob", "grep", "translate_regex"]
 GLOB_LIMIT = 100  # Claude Code's Glob cap (limit:100)
 VCS_DIRS = (".git", ".svn", ".hg", ".bzr")  # Claude Code's nr5 (--glob '!.git' ...)
 _TRUNCATED = "(Results are truncated. Consider using a more specific path or pattern.)"
+# The fallback's content lines are cut to this many bytes on the remote: a
+# path (PATH_MAX) plus more than MAX_COLUMNS characters, so a long line is
+# still recognised as one and shown as "[Omitted long ... line]".
+LINE_BYTES = 4096 + 4 * MAX_COLUMNS + 64
 
 
 # =============================================================================
@@ -197,7 +201,7 @@ def _split_globs(value: str | None) -> list[str]:
 def _context_args(req: GrepRequest) -> list[str]:
     out = []
     for flag, value in (("-B", req.before), ("-A", req.after)):
-        if value is not None:
+        if value:  # -C 0 would only add group separators (grep prints them)
             out += [flag, str(value)]
     return out
 
@@ -211,6 +215,8 @@ def _rg_args(req: GrepRequest, sep: str) -> list[str]:
     args += ["--max-columns", str(MAX_COLUMNS)]
     if req.multiline:
         args += ["-U", "--multiline-dotall"]
+    if req.mode == "content":
+        args += ["--sort", "path"]  # paged on the remote: the order must be fixed
     if req.case_insensitive:
         args.append("-i")
     args.append({"files_with_matches": "-l", "count": "-c", "content": "-n"}[req.mode])
@@ -289,9 +295,11 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     backend = _grep_backend(state, runner)
     sep = "RMCP_SEP_" + secrets.token_hex(8)
     parent = posixpath.dirname(target)
+    first, last = req.remote_page()
     values: dict[str, object] = {
         "path": target, "backend": backend, "mode": mode, "rg_args": [], "grep_args": [],
         "match_args": [], "find_args": [], "mtime_tool": "stat", **guard_values(state),
+        "first": first, "last": last, "line_bytes": LINE_BYTES,
     }  # fmt: skip
     has = state.remote_info(runner).has
     gnu_find = "gnu_find" in has and state.backends.get("find", "auto") != "posix"
@@ -311,12 +319,15 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     _check_status("Grep", result, status, ("dir", "file"), {
         "missing": f"Path does not exist: {shown}",
         "unreadable": f"EACCES: permission denied, scandir '{shown}'",
+        "special": f"Cannot search '{shown}': it is a FIFO, socket or device, not a regular "
+                   "file or directory; reading it could block or never end.",
     })  # fmt: skip
     if backend == "rg":
         _raise_rg_error(result.stderr, body)
     view = GrepView(root=target if status == "dir" else (parent or "/"), cwd=cwd,
                     single=status == "file", req=req, sep=sep.encode(),
-                    fix_columns=backend != "rg")  # fmt: skip
+                    fix_columns=backend != "rg",
+                    dropped=getattr(result, "dropped_bytes", 0))  # fmt: skip
     return view.render(body, backend)
 
 

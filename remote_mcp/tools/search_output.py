@@ -25,6 +25,13 @@ __all__ = ["GREP_MAX_CHARS", "MAX_COLUMNS", "GrepRequest", "GrepView", "join_pat
 
 GREP_MAX_CHARS = 20000  # MC0: longer Grep results are cut with a note
 MAX_COLUMNS = 500  # rg --max-columns 500 as Claude Code passes it
+# Lines the cap can show at most (each joined line costs at least its newline),
+# plus one so that the cap sees there is more.
+DISPLAY_LINES = GREP_MAX_CHARS + 2
+_DROPPED = (
+    "[The remote sent more than remote-mcp keeps in memory; {n} bytes of results were "
+    "dropped. Narrow the search (path, glob, type) or page with head_limit/offset.]"
+)
 
 
 def _records(data: bytes) -> list[bytes]:
@@ -82,6 +89,13 @@ class GrepRequest:
     def context(self) -> bool:
         return bool(self.before or self.after)
 
+    def remote_page(self) -> tuple[int, int]:
+        """Content mode's output lines to send (1-based, inclusive): the page,
+        but never more lines than the 20000-character cap can show, so a
+        huge head_limit costs no more than the answer can hold."""
+        shown = self.head_limit or DISPLAY_LINES
+        return self.offset + 1, self.offset + min(shown, DISPLAY_LINES)
+
 
 @dataclass
 class GrepView:
@@ -93,6 +107,7 @@ class GrepView:
     req: GrepRequest
     sep: bytes
     fix_columns: bool
+    dropped: int = 0  # result bytes the capture cap dropped (said, never silent)
 
     def shown(self, rel: bytes) -> str:
         """``where`` as the agent reads it (names.py: undecodable bytes as \\xNN)."""
@@ -133,10 +148,14 @@ class GrepView:
         paths = self._page([self.where(rel) for _, _, rel in rows])
         info = {"mode": "files_with_matches", "filenames": paths, "backend": backend}
         if not paths:
-            return ToolOutput("No files found", structured=info)
+            return ToolOutput(self._note_dropped("No files found"), structured=info)
         n, page = len(paths), self._pagination()
         header = f"Found {n} file{'' if n == 1 else 's'}{' ' + page if page else ''}"
-        return ToolOutput(_cap("\n".join([header, *map(show_name, paths)])), structured=info)
+        text = _cap("\n".join([header, *map(show_name, paths)]))
+        return ToolOutput(self._note_dropped(text), structured=info)
+
+    def _note_dropped(self, text: str) -> str:
+        return text if not self.dropped else f"{text}\n\n{_DROPPED.format(n=self.dropped)}"
 
     def _count(self, body: bytes, backend: str) -> ToolOutput:
         entries: list[tuple[bytes, int]] = []
@@ -151,7 +170,7 @@ class GrepView:
                             for rel, c in entries])  # fmt: skip
         total = sum(int(line.rpartition(":")[2]) for line in lines)
         files, page = len(lines), self._pagination()
-        text = _cap("\n".join(lines) or "No matches found") + (
+        text = self._note_dropped(_cap("\n".join(lines) or "No matches found")) + (
             f"\n\nFound {total} total {'occurrence' if total == 1 else 'occurrences'} across "
             f"{files} {'file' if files == 1 else 'files'}."
             f"{' with pagination = ' + page if page else ''}"
@@ -160,44 +179,38 @@ class GrepView:
         return ToolOutput(text, structured=info)
 
     def _content(self, body: bytes, backend: str) -> ToolOutput:
+        """The remote sent only the page (see ``GrepRequest.remote_page``),
+        then the number of lines the search printed in all."""
+        body, total = _split_total(body)
         lines = self._content_lines(body)
-        paged = self._page(lines)
-        text = _cap("\n".join(paged) or "No matches found")
+        limit, offset = self.req.head_limit, self.req.offset
+        in_page = max(0, total - offset)
+        if limit:
+            in_page = min(in_page, limit)
+        text = _cap("\n".join(lines) or "No matches found", in_page if lines else None)
         page = self._pagination()
         if page:
             text += f"\n\n[Showing results with pagination = {page}]"
-        info = {"mode": "content", "numLines": len(paged), "backend": backend}
-        return ToolOutput(text, structured=info)
+        info = {"mode": "content", "numLines": in_page, "backend": backend}
+        return ToolOutput(self._note_dropped(text), structured=info)
 
     def _content_lines(self, body: bytes) -> list[str]:
+        """One shown line per output line, in the remote's (path) order: the
+        remote pages by output lines, so none may be merged or dropped here."""
         if self.single:
-            lines = [self._line(line) for line in body.split(b"\n") if line]
-            blocks = [(b"", [t for t in lines if t[0] != "sep" or self.req.context])]
+            records: Iterator[tuple[bytes | None, bytes]] = (
+                (b"", line) for line in body.split(b"\n")[:-1]
+            )
         else:
-            blocks = sorted(self._blocks(body).items())
+            records = _path_records(body, self.sep)
         out: list[str] = []
-        for rel, block in blocks:
-            if out and self.req.context:
-                out.append("--")
-            prefix = "" if self.single else self.shown(rel)
-            for kind, number, text in block:
-                out.append(self._format(prefix, kind, number, text))
-        return out
-
-    def _blocks(self, body: bytes) -> dict[bytes, list[tuple[str, bytes, bytes]]]:
-        """PATH\\0REST records grouped per file, in-file separators kept."""
-        blocks: dict[bytes, list[tuple[str, bytes, bytes]]] = {}
-        pending_sep = False
-        for rel, rest in _path_records(body, self.sep):
+        for rel, rest in records:
             if rel is None:
-                pending_sep = True
+                out.append("--")
                 continue
-            block = blocks.setdefault(rel, [])
-            if pending_sep and block and self.req.context:  # grep -C0 still separates
-                block.append(("sep", b"", b""))
-            pending_sep = False
-            block.append(self._line(rest))
-        return blocks
+            kind, number, text = self._line(rest)
+            out.append(self._format("" if self.single else self.shown(rel), kind, number, text))
+        return out
 
     def _line(self, rest: bytes) -> tuple[str, bytes, bytes]:
         if rest == self.sep:
@@ -242,13 +255,29 @@ def _path_records(body: bytes, sep: bytes = b"") -> Iterator[tuple[bytes | None,
         pos = end + 1
 
 
-def _cap(text: str) -> str:
+def _split_total(body: bytes) -> tuple[bytes, int]:
+    """The page and the total line count that ends it (no output: no count)."""
+    if not body:
+        return b"", 0
+    head, _, last = body.rstrip(b"\n").rpartition(b"\n")
+    if not last.isdigit():
+        return body, 0
+    return (head + b"\n" if head else b""), int(last)
+
+
+def _cap(text: str, total_lines: int | None = None) -> str:
     """Claude Code's RC0: over 20000 characters (JavaScript counts UTF-16
-    units), keep the first 20000 and say how many lines were dropped."""
+    units), keep the first 20000 and say how many lines were dropped.
+    ``total_lines``: the lines the whole text would have had, when only its
+    start was fetched."""
     units = 0
     for index, ch in enumerate(text):
         units += 2 if ord(ch) > 0xFFFF else 1
         if units > GREP_MAX_CHARS:
-            rest = text[index:]
-            return f"{text[:index]}\n\n... [{len(rest.split(chr(10)))} lines truncated] ..."
+            head = text[:index]
+            if total_lines is None:
+                dropped = len(text[index:].split(chr(10)))
+            else:
+                dropped = total_lines - head.count(chr(10))
+            return f"{head}\n\n... [{dropped} lines truncated] ..."
     return text

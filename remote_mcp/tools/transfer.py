@@ -14,6 +14,10 @@ the remote can steer, so it is marked destructive, resolves the local path
 with symlinks, never writes into ``~/.ssh`` or remote-mcp's own config, honours
 the host's ``local_paths`` allow-list, and gives the file owner-only
 permissions. Upload reads only a regular file the user can read.
+
+Each transfer has an SFTP channel of its own (``Session.sftp_client``), so
+parallel transfers are safe; a fabric ``Connection`` used by a script shares
+its one client. A transfer the link cuts says what state it left.
 """
 
 from __future__ import annotations
@@ -25,12 +29,12 @@ import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from ..config import default_config_path
-from ..errors import ToolError
+from ..errors import ConnectionLost, ToolError, reason
 from .base import ToolOutput, ToolState, format_size, run_template
 from .guard import check_writable, guard_values, raise_if_refused
 
@@ -43,11 +47,21 @@ _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
 
 
 class SftpRunner(Protocol):
-    """A Session or a fabric.Connection: both offer ``run()`` and ``sftp()``."""
+    """A Session or a fabric.Connection: both offer ``run()``; a Session lends
+    an SFTP client per transfer (``sftp_client()``), a Connection shares its
+    one (``sftp()``)."""
 
     def run(self, command: str, **kwargs: Any) -> Any: ...
 
-    def sftp(self) -> Any: ...
+
+def _sftp(runner: Any) -> AbstractContextManager[Any]:
+    opener = getattr(runner, "sftp_client", None)
+    return opener() if opener is not None else _shared(runner)
+
+
+@contextmanager
+def _shared(runner: Any) -> Iterator[Any]:
+    yield runner.sftp()
 
 
 def upload(
@@ -63,24 +77,42 @@ def upload(
     with _open_source(local_path) as src:
         size = os.fstat(src.fileno()).st_size
         dest = _guarded(runner, state, remote_path)
-        sftp = runner.sftp()
-        old_mode = _remote_mode(sftp, dest)
-        if old_mode is not None and stat.S_ISDIR(old_mode):
-            raise ToolError(
-                f"Remote path is a directory: {remote_path}. Give the file's full path."
-            )
-        if old_mode is not None and not overwrite:
-            raise ToolError(
-                f"Remote file already exists: {remote_path}. Set overwrite to true to replace it."
-            )
-        mode = stat.S_IMODE(old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode)
         tmp = posixpath.join(posixpath.dirname(dest), f".rmcp-upload-{secrets.token_hex(8)}.tmp")
+        renaming = False
         try:
-            _send(sftp, src, tmp)
-            sftp.chmod(tmp, mode)
-            sftp.posix_rename(tmp, dest)
-        except Exception as exc:  # noqa: BLE001 - OSError, EOFError or the SSH library's own
-            _remove_quietly(sftp, tmp)
+            with _sftp(runner) as sftp:
+                old_mode = _remote_mode(sftp, dest)
+                if old_mode is not None and stat.S_ISDIR(old_mode):
+                    raise ToolError(
+                        f"Remote path is a directory: {remote_path}. Give the file's full path."
+                    )
+                if old_mode is not None and not overwrite:
+                    raise ToolError(
+                        f"Remote file already exists: {remote_path}. Set overwrite to true to "
+                        "replace it."
+                    )
+                mode = stat.S_IMODE(
+                    old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode
+                )
+                try:
+                    _send(sftp, src, tmp)
+                    sftp.chmod(tmp, mode)
+                    renaming = True
+                    sftp.posix_rename(tmp, dest)
+                except Exception as exc:
+                    if not isinstance(exc, TimeoutError):  # a stalled link stalls this too
+                        _remove_quietly(sftp, tmp)
+                    raise
+        except ToolError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - OSError, EOFError, ConnectionLost, the SSH library's own
+            if renaming and _dropped(exc):
+                raise ToolError(
+                    f"The SSH connection to {state.host_name} dropped while the Upload to "
+                    f"{remote_path} was being renamed into place, so it may or may not have "
+                    "been applied: the remote file is either as before or completely replaced, "
+                    "never half-written. Check it (FileStat) before repeating the Upload."
+                ) from exc
             raise ToolError(
                 f"Upload of {local_path} to {remote_path} failed ({_why(exc)}); {remote_path} "
                 f"was not replaced. If the connection dropped, a partial private (0600) temp "
@@ -137,8 +169,16 @@ def _send(sftp: Any, src: BinaryIO, tmp: str) -> None:
             fh.write(chunk)
 
 
+def _dropped(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, EOFError | ConnectionLost)
+        or "closed" in str(exc).lower()
+        or "dropped" in str(exc)
+    )
+
+
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, EOFError) or "closed" in str(exc).lower() or "dropped" in str(exc):
+    if _dropped(exc):
         return "the SSH connection dropped"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -160,22 +200,32 @@ def download(
             f"Local file already exists: {local_path}. Set overwrite to true to replace it."
         )
     src = _guarded(runner, state, remote_path)
-    sftp = runner.sftp()
-    mode = _remote_mode(sftp, src)
-    if mode is None:
-        raise ToolError(f"Remote file does not exist: {remote_path}")
-    if not stat.S_ISREG(mode):
-        raise ToolError(f"Remote path is not a regular file: {remote_path}")
-    _make_private_dirs(dest.parent)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rmcp-download-")  # 0600
-    os.close(fd)
     try:
-        sftp.get(src, tmp)
-        # Owner bits only: a remote 0777 must not become a world-writable local file.
-        os.chmod(tmp, stat.S_IMODE(mode) & 0o700)
-        os.replace(tmp, dest)
-    except Exception as exc:  # noqa: BLE001 - OSError, EOFError or the SSH library's own
-        Path(tmp).unlink(missing_ok=True)
+        with _sftp(runner) as sftp:
+            mode = _remote_mode(sftp, src)
+            if mode is None:
+                raise ToolError(f"Remote file does not exist: {remote_path}")
+            if not stat.S_ISREG(mode):
+                raise ToolError(f"Remote path is not a regular file: {remote_path}")
+            _make_private_dirs(dest.parent)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rmcp-download-")  # 0600
+            os.close(fd)
+            try:
+                sftp.get(src, tmp)
+                # Owner bits only: a remote 0777 must not become a world-writable local file.
+                os.chmod(tmp, stat.S_IMODE(mode) & 0o700)
+                os.replace(tmp, dest)
+            finally:
+                Path(tmp).unlink(missing_ok=True)  # gone already once renamed into place
+    except ToolError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - OSError, EOFError, ConnectionLost, the SSH library's own
+        if _dropped(exc):
+            raise ToolError(
+                f"Download of {remote_path} failed (the SSH connection to {state.host_name} "
+                f"dropped). {local_path} was not changed (the partial copy was deleted) and "
+                "nothing changed on the remote: Download it again."
+            ) from exc
         raise ToolError(f"Download of {remote_path} failed ({_why(exc)}).") from exc
     size = dest.stat().st_size
     return ToolOutput(
@@ -259,7 +309,7 @@ def _remote_mode(sftp: Any, path: str) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ToolError(f"Cannot inspect remote path {path}: {exc}") from exc
+        raise ToolError(f"Cannot inspect remote path {path}: {reason(exc)}") from exc
 
 
 def _remove_quietly(sftp: Any, path: str) -> None:

@@ -1,0 +1,71 @@
+"""One output stream of a framed command: kept up to a cap, the rest counted.
+
+A command printing gigabytes must not exhaust local memory, and the end of
+the frame (a random sentinel) must still be found however much was dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["StreamCapture"]
+
+
+class StreamCapture:
+    """Accumulate one stream up to a cap and find its end marker.
+
+    Only a short tail is needed to find a marker split across reads, so the
+    dropped middle of a huge stream costs nothing but a line count.
+    """
+
+    def __init__(self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0) -> None:
+        self.end = end
+        self.cap = cap
+        self.tail_cap = tail_cap
+        self.dropped_tail = b""  # last tail_cap dropped bytes (end of the stream)
+        self.kept = bytearray()
+        self.tail = b""  # last bytes seen once past the cap, for marker search
+        self.dropped_bytes = 0
+        self.dropped_lines = 0
+        self.match: re.Match[bytes] | None = None
+        self.status: int | None = None  # the end marker's number, if it has one
+        self.remote_s: float | None = None  # the command's remote wall time, if framed so
+
+    def feed(self, data: bytes) -> None:
+        if len(self.kept) < self.cap:
+            start = max(0, len(self.kept) - 64)
+            self.kept += data
+            m = self.end.search(self.kept, start)
+            if m:
+                self._found(m)
+                del self.kept[m.start() :]
+            elif len(self.kept) > self.cap:
+                self._drop(self.kept[self.cap :])
+                self.tail = bytes(self.kept[-64:])
+                del self.kept[self.cap :]
+            return
+        window = self.tail + data
+        m = self.end.search(window)
+        if m:
+            self._found(m)
+            self._drop(window[len(self.tail) : m.start()])
+            return
+        self._drop(data)
+        self.tail = window[-64:]
+
+    def _found(self, m: re.Match[bytes]) -> None:
+        # Read the groups now: a match on a bytearray sees later deletions.
+        self.match = m
+        self.status = int(m.group(1)) if m.re.groups else None
+        if m.re.groups >= 3 and m.group(2) and m.group(3):
+            try:  # $EPOCHREALTIME uses the locale's decimal separator
+                start, end = (float(g.replace(b",", b".")) for g in (m.group(2), m.group(3)))
+                self.remote_s = end - start
+            except ValueError:
+                pass
+
+    def _drop(self, data: bytes | bytearray) -> None:
+        self.dropped_bytes += len(data)
+        self.dropped_lines += data.count(b"\n")
+        if self.tail_cap and data:
+            self.dropped_tail = (self.dropped_tail + bytes(data))[-self.tail_cap :]
