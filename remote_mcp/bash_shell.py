@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any
 from invoke.exceptions import CommandTimedOut
 
 from . import bash_jobs
-from .bash_foreground import CAPTURE_LIMIT, CAPTURE_TAIL, Foreground, RunOutcome, timed_out_result
+from .bash_foreground import (
+    CAPTURE_LIMIT,
+    CAPTURE_TAIL,
+    Detached,
+    Foreground,
+    RunOutcome,
+    timed_out_result,
+)
 from .bash_jobs import ForeignJob, JobKill, JobListing, JobRead, JobStart
 from .errors import ShellProtocolError, ToolError
 from .shell import ShellChannel, ShellResult
@@ -79,6 +86,9 @@ class BashShell:
         self.notice: str | None = None
         self._killer: ShellChannel | None = None
         self._kill_lock = threading.Lock()
+        # A foreground command the link dropped under: it runs on, and the
+        # next Bash call re-attaches to it (bash_foreground.Foreground.attach).
+        self.detached: Detached | None = None
 
     @property
     def host_name(self) -> str:
@@ -107,7 +117,8 @@ class BashShell:
         self.channel = channel
 
     def drop(self) -> bool:
-        """Forget the channels of a dead connection; True if the shell had one."""
+        """Forget the channels of a dead connection (a detached run is kept:
+        it runs on); True if the shell had one."""
         had = self.channel is not None
         for chan in (self.channel, self._killer):
             if chan is not None:
@@ -186,19 +197,20 @@ class BashShell:
         if fields.get("skipped"):
             self.notice = (
                 f"remote-mcp did not use{fields['skipped']} on {self.host_name} for the Bash "
-                "shell's state: it is a symlink, not owned by you or not private (0700). "
+                "shell's state: it is a symlink, not owned by you, not private (0700) or "
+                "read-only. "
                 f"Using {self.directory.rsplit('/shells/', 1)[0]} instead."
             )
 
-    def kill_foreground(self) -> None:
-        """Kill whatever the shell is running, from a second channel."""
+    def kill_foreground(self, run_id: str | None = None) -> None:
+        """Kill the foreground run ``run_id`` (its process group, wherever it
+        runs), else whatever the shell is running, from a second channel."""
         with self._kill_lock:
             if self._killer is None:
                 self._killer = ShellChannel(self.session.conn, subshell=True)
+            script = render("bash_kill.sh.j2", token=self.token, run_id=run_id or "")
             try:
-                self._killer.run(
-                    render("bash_kill.sh.j2", token=self.token), warn=True, timeout=KILL_TIMEOUT_S
-                )
+                self._killer.run(script, warn=True, timeout=KILL_TIMEOUT_S)
             except CommandTimedOut:  # the channel is discarded; the shell's grace period decides
                 pass
 
@@ -218,13 +230,29 @@ class BashShell:
         ``register_cancel`` receives a callable that kills the command (or,
         before it starts, stops it from starting); it is handed over before
         waiting for the shell, because a cancel may come first.
+
+        A command the link dropped under (``self.detached``) is re-attached
+        to when the same command comes again (the server's retry, or the
+        agent's next call); another command hands it over to BashOutput.
         """
         run = Foreground(self, command, timeout_s, on_output, on_tick)
         if register_cancel is not None:
             register_cancel(run.cancel)
         with self.lock:
+            detached = self.detached
+            if detached is not None and detached.command != command:
+                self.detached = None
+                self.notice = (
+                    f"The Bash command `{detached.short()}` that was running when the link "
+                    f"dropped keeps running on {self.host_name} as {detached.run_id}; read its "
+                    "output with BashOutput."
+                )
+                detached = None
             for _attempt in range(2):
-                outcome = run.execute(start_dir)
+                if detached is not None:
+                    outcome = run.attach(detached)
+                else:
+                    outcome = run.execute(start_dir)
                 if outcome is not None:
                     if outcome.cwd is not None:
                         self.cwd = outcome.cwd

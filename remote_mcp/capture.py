@@ -18,8 +18,14 @@ class StreamCapture:
     dropped middle of a huge stream costs nothing but a line count.
     """
 
-    def __init__(self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0) -> None:
+    def __init__(
+        self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0, preamble_end: bytes = b""
+    ) -> None:
         self.end = end
+        # Login files (~/.bashrc, ~/.ssh/rc) may print before the channel's
+        # start marker: everything up to and including it is not the reply.
+        self.preamble_end = preamble_end
+        self.preamble = b""
         self.cap = cap
         self.tail_cap = tail_cap
         self.dropped_tail = b""  # last tail_cap dropped bytes (end of the stream)
@@ -32,6 +38,13 @@ class StreamCapture:
         self.remote_s: float | None = None  # the command's remote wall time, if framed so
 
     def feed(self, data: bytes) -> None:
+        if self.preamble_end:
+            window = self.preamble + data
+            at = window.find(self.preamble_end)
+            if at < 0:
+                self.preamble = window[-len(self.preamble_end) :]
+                return
+            data, self.preamble_end, self.preamble = window[at + len(self.preamble_end) :], b"", b""
         if len(self.kept) < self.cap:
             start = max(0, len(self.kept) - 64)
             self.kept += data

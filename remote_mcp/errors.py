@@ -66,7 +66,20 @@ class AuthError(ConnectError):
 
 
 class ConnectionLost(SessionError):
-    """The SSH link dropped while a call was in flight."""
+    """The SSH link dropped while a call was in flight.
+
+    ``partial`` (set by ``ShellChannel.run``) holds what the command had sent
+    before the drop, so a caller that can resume knows where to resume."""
+
+    def __init__(self, *args: object, partial: object = None) -> None:
+        super().__init__(*args)
+        self.partial = partial
+
+
+class CommandDetached(ConnectionLost):
+    """The link dropped while a foreground Bash command ran; the command
+    keeps running on the remote and calling the tool again re-attaches to
+    it (the same run: neither a re-run nor a loss)."""
 
 
 class ShellProtocolError(SessionError):

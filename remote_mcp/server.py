@@ -39,11 +39,18 @@ from .call_gate import CALL_GATE, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .errors import (
     CallCancelled,
+<<<<<<< HEAD
+=======
+    CommandDetached,
+>>>>>>> main
     ConnectionLost,
     RemoteMCPError,
     SessionError,
     ToolError,
+<<<<<<< HEAD
     describe,
+=======
+>>>>>>> main
 )
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
@@ -262,6 +269,13 @@ class RemoteServer:
                 self.wait_connected()
             try:
                 return handler(env, args)
+            except CommandDetached as detached:
+                # The Bash command runs on, detached: calling again re-attaches
+                # to the same run (its rest of output and status), never re-runs it.
+                try:
+                    return handler(env, args)
+                except SessionError as exc:  # the link is still down
+                    raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
             except ConnectionLost:
                 if not spec.read_only:
                     # Never re-run a change blindly: its precondition (content

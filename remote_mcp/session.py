@@ -128,15 +128,21 @@ class Session:
         lost = "its open channels"
         if self.bash.drop():
             lost += (
-                " and the output of a foreground Bash command, if one was running (the Bash "
-                "shell's cwd, variables and functions are restored from its last saved state)"
+                " (the Bash shell's cwd, variables and functions are restored from its last "
+                "saved state)"
+            )
+        survived = ""
+        if self.bash.detached is not None:
+            survived = (
+                f" The Bash command `{self.bash.detached.short()}` kept running on the remote; "
+                "its output continues below."
             )
         self.reconnects += 1
         self._lost = (
             f"[WARNING] SSH connection to {self.host.name} was lost ({why}) and has been "
-            f"re-established. Lost: {lost}. Background jobs keep running on the remote. A "
-            "change that was in flight when the link dropped may or may not have been "
-            "applied: check before repeating it."
+            f"re-established.{survived} Lost: {lost}. Background jobs keep running on the "
+            "remote. A change that was in flight when the link dropped may or may not have "
+            "been applied: check before repeating it."
         )
 
     def take_warning(self) -> str | None:

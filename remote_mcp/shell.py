@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import paramiko
@@ -35,7 +36,7 @@ from .connection import HostConnection
 from .errors import ConnectionLost, SessionError, ShellProtocolError, reason
 from .templates import render
 
-__all__ = ["ChannelPool", "ShellChannel", "ShellResult"]
+__all__ = ["ChannelPool", "PartialOutput", "ShellChannel", "ShellResult"]
 
 # Bytes of each stream kept in memory per command; the rest is counted, not kept.
 DEFAULT_CAPTURE = 64 << 20
@@ -67,6 +68,29 @@ class ShellResult(Result):
     @property
     def stdout_bytes(self) -> bytes:
         return self.stdout.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class PartialOutput:
+    """What a command had sent when the link dropped (``ConnectionLost.partial``),
+    per stream: the kept head, how many bytes were dropped past it, and the
+    end of the dropped ones. A resumer continues at ``len(head) + dropped``."""
+
+    stdout: bytes
+    stderr: bytes
+    stdout_dropped: int
+    stderr_dropped: int
+    stdout_tail: bytes
+    stderr_tail: bytes
+    dropped_lines: int = 0  # both streams
+
+    @property
+    def stdout_count(self) -> int:
+        return len(self.stdout) + self.stdout_dropped
+
+    @property
+    def stderr_count(self) -> int:
+        return len(self.stderr) + self.stderr_dropped
 
 
 class _Command:
@@ -124,6 +148,8 @@ class ShellChannel:
         self.capture_tail = capture_tail  # also keep this many last dropped bytes
         self.channel: paramiko.Channel | None = None
         self.generation = 0  # bumped each time the shell is (re)started
+        # The start marker line, until the first command's reply has passed it.
+        self.start_marker = b""
         # Stops a worker command by pid from another channel (set by ChannelPool).
         self.stopper: Callable[[int], bool] | None = None
 
@@ -132,14 +158,16 @@ class ShellChannel:
         if self.channel is not None and not self.channel.closed:
             return
         chan = self.conn.open_channel()
+        marker = "__RMCP_START_" + secrets.token_hex(12)
         try:
-            _exec_pipelined(chan, render("shell_start.sh.j2"))
+            _exec_pipelined(chan, render("shell_start.sh.j2", marker=marker))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             chan.close()
             raise ConnectionLost(
                 f"cannot start a shell on {self.conn.host.name}: {reason(exc)}"
             ) from exc
         self.channel = chan
+        self.start_marker = marker.encode() + b"\n"
         self.generation += 1
 
     @property
@@ -211,9 +239,13 @@ class ShellChannel:
             re.compile(b"\n" + sentinel.encode() + rb" (\d+)(?: (\S*) (\S*))?\n"),
             self.capture_limit,
             self.capture_tail,
+            self.start_marker,
         )
         err = StreamCapture(
-            re.compile(re.escape(sentinel.encode()) + b"\n"), self.capture_limit, self.capture_tail
+            re.compile(re.escape(sentinel.encode()) + b"\n"),
+            self.capture_limit,
+            self.capture_tail,
+            self.start_marker,
         )
         self.conn.stats.add_command()
         chan = self.channel
@@ -242,10 +274,13 @@ class ShellChannel:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise ConnectionLost(
-                f"connection to {self.conn.host.name} lost: {reason(exc)}"
+                f"connection to {self.conn.host.name} lost: {reason(exc)}",
+                partial=_partial(out, err),
             ) from exc
         finally:
             cmd.done = True
+        if not (out.preamble_end or err.preamble_end):
+            self.start_marker = b""  # both streams are past it: later replies are whole
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
         if timed_out and (on_timeout is None or stopped is False):
@@ -263,7 +298,9 @@ class ShellChannel:
                 while self.conn.is_alive() and time.monotonic() < deadline:
                     time.sleep(0.01)
             if not self.conn.is_alive() or not self._current(chan):
-                raise ConnectionLost(f"connection to {self.conn.host.name} lost")
+                raise ConnectionLost(
+                    f"connection to {self.conn.host.name} lost", partial=_partial(out, err)
+                )
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
                 "before the command finished"
@@ -342,6 +379,13 @@ class ShellChannel:
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
         return timed_out
+
+
+def _partial(out: StreamCapture, err: StreamCapture) -> PartialOutput:
+    return PartialOutput(
+        bytes(out.kept), bytes(err.kept), out.dropped_bytes, err.dropped_bytes,
+        out.dropped_tail, err.dropped_tail, out.dropped_lines + err.dropped_lines,
+    )  # fmt: skip
 
 
 def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> CommandTimedOut:

@@ -280,7 +280,8 @@ def test_an_untrusted_state_base_is_skipped_with_a_note(
         assert fallback.startswith("/tmp/remote-mcp-")
         assert text == (
             f"[NOTE] remote-mcp did not use {base} on test for the Bash shell's state: it is a "
-            f"symlink, not owned by you or not private (0700). Using {fallback} instead.\nhi"
+            f"symlink, not owned by you, not private (0700) or read-only. Using {fallback} "
+            "instead.\nhi"
         )
         assert bash(s, "echo again", state=st).text == "again"  # said once
         listing = bash_output(s, "list", all_sessions=True, state=st)

@@ -67,7 +67,7 @@ def _values() -> dict[str, dict[str, Any]]:
         "probe.sh.j2": {},
         "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},
-        "shell_start.sh.j2": {},
+        "shell_start.sh.j2": dict(marker="M_1"),
         "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", pidmark="S_1_pid",
                              subshell=True),
         "_precondition.sh.j2": dict(expect=FileRecord("0" * 64, HOSTILE, 1)),

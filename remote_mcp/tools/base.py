@@ -29,6 +29,7 @@ __all__ = [
     "ToolState",
     "format_size",
     "number_lines",
+    "require_command",
     "run_template",
 ]
 
@@ -132,6 +133,21 @@ class ToolState:
         if self.info is None and runner is not None:
             self.remote_info(runner)
         return self.info.home if self.info else "/"
+
+
+def require_command(state: ToolState, runner: Runner, tool: str, command: str, still: str) -> None:
+    """Refuse, before touching anything, a call that needs a command the probe
+    did not find on the remote (a minimal image without coreutils' base64):
+    otherwise the template's failure would read as "permission denied".
+    ``still`` says what works without it. An empty probe (ad-hoc runner that
+    could not probe) decides nothing."""
+    has = state.remote_info(runner).has
+    if has and command not in has:
+        raise ToolError(
+            f"{tool} needs the {command} command on {state.host_name}, and the remote has none "
+            f"on its PATH, so nothing was changed. {still} Install {command} there (coreutils, "
+            f"or a BusyBox with the {command} applet) to use {tool}."
+        )
 
 
 def run_template(runner: Runner, name: str, /, **values: Any) -> Result:

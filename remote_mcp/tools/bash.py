@@ -11,9 +11,13 @@ failure text, timeout message), progress text, BashOutput's incremental
 reads and filter, and the result wording of all three tools.
 
 A command's own background processes (``server &``) keep running after the
-call returns, as in a terminal, and whatever they print later shows up in
-later Bash results: redirect them (``server >log 2>&1 &``) or use
-``run_in_background``. A timeout kills only the running command's processes.
+call returns, as in a terminal; what they print after the call ends goes to
+the command's run file on the remote, not to later results: redirect them
+(``server >log 2>&1 &``) or use ``run_in_background``. A timeout kills only
+the running command's processes.
+
+A dropped link does not stop a foreground command: it runs detached, and
+the same call re-attaches after the reconnect (``bash_foreground``).
 
 Under plain ``sh`` (no bash on the remote) the shell keeps the cwd, exported
 variables, aliases and options; POSIX sh cannot print its functions or plain
@@ -193,7 +197,29 @@ def _foreground(
     )
     if outcome.cwd is not None:
         state.cwd = outcome.cwd
+    if outcome.job_id is not None:
+        return _handed_over(outcome, timeout_ms, state)
     return _format(command, outcome, timeout_ms)
+
+
+def _handed_over(outcome: RunOutcome, timeout_ms: float, state: ToolState) -> ToolOutput:
+    """The command outlived its timeout while the link was down (so it could
+    not be stopped on time): the output so far, and the id to read on with."""
+    assert outcome.job_id is not None
+    _offsets(state)[outcome.job_id] = outcome.job_offset
+    o = _Texts(outcome)
+    merged = _truncate(o.stdout.rstrip() + "\n" + o.stderr.rstrip() + "\n", o.gap_lines)
+    so_far = re.sub(r"^(\s*\n)+", "", merged).rstrip()
+    note = (
+        f"The command is still running: its timeout ({format_duration(timeout_ms)}) passed "
+        "while the SSH connection was down. It continues in the background with ID: "
+        f"{outcome.job_id}. Use BashOutput to read the rest of its output, or KillShell to "
+        "stop it."
+    )
+    return ToolOutput(
+        text=f"{so_far}\n\n{note}" if so_far else note,
+        structured={"bash_id": outcome.job_id, "stdout": o.stdout.replace(_GAP, "")},
+    )
 
 
 def _timeout_ms(timeout: float | None) -> float:

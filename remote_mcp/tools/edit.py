@@ -52,10 +52,18 @@ from .base import (
     decode_text,
     format_size,
     number_lines,
+    require_command,
     run_template,
 )
 from .guard import check_writable, guard_values, refusal
 from .write_errors import backup_path, commit_failure, errno_message
+
+# Edit's local engine sends the new content base64-encoded (edit_upload).
+WITHOUT_BASE64_LOCAL = (
+    "This host has neither python3 nor perl, so Edit would send the new content "
+    "base64-encoded. Read, Grep, Glob, Bash and Upload (which can replace a whole file) still "
+    "work."
+)
 
 __all__ = ["edit", "multi_edit", "python_program"]
 
@@ -422,6 +430,7 @@ def _run(
         **guard_values(state),
     }
     if backend == "local":
+        require_command(state, runner, "Edit", "base64", WITHOUT_BASE64_LOCAL)
         reply, done = _edit_locally(runner, values, encoded, file_path, state)
     else:
         result = run_template(

@@ -27,6 +27,7 @@ from .base import (
     decode_text,
     format_size,
     number_lines,
+    require_command,
     run_template,
     split_lines,
 )
@@ -249,6 +250,8 @@ def read(
     """Claude Code's Read: ``cat -n``-style lines ``offset..offset+limit-1``."""
     state = state if state is not None else ToolState()
     req = _request(state, runner, file_path, offset, limit)
+    if req.mode == "image":
+        require_command(state, runner, "Reading an image", "base64", IMAGE_WITHOUT_BASE64)
     result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
                           line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
                           **guard_values(state))  # fmt: skip
@@ -348,6 +351,14 @@ def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
     return parts
 
 
+IMAGE_WITHOUT_BASE64 = "Text files can still be read, and Download copies the image here."
+# What still works on a host without base64 (Write sends content base64-encoded).
+WITHOUT_BASE64 = (
+    "Read, Grep, Glob, Bash, Upload (which can replace a whole file) and Edit (when python3 or "
+    "perl is on the host) still work."
+)
+
+
 def write(
     runner: Runner, file_path: str, content: str, *, state: ToolState | None = None
 ) -> ToolOutput:
@@ -355,6 +366,7 @@ def write(
     identity (``_commit.sh.j2``: atomic rename when safe, else in place)."""
     state = state if state is not None else ToolState()
     check_writable(state, "Write")
+    require_command(state, runner, "Write", "base64", WITHOUT_BASE64)
     path = state.resolve(file_path, runner)
     record = state.files.get(path)
     expect: object = "absent" if record is None else record
