@@ -39,18 +39,12 @@ from .call_gate import CALL_GATE, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .errors import (
     CallCancelled,
-<<<<<<< HEAD
-=======
     CommandDetached,
->>>>>>> main
     ConnectionLost,
     RemoteMCPError,
     SessionError,
     ToolError,
-<<<<<<< HEAD
     describe,
-=======
->>>>>>> main
 )
 from .schemas import TOOLS, format_validation_error, tool_definitions
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
