@@ -13,8 +13,13 @@ A last section gives the peak local memory (RSS) of big answers: a Read of a
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import HostConfig
+from .connection import PhaseClock
 from .session import Session
 from .templates import render
 from .testing import LinkProxy, remote_exec, start_sshd
@@ -41,22 +47,47 @@ class Row:
     commands: float
     sent: float
     received: float
+    # Median ms per call of each phase (PhaseClock): local work before the
+    # first command (render...), channel writes, waiting for the frames' ends,
+    # the remote wall time the frames report, local work after the last one.
+    phases: dict[str, float] | None = None
+
+
+PHASES = ("before", "write", "wait", "remote", "after")
+
+
+def _phases(clock: PhaseClock, start: float, end: float) -> dict[str, float]:
+    if clock.first_send is None or clock.last_done is None:
+        return dict.fromkeys(PHASES, 0.0) | {"before": (end - start) * 1000}
+    return {
+        "before": (clock.first_send - start) * 1000,
+        "write": clock.write_s * 1000,
+        "wait": clock.wait_s * 1000,
+        "remote": clock.remote_s * 1000 if clock.remote_known else float("nan"),
+        "after": (end - clock.last_done) * 1000,
+    }
 
 
 def _measure(
     session: Session, rtt_ms: float, name: str, what: str, fn: Callable[[], Any], repeat: int
 ) -> Row:
-    times, deltas = [], []
+    times, deltas, phases = [], [], []
     for _ in range(repeat):
         before = session.stats.snapshot()
+        session.stats.phases = PhaseClock()
         start = time.perf_counter()
         fn()
-        times.append((time.perf_counter() - start) * 1000)
+        end = time.perf_counter()
+        times.append((end - start) * 1000)
+        phases.append(_phases(session.stats.phases, start, end))
         after = session.stats.snapshot()
         deltas.append([a - b for a, b in zip(after, before, strict=True)])
     median = statistics.median(times)
     per_call = [statistics.median(col) for col in zip(*deltas, strict=True)]
-    return Row(name, what, median, median / rtt_ms if rtt_ms else 0.0, *per_call)
+    per_phase = {k: statistics.median(p[k] for p in phases) for k in PHASES}
+    commands, sent, received = per_call
+    rtts = median / rtt_ms if rtt_ms else 0.0
+    return Row(name, what, median, rtts, commands, sent, received, per_phase)
 
 
 def _scenarios(session: Session, state: ToolState, area: str) -> list[tuple[str, str, Callable]]:
@@ -146,6 +177,7 @@ def run(delay_ms: float, repeat: int) -> tuple[list[Row], dict[str, Any]]:
         area = f"{tmp}/area"
         rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area))
         assert rc == 0, err
+        handshake_ms, setup_ms = _connect_phases(host, repeat)
         session = Session(host)
         try:
             start = time.perf_counter()
@@ -167,6 +199,8 @@ def run(delay_ms: float, repeat: int) -> tuple[list[Row], dict[str, Any]]:
                 "rtt_ms": rtt,
                 "repeat": repeat,
                 "connect_ms": connect_ms,
+                "handshake_ms": handshake_ms,
+                "setup_ms": setup_ms,
                 "python": platform.python_version(),
                 "machine": f"{platform.system()} {platform.machine()}",
             }
@@ -175,6 +209,68 @@ def run(delay_ms: float, repeat: int) -> tuple[list[Row], dict[str, Any]]:
             session.close()
             proxy.close()
             server.stop()
+
+
+def _connect_phases(host: HostConfig, repeat: int) -> tuple[float, float]:
+    """Best of ``repeat``: the SSH handshake (TCP, kex, auth) and the set-up
+    after it (probe and worker shells). The minimum, because CPU load on a
+    shared machine only ever adds time."""
+    handshakes, setups = [], []
+    for _ in range(max(1, repeat)):
+        session = Session(host)
+        try:
+            t0 = time.perf_counter()
+            session.conn.open()
+            t1 = time.perf_counter()
+            session.connect()
+            session.pool.warm()
+            t2 = time.perf_counter()
+        finally:
+            session.close()
+        handshakes.append((t1 - t0) * 1000)
+        setups.append((t2 - t1) * 1000)
+    return min(handshakes), min(setups)
+
+
+def cold_start(python: str = sys.executable, repeat: int = 3) -> dict[str, float]:
+    """Spawn -> ``initialize`` answered, raw JSON-RPC over the server's stdio,
+    against ``import mcp`` alone: the SDK's import is the floor. Best of
+    ``repeat`` (ms). The host is unconfigured (no SSH is needed for this), so
+    no connect thread imports paramiko alongside."""
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "0"},
+        },
+    }
+    line = (json.dumps(request) + "\n").encode()
+    env = {**os.environ, "REMOTE_MCP_CONFIG": os.devnull}
+    spawn, floor = [], []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [python, "-m", "remote_mcp", "--host", "nowhere"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        answer = proc.stdout.readline()
+        spawn.append((time.perf_counter() - t0) * 1000)
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        assert b'"id":1' in answer.replace(b" ", b""), answer[:200]
+        t0 = time.perf_counter()
+        subprocess.run([python, "-c", "import mcp"], check=True, env=env)
+        floor.append((time.perf_counter() - t0) * 1000)
+    return {"initialize_ms": min(spawn), "import_mcp_ms": min(floor)}
 
 
 def _baseline(host: HostConfig, area: str, rtt: float, repeat: int) -> Row:
@@ -296,7 +392,12 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
         f"Python {meta['python']}.",
         f"Link: sshd on 127.0.0.1 behind a userspace proxy adding {meta['delay_ms']:.0f} ms each "
         f"way (RTT {meta['rtt_ms']:.0f} ms). Median of {meta['repeat']} calls on an open session.",
-        f"Connection setup (connect + probe + warm worker channels): {meta['connect_ms']:.0f} ms.",
+        f"Connection setup (connect + probe + warm worker channels): {meta['connect_ms']:.0f} ms; "
+        f"best of {meta['repeat']}: handshake {meta['handshake_ms']:.0f} ms"
+        + _in_rtts(meta["handshake_ms"], meta["rtt_ms"])
+        + f", set-up after it {meta['setup_ms']:.0f} ms"
+        + _in_rtts(meta["setup_ms"], meta["rtt_ms"])
+        + ".",
         "",
         "| tool | call | median ms | round trips | remote cmds | bytes sent | bytes recv |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -309,6 +410,23 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "Where the time goes (median ms per call): local work before the first command "
+        "(template rendering...), writing to the channel, waiting for the frame's end (of "
+        "which the remote wall time, bash workers only: it starts when the frame's first line "
+        "arrives, so for a large command it overlaps the write), local work after (parsing).",
+        "",
+        "| tool | call | before | write | wait | of which remote | after |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r.phases:
+            p = r.phases
+            lines.append(
+                f"| {r.name} | {r.what} | {p['before']:.1f} | {p['write']:.1f} | "
+                f"{p['wait']:.1f} | {_ms(p['remote'])} | {p['after']:.1f} |"
+            )
+    lines += [
+        "",
         "Round trips = median latency / RTT; remote work (sed, sha256sum...) is included in it.",
         "Bytes are counted on the TCP socket under SSH (kex, framing, MACs, zlib compression).",
         "The baseline opens a new channel per command, which also runs the login user's shell",
@@ -316,6 +434,24 @@ def report(rows: list[Row], meta: dict[str, Any]) -> str:
         "~/.bashrc runs `pyenv init`: ~0.4 s of the baseline is that).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"
+
+
+def _in_rtts(ms: float, rtt_ms: float) -> str:
+    return f" ({ms / rtt_ms:.1f} RTT)" if rtt_ms else ""
+
+
+def cold_start_report(figures: dict[str, float]) -> str:
+    extra = figures["initialize_ms"] - figures["import_mcp_ms"]
+    return (
+        "## Cold start\n\n"
+        f"Spawn -> `initialize` answered: {figures['initialize_ms']:.0f} ms; `import mcp` alone: "
+        f"{figures['import_mcp_ms']:.0f} ms (best of 3 each): the server adds {extra:.0f} ms "
+        "(target: 80 ms; unconfigured host, so no connect thread runs alongside).\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(report(rows, meta))
     if not args.no_memory:
         sections.append(memory_report(memory()))
+    sections.append(cold_start_report(cold_start()))
     text = "\n".join(sections)
     Path(args.out).write_text(text)
     print(text)

@@ -35,6 +35,7 @@ class StreamCapture:
         self.dropped_lines = 0
         self.match: re.Match[bytes] | None = None
         self.status: int | None = None  # the end marker's number, if it has one
+        self.remote_s: float | None = None  # the command's remote wall time, if framed so
 
     def feed(self, data: bytes) -> None:
         if self.preamble_end:
@@ -69,6 +70,12 @@ class StreamCapture:
         # Read the groups now: a match on a bytearray sees later deletions.
         self.match = m
         self.status = int(m.group(1)) if m.re.groups else None
+        if m.re.groups >= 3 and m.group(2) and m.group(3):
+            try:  # $EPOCHREALTIME uses the locale's decimal separator
+                start, end = (float(g.replace(b",", b".")) for g in (m.group(2), m.group(3)))
+                self.remote_s = end - start
+            except ValueError:
+                pass
 
     def _drop(self, data: bytes | bytearray) -> None:
         self.dropped_bytes += len(data)

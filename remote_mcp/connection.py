@@ -47,12 +47,38 @@ WINDOW_SIZE = 16 << 20
 
 
 @dataclass
+class PhaseClock:
+    """Where a command's time goes, summed over commands (the benchmark reads
+    it): writing it to the channel, waiting for its framed end, and the remote
+    wall time its frame reports (bash only). ``first_send`` and ``last_done``
+    (perf_counter) bound the remote part of a call; the rest is local work."""
+
+    write_s: float = 0.0
+    wait_s: float = 0.0
+    remote_s: float = 0.0
+    remote_known: int = 0
+    first_send: float | None = None
+    last_done: float | None = None
+
+    def add(self, sending: float, sent: float, done: float, remote_s: float | None) -> None:
+        self.write_s += sent - sending
+        self.wait_s += done - sent
+        if remote_s is not None:
+            self.remote_s += remote_s
+            self.remote_known += 1
+        if self.first_send is None:
+            self.first_send = sending
+        self.last_done = done
+
+
+@dataclass
 class TransferStats:
     """Counters the tests and benchmarks read: commands run and bytes on the wire."""
 
     commands: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
+    phases: PhaseClock = field(default_factory=PhaseClock)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_command(self) -> None:

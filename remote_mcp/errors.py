@@ -32,6 +32,7 @@ __all__ = [
     "SessionError",
     "ShellProtocolError",
     "ToolError",
+    "describe",
     "reason",
 ]
 
@@ -104,3 +105,10 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "no answer in time"
     return f"{type(exc).__name__} without details"
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error from the session layer."""
+    if isinstance(exc, RemoteMCPError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -107,10 +107,8 @@ class GlobArgs(_Args):
     path: Annotated[
         str | None,
         Field(
-            description="The directory to search in. If not specified, the current working "
-            "directory will be used. IMPORTANT: Omit this field to use the default directory. "
-            'DO NOT enter "undefined" or "null" - simply omit it for the default behavior. '
-            "Must be a valid directory path if provided."
+            description="The directory to search in. Omit it to use the current working "
+            'directory (never pass "undefined" or "null")'
         ),
     ] = None
 
@@ -122,10 +120,7 @@ class GrepArgs(_Args):
     ]
     path: Annotated[
         str | None,
-        Field(
-            description="File or directory to search in (rg PATH). Defaults to current "
-            "working directory."
-        ),
+        Field(description="File or directory to search in (rg PATH). Default: the cwd."),
     ] = None
     glob: Annotated[
         str | None,
@@ -137,75 +132,55 @@ class GrepArgs(_Args):
     output_mode: Annotated[
         Literal["content", "files_with_matches", "count"] | None,
         Field(
-            description='Output mode: "content" shows matching lines (supports -A/-B/-C '
-            'context, -n line numbers, head_limit), "files_with_matches" shows file paths '
-            '(supports head_limit), "count" shows match counts (supports head_limit). '
-            'Defaults to "files_with_matches".'
+            description='"content": matching lines (with -A/-B/-C, -n); "files_with_matches" '
+            '(default): file paths; "count": match counts'
         ),
     ] = None
     before: Annotated[
         int | None,
-        Field(
-            alias="-B",
-            description="Number of lines to show before each match (rg -B). Requires "
-            'output_mode: "content", ignored otherwise.',
-        ),
+        Field(alias="-B", description="Lines to show before each match (rg -B); content mode only"),
     ] = None
     after: Annotated[
         int | None,
-        Field(
-            alias="-A",
-            description="Number of lines to show after each match (rg -A). Requires "
-            'output_mode: "content", ignored otherwise.',
-        ),
+        Field(alias="-A", description="Lines to show after each match (rg -A); content mode only"),
     ] = None
     context: Annotated[
         int | None,
         Field(
             alias="-C",
-            description="Number of lines to show before and after each match (rg -C). "
-            'Requires output_mode: "content", ignored otherwise.',
+            description="Lines to show before and after each match (rg -C); content mode only",
         ),
     ] = None
     line_numbers: Annotated[
         bool | None,
-        Field(
-            alias="-n",
-            description="Show line numbers in output (rg -n). Requires output_mode: "
-            '"content", ignored otherwise. Defaults to true.',
-        ),
+        Field(alias="-n", description="Show line numbers (rg -n); content mode only. Default true"),
     ] = None
     case_insensitive: Annotated[
         bool | None, Field(alias="-i", description="Case insensitive search (rg -i)")
     ] = None
     type: Annotated[
         str | None,
-        Field(
-            description="File type to search (rg --type). Common types: js, py, rust, go, "
-            "java, etc. More efficient than include for standard file types."
-        ),
+        Field(description="File type to search (rg --type), e.g. js, py, rust, go, java"),
     ] = None
     head_limit: Annotated[
         int | None,
         Field(
-            description='Limit output to first N lines/entries, equivalent to "| head -N". '
-            "Works across all output modes: content (limits output lines), "
-            "files_with_matches (limits file paths), count (limits count entries). Defaults "
-            "to 0 (unlimited; the output is still capped at 20000 characters)."
+            description='First N lines/entries only, like "| head -N" (every output mode). '
+            "Default 0: unlimited, output capped at 20000 characters."
         ),
     ] = None
     offset: Annotated[
         int | None,
         Field(
-            description="Skip first N lines/entries before applying head_limit, equivalent "
-            'to "| tail -n +N | head -N". Works across all output modes. Defaults to 0.'
+            description='Skip the first N lines/entries before head_limit, like "| tail -n +N". '
+            "Default 0."
         ),
     ] = None
     multiline: Annotated[
         bool | None,
         Field(
-            description="Enable multiline mode where . matches newlines and patterns can span "
-            "lines (rg -U --multiline-dotall). Default: false."
+            description=". matches newlines and patterns can span lines "
+            "(rg -U --multiline-dotall). Default false."
         ),
     ] = None
 
@@ -240,29 +215,22 @@ class BashOutputArgs(_Args):
     ]
     filter: Annotated[
         str | None,
-        Field(
-            description="Optional regular expression to filter the output lines. Only lines "
-            "matching this regex will be included in the result. Any lines that do not match "
-            "will no longer be available to read."
-        ),
+        Field(description="Optional regex: keep only matching lines (the others are discarded)"),
     ] = None
     block: Annotated[
         bool | None,
-        Field(description="Wait for the command to finish (up to timeout) before answering."),
+        Field(description="Wait (up to timeout) for the command to finish"),
     ] = None
     timeout: Annotated[
         float | None,
         Field(
-            description="With block: how long to wait, in milliseconds (default 30000).",
+            description="With block: ms to wait (default 30000)",
             allow_inf_nan=False,
         ),
     ] = None
     all_sessions: Annotated[
         bool | None,
-        Field(
-            description="Also read jobs started by other remote-mcp sessions (normally "
-            'refused); with bash_id "list", list every session\'s jobs. Default: false.'
-        ),
+        Field(description="Also other remote-mcp sessions' jobs (normally refused)"),
     ] = None
 
 
@@ -270,10 +238,7 @@ class KillShellArgs(_Args):
     shell_id: Annotated[str, Field(description="The ID of the background shell to kill")]
     all_sessions: Annotated[
         bool | None,
-        Field(
-            description="Also kill a job started by another remote-mcp session (normally "
-            "refused). Default: false."
-        ),
+        Field(description="Also a job of another remote-mcp session (normally refused)"),
     ] = None
 
 
@@ -283,28 +248,22 @@ class FeedbackArgs(_Args):
         str,
         Field(
             min_length=1,
-            description="What went wrong or what would have helped, about remote-mcp itself",
+            description="What went wrong or would have helped",
         ),
     ]
-    tool: Annotated[
-        str | None, Field(description="The remote-mcp tool the note is about, if any")
-    ] = None
+    tool: Annotated[str | None, Field(description="The tool it is about, if any")] = None
 
 
 class UploadArgs(_Args):
-    local_path: Annotated[str, Field(description="Absolute path of the local file to send")]
-    remote_path: Annotated[str, Field(description="Absolute destination path on the remote")]
-    overwrite: Annotated[
-        bool, Field(description="Replace the remote file if it exists (default false)")
-    ] = False
+    local_path: Annotated[str, Field(description="Absolute local path")]
+    remote_path: Annotated[str, Field(description="Absolute remote destination path")]
+    overwrite: Annotated[bool, Field(description="Replace an existing remote file")] = False
 
 
 class DownloadArgs(_Args):
-    remote_path: Annotated[str, Field(description="Absolute path of the remote file to fetch")]
+    remote_path: Annotated[str, Field(description="Absolute remote path")]
     local_path: Annotated[str, Field(description="Absolute local destination path")]
-    overwrite: Annotated[
-        bool, Field(description="Replace the local file if it exists (default false)")
-    ] = False
+    overwrite: Annotated[bool, Field(description="Replace an existing local file")] = False
 
 
 @dataclass(frozen=True)
@@ -319,41 +278,36 @@ class ToolSpec:
 
 
 _READ = (
-    "Reads a file on the remote host {host} over SSH. The file_path parameter must be an "
-    "absolute path on {host}. By default it reads up to 2000 lines from the beginning; use "
-    "offset and limit for long files. Any lines longer than 2000 characters are truncated. "
-    "Results are returned using cat -n format, with line numbers starting at 1. It can read "
-    "images (PNG, JPG, GIF, WEBP), which are shown visually. It cannot read directories: use "
-    "Glob or Bash ls. To read several files, prefer one MultiRead call over several Reads."
+    "Reads a file on the remote host {host}. By default up to 2000 lines from the start; use "
+    "offset and limit for long files. Lines over 2000 characters are truncated. "
+    "Output is in cat -n format, numbered from 1. Images (PNG, JPG, GIF, WEBP) "
+    "are shown visually. Not for directories: use Glob or Bash ls. For several "
+    "files prefer one MultiRead call."
 )
 _WRITE = (
     "Writes a file on the remote host {host}, replacing it if it exists (owner, mode, links "
-    "and extended attributes kept). If the file exists you MUST Read it first in this "
-    "session, or the write fails. Parent directories are created. Prefer Edit for changes "
-    "to existing files."
+    "and xattrs kept); an existing file MUST have been Read first in this session. Parent "
+    "directories are created. Prefer Edit for changes to existing files."
 )
 _EDIT = (
     "Performs exact string replacement in a file on the remote host {host}. You must Read "
-    "the file first in this session. Keep the exact indentation shown after the line-number "
-    "prefix of Read's output, and never include the prefix in old_string. The edit fails if "
-    "old_string is not unique; give more context or set replace_all. The replacement is "
-    "applied on the remote, so a small edit of a big file moves few bytes."
+    "the file first in this session. Keep the exact indentation shown after Read's "
+    "line-number prefix; never include the prefix in old_string. Fails if old_string is "
+    "not unique: give more context or set replace_all."
 )
 _MULTIEDIT = (
-    "Makes several find-and-replace edits to ONE file on the remote host {host} in one call. "
-    "Edits apply in order, each to the result of the previous one; either all succeed or "
-    "none is applied. Same rules as Edit (Read first, unique old_string or replace_all)."
+    "Several find-and-replace edits to ONE file on the remote host {host} in one call, "
+    "applied in order, each to the previous result; all succeed or none is applied. Same "
+    "rules as Edit."
 )
 _MULTIREAD = (
-    "Reads several files on the remote host {host} in ONE round trip, each with optional "
-    "offset/limit; output is each file in Read's cat -n format under a '==> path <==' "
-    "header. A missing file is reported in its place without failing the others. Prefer "
-    "this over consecutive Read calls."
+    "Reads several files (each with optional offset/limit) on the remote host {host} in ONE "
+    "round trip, each in Read's format under a '==> path <==' header; a missing one is "
+    "reported in its place."
 )
 _FILESTAT = (
-    "Metadata of one or many paths on the remote host {host} in one round trip: whether it "
-    "exists, type (file, directory, symlink and its target), size, mode, owner, mtime. "
-    "Cheaper than Read or Bash for checking files."
+    "Metadata of paths on the remote host {host} in one round trip: existence, type "
+    "(symlink target too), size, mode, owner, mtime."
 )
 _GLOB = (
     "Fast file pattern matching on the remote host {host}. Supports glob patterns like "
@@ -361,31 +315,25 @@ _GLOB = (
     "modification time (at most 100)."
 )
 _GREP = (
-    "Searches file contents on the remote host {host} (ripgrep syntax, ripgrep when the "
-    "host has it). Filter files with glob or type; output_mode content shows matching lines "
-    "(with -A/-B/-C context), files_with_matches (default) shows file paths, count shows "
-    "match counts. Prefer Grep with context over grep-then-Read."
+    "Searches file contents on the remote host {host} (ripgrep syntax; rg when the host has "
+    "it). Filter files with glob or type. Prefer Grep with -C context over grep-then-Read."
 )
 _BASH = (
     "Executes a command in a persistent shell on the remote host {host} (bash when "
-    "available), started like an `ssh {host}` login (/etc/profile and ~/.bash_profile or "
-    "~/.profile sourced once). cd, exported and plain variables, functions, aliases and "
-    "set -o options persist between calls. stdin is /dev/null and pagers/editors are "
-    "disabled, so nothing waits for input. Default timeout 120000 ms (max 600000); a "
-    "timed-out or cancelled command is killed with all its child processes. Use "
-    "run_in_background for long jobs, then BashOutput to read their output and KillShell "
-    'to stop them; BashOutput with bash_id "list" lists the background jobs.'
+    "available), started like an `ssh {host}` login (profile sourced once). cd, variables, "
+    "functions, aliases and set -o options persist between calls. stdin is /dev/null and "
+    "pagers/editors are disabled. Default timeout 120000 ms (max 600000); on timeout or "
+    "cancel the command and its children are killed. For long jobs use "
+    'run_in_background, then BashOutput (bash_id "list" lists jobs) and KillShell.'
 )
 _BASHOUTPUT = (
-    "Returns the new output of a background command on the remote host {host} (started "
-    'by Bash with run_in_background), with its status. bash_id "list" lists this '
-    "session's jobs and counts those of other sessions."
+    "New output and status of a background command on the remote host {host} (Bash "
+    'run_in_background). bash_id "list" lists this session\'s jobs.'
 )
 _KILLSHELL = "Kills a background command on the remote host {host} and all its child processes."
 _FEEDBACK = (
-    "Files a note about remote-mcp itself (a tool that misbehaved, a missing feature, a "
-    "confusing message) into a local log for its maintainers. Runs locally: it does not "
-    "touch the remote host {host}."
+    "Logs a note about remote-mcp itself (bug, missing feature, confusing message) for its "
+    "maintainers; runs locally, not on the remote host {host}."
 )
 _UPLOAD = "Copies a local file to the remote host {host} over SFTP (atomic replace)."
 _DOWNLOAD = "Copies a file from the remote host {host} to the local machine over SFTP."
@@ -431,11 +379,16 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
+_NOISE = frozenset({"title", "additionalProperties"})
+
+
 def _tidy(node: Any) -> Any:
     """Drop pydantic's ``title`` noise and collapse ``anyOf [T, null]`` to T:
-    an optional argument is simply one that may be omitted."""
+    an optional argument is simply one that may be omitted. ``additionalProperties``
+    goes too (every conversation pays for tools/list in tokens): an unknown
+    argument is still refused, by the model's ``extra="forbid"``."""
     if isinstance(node, dict):
-        node = {k: _tidy(v) for k, v in node.items() if k != "title"}
+        node = {k: _tidy(v) for k, v in node.items() if k not in _NOISE}
         any_of = node.get("anyOf")
         if isinstance(any_of, list):
             kept = [s for s in any_of if s != {"type": "null"}]
@@ -450,6 +403,15 @@ def _tidy(node: Any) -> Any:
     return node
 
 
+def tool_annotations(spec: ToolSpec) -> dict[str, bool]:
+    """MCP's hints. The destructive and idempotent hints mean nothing for a
+    read-only tool (MCP says so), so those tools leave them out."""
+    hints = {"read_only_hint": spec.read_only, "open_world_hint": spec.open_world}
+    if not spec.read_only:
+        hints |= {"destructive_hint": spec.destructive, "idempotent_hint": spec.idempotent}
+    return hints
+
+
 def tool_definitions(
     host: str, *, hidden: frozenset[str] = frozenset(), note: str = ""
 ) -> list[dict[str, Any]]:
@@ -462,12 +424,7 @@ def tool_definitions(
             "name": spec.name,
             "description": spec.description.format(host=host) + (f" {note}" if note else ""),
             "input_schema": input_schema(spec),
-            "annotations": {
-                "read_only_hint": spec.read_only,
-                "destructive_hint": spec.destructive,
-                "idempotent_hint": spec.idempotent,
-                "open_world_hint": spec.open_world,
-            },
+            "annotations": tool_annotations(spec),
         }
         for spec in TOOLS.values()
         if spec.name not in hidden

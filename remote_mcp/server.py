@@ -23,9 +23,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.from_thread
@@ -36,6 +35,7 @@ from mcp.server.stdio import stdio_server
 from pydantic import ValidationError
 
 from . import __version__, wire
+from .call_gate import CALL_GATE, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .errors import (
     CallCancelled,
@@ -44,99 +44,23 @@ from .errors import (
     RemoteMCPError,
     SessionError,
     ToolError,
+    describe,
 )
 from .schemas import TOOLS, format_validation_error, tool_definitions
-from .session import CALL_GATE, CallGate, Session, call_cancel_hooks, call_stoppable, describe
-from .tools import bash, bash_jobs, edit, feedback, files, search, transfer
-from .tools.base import ToolOutput, ToolState
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
-from .tools.transfer import private_local_paths
 
-__all__ = ["CallEnv", "RemoteServer", "serve"]
+if TYPE_CHECKING:  # imported for real in the connect thread (cold start)
+    from .handlers import CallEnv
+    from .session import Session
+    from .tools.base import ToolOutput, ToolState
+
+__all__ = ["RemoteServer", "serve"]
 
 log = logging.getLogger("remote_mcp")
 
 INSTRUCTIONS = (Path(__file__).parent / "instructions.md").read_text(encoding="utf-8")
 # On exit, how long the in-flight calls' cancel hooks (remote kills) may take.
 SHUTDOWN_HOOKS_S = 10.0
-
-
-@dataclass
-class CallEnv:
-    """What one tool call's handler gets: the session (runner), the shared
-    tool state, and hooks for progress and cancellation."""
-
-    session: Session
-    state: ToolState
-    host: HostConfig
-    progress: Callable[[float, str], None] | None = None
-    cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
-    gate: CallGate = field(default_factory=CallGate)
-
-
-Handler = Callable[[CallEnv, Any], ToolOutput]
-
-HANDLERS: dict[str, Handler] = {
-    "Read": lambda env, a: files.read(env.session, a.file_path, a.offset, a.limit, state=env.state),
-    "Write": lambda env, a: files.write(env.session, a.file_path, a.content, state=env.state),
-    "MultiRead": lambda env, a: files.multi_read(
-        env.session, [f.model_dump() for f in a.files], state=env.state
-    ),
-    "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
-    "Glob": lambda env, a: search.glob(env.session, a.pattern, a.path, state=env.state),
-    "Grep": lambda env, a: search.grep(
-        env.session,
-        a.pattern,
-        a.path,
-        glob=a.glob,
-        type=a.type,
-        output_mode=a.output_mode,
-        before=a.before,
-        after=a.after,
-        context=a.context,
-        line_numbers=a.line_numbers,
-        case_insensitive=a.case_insensitive,
-        head_limit=a.head_limit,
-        offset=a.offset,
-        multiline=a.multiline,
-        state=env.state,
-    ),
-    "Bash": lambda env, a: bash.bash(
-        env.session,
-        a.command,
-        a.timeout,
-        a.description,
-        bool(a.run_in_background),
-        state=env.state,
-        progress=env.progress,
-        cancel_hooks=env.cancel_hooks,
-    ),
-    "BashOutput": lambda env, a: bash_jobs.bash_output(
-        env.session,
-        a.bash_id,
-        a.filter,
-        bool(a.block),
-        a.timeout,
-        bool(a.all_sessions),
-        state=env.state,
-    ),
-    "KillShell": lambda env, a: bash_jobs.kill_shell(
-        env.session, a.shell_id, bool(a.all_sessions), state=env.state
-    ),
-    "Edit": lambda env, a: edit.edit(
-        env.session, a.file_path, a.old_string, a.new_string, a.replace_all, state=env.state
-    ),
-    "MultiEdit": lambda env, a: edit.multi_edit(
-        env.session, a.file_path, [e.model_dump() for e in a.edits], state=env.state
-    ),
-    "Feedback": lambda env, a: feedback.feedback(a.message, a.tool, host=env.host.name),
-    "Upload": lambda env, a: transfer.upload(
-        env.session, a.local_path, a.remote_path, a.overwrite, state=env.state
-    ),
-    "Download": lambda env, a: transfer.download(
-        env.session, a.remote_path, a.local_path, a.overwrite, state=env.state
-    ),
-}
 
 
 class RemoteServer:
@@ -152,21 +76,9 @@ class RemoteServer:
         # Set when the config is unusable: the server still answers initialize
         # and tools/list, and every tool call returns this line (cli.py).
         self.config_error = config_error
-        self.session = Session(host)
-        self.state = ToolState(
-            host_name=host.name,
-            cwd=host.cwd,
-            read_only=host.read_only,
-            allowed_paths=host.allowed_paths,
-            bash=host.bash,
-            local_paths=host.local_paths,
-            private_local=private_local_paths(config_file),
-            backends={
-                "edit": host.edit_backend,
-                "grep": host.grep_backend,
-                "find": host.find_backend,
-            },
-        )
+        self.config_file = config_file
+        self._runtime: tuple[Session, ToolState] | None = None
+        self._runtime_lock = threading.Lock()
         self._connecting: Future[None] | None = None
         self._notices: list[str] = []  # what cancelled calls did after all, for the next result
         self._notices_lock = threading.Lock()
@@ -191,6 +103,43 @@ class RemoteServer:
             on_call_tool=self._call_tool,
         )
 
+    # -- the SSH side, built off the critical path -----------------------------------
+    def runtime(self) -> tuple[Session, ToolState]:
+        """The session and tool state, built on first use. The connect thread
+        builds them, so paramiko, fabric, jinja2 and the tools import while the
+        client's ``initialize`` is answered (a call that comes first waits)."""
+        with self._runtime_lock:
+            if self._runtime is None:
+                from .session import Session
+                from .tools.base import ToolState
+                from .tools.transfer import private_local_paths
+
+                host = self.host
+                state = ToolState(
+                    host_name=host.name,
+                    cwd=host.cwd,
+                    read_only=host.read_only,
+                    allowed_paths=host.allowed_paths,
+                    bash=host.bash,
+                    local_paths=host.local_paths,
+                    private_local=private_local_paths(self.config_file),
+                    backends={
+                        "edit": host.edit_backend,
+                        "grep": host.grep_backend,
+                        "find": host.find_backend,
+                    },
+                )
+                self._runtime = (Session(host), state)
+            return self._runtime
+
+    @property
+    def session(self) -> Session:
+        return self.runtime()[0]
+
+    @property
+    def state(self) -> ToolState:
+        return self.runtime()[1]
+
     # -- connection in the background -------------------------------------------
     def start_connecting(self) -> Future[None]:
         """Begin connecting now (idempotent while a connect is in flight or done)."""
@@ -206,6 +155,8 @@ class RemoteServer:
 
     def _connect(self, fut: Future[None]) -> None:
         try:
+            from . import handlers  # noqa: F401 - import the tools now, not on the first call
+
             info = self.session.connect()
             self.state.info = info
             if self.state.cwd is None:
@@ -240,7 +191,10 @@ class RemoteServer:
                 f"remote-mcp cannot serve this host: {self.config_error} After fixing it, "
                 "restart this MCP server (in Claude Code: /mcp, then reconnect)."
             )
-        env = CallEnv(self.session, self.state, self.host)
+        from .handlers import CallEnv
+
+        session, state = await anyio.to_thread.run_sync(self.runtime)
+        env = CallEnv(session, state, self.host)
         if (ctx.meta or {}).get(wire.BAD_TEXT):
             return _error(
                 f"The {params.name} request contains text that is not valid Unicode (a lone "
@@ -274,6 +228,8 @@ class RemoteServer:
         return _content(output, self._with_notices(self.session.take_warning() or "") or None)
 
     async def _dispatch(self, env: CallEnv, name: str, arguments: dict[str, Any]) -> ToolOutput:
+        from .handlers import HANDLERS
+
         spec = TOOLS.get(name)
         handler = HANDLERS.get(name)
         if spec is None or handler is None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,63 +18,31 @@ import paramiko
 from invoke.exceptions import CommandTimedOut
 
 from .bash_shell import BashShell
+from .call_gate import CALL_GATE, CallGate, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .connection import WINDOW_SIZE, HostConnection, TransferStats
 from .errors import (
-    CallCancelled,
     ConnectionLost,
     RemoteMCPError,
     RemoteTimeout,
     ShellProtocolError,
+    describe,
     reason,
 )
 from .shell import ChannelPool, ShellChannel, ShellResult
 from .templates import render
 
-__all__ = ["CALL_GATE", "CallGate", "RemoteInfo", "Session", "call_cancel_hooks", "call_stoppable"]
+__all__ = [
+    "CALL_GATE",
+    "CallGate",
+    "RemoteInfo",
+    "Session",
+    "call_cancel_hooks",
+    "call_stoppable",
+    "describe",
+]
 
-# The cancel hooks of the read-only tool call running in this thread (set by
-# the server): every worker command of the call adds one that stops it.
-call_cancel_hooks: ContextVar[list[Callable[[], None]] | None] = ContextVar(
-    "call_cancel_hooks", default=None
-)
-# False while a call that changes things runs: its commands are never killed
-# half-way (a timeout leaves them to finish; the agent is told to check).
-call_stoppable: ContextVar[bool] = ContextVar("call_stoppable", default=True)
 IDLE_SFTP_CLIENTS = 2  # kept open for the next transfers; more are opened on demand
-
-
-class CallGate:
-    """Lets a cancelled tool call stop before its next remote command.
-
-    A call waiting for a free worker is abandoned by the server when the
-    client cancels it, but its thread runs on: without this it would send its
-    command (a Write, an Edit) seconds later, after the agent was told it was
-    interrupted. The worker passes `enter` right before each command; the
-    server calls `close` on cancel. One lock orders the two, so every command
-    was either sent before the cancel (`close` returns True) or never is.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.closed = False
-        self.started = False  # a remote command of this call was (being) sent
-
-    def enter(self) -> None:
-        with self._lock:
-            if self.closed:
-                raise CallCancelled("the call was cancelled before its next remote command")
-            self.started = True
-
-    def close(self) -> bool:
-        """No more commands; True if one had already been sent."""
-        with self._lock:
-            self.closed = True
-            return self.started
-
-
-# The gate of the tool call running in this thread (set by the server).
-CALL_GATE: ContextVar[CallGate | None] = ContextVar("remote_mcp_call_gate", default=None)
 
 
 def _enter_gate() -> None:
@@ -145,7 +112,8 @@ class Session:
             self.conn.open()
             self._generation = self.conn.generation
             try:
-                result = self.pool.run(render("probe.sh.j2"), warn=True)
+                # Every worker shell starts now, in parallel with the probe.
+                result = self.pool.open_all(render("probe.sh.j2"), warn=True)
             except (ConnectionLost, ShellProtocolError):
                 self.conn.close(self._generation)
                 raise
@@ -322,10 +290,3 @@ class Session:
             self.pool.close()
             self._close_idle_sftp()
             self.conn.close()
-
-
-def describe(exc: BaseException) -> str:
-    """One line for an error from the session layer."""
-    if isinstance(exc, RemoteMCPError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

@@ -160,7 +160,7 @@ class ShellChannel:
         chan = self.conn.open_channel()
         marker = "__RMCP_START_" + secrets.token_hex(12)
         try:
-            chan.exec_command(render("shell_start.sh.j2", marker=marker))
+            _exec_pipelined(chan, render("shell_start.sh.j2", marker=marker))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             chan.close()
             raise ConnectionLost(
@@ -236,7 +236,7 @@ class ShellChannel:
             frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
         )
         out = StreamCapture(
-            re.compile(b"\n" + sentinel.encode() + rb" (\d+)\n"),
+            re.compile(b"\n" + sentinel.encode() + rb" (\d+)(?: (\S*) (\S*))?\n"),
             self.capture_limit,
             self.capture_tail,
             self.start_marker,
@@ -264,10 +264,13 @@ class ShellChannel:
 
         pid_line = re.compile(re.escape(pidmark.encode()) + rb" (\d+)\n")
         try:
+            sending = time.perf_counter()
             chan.sendall(script.encode("utf-8", "surrogateescape"))
+            sent = time.perf_counter()
             timed_out = self._pump(
                 chan, out, err, timeout, on_timeout, on_output, on_tick, cmd, pid_line
             )
+            self.conn.stats.phases.add(sending, sent, time.perf_counter(), out.remote_s)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise ConnectionLost(
@@ -393,6 +396,29 @@ def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> Comma
     return exc
 
 
+def _exec_pipelined(chan: paramiko.Channel, command: str) -> None:
+    """``exec_command`` without waiting for the server's answer, so the first
+    command follows in the same round trip (connect costs one RTT less per
+    shell). A refused exec closes the channel (paramiko's ``_request_failed``),
+    which that command's read then reports as a shell that exited."""
+    m = paramiko.Message()
+    m.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    m.add_int(chan.remote_chanid)
+    m.add_string("exec")
+    m.add_boolean(True)
+    m.add_string(command)
+    raw: Any = chan  # the two private steps of Channel.exec_command, minus its wait
+    raw._event_pending()
+    raw.transport._send_user_message(m)
+
+
+def _start_quietly(shell: ShellChannel) -> None:
+    try:
+        shell.start()
+    except ConnectionLost:
+        pass  # the next command on this shell starts it again, or reports why
+
+
 def _drain(
     ready: Callable[[], bool],
     recv: Callable[[int], bytes],
@@ -461,6 +487,28 @@ class ChannelPool:
             for shell in shells:
                 if not shell.alive:
                     shell.start()
+        finally:
+            for shell in shells:
+                self._idle.put(shell)
+
+    def open_all(self, command: str, **kwargs: Any) -> ShellResult:
+        """Start every worker shell at once and run ``command`` (the probe) on
+        the first: the channel opens go out together, so connecting costs
+        one round trip for all of them plus one for the command."""
+        shells = [self._acquire() for _ in range(self.size)]
+        try:
+            others = [
+                threading.Thread(target=_start_quietly, args=(shell,), daemon=True)
+                for shell in shells[1:]
+                if not shell.alive
+            ]
+            for thread in others:
+                thread.start()
+            try:
+                return shells[0].run(command, **kwargs)
+            finally:
+                for thread in others:
+                    thread.join()
         finally:
             for shell in shells:
                 self._idle.put(shell)

@@ -561,6 +561,43 @@ def test_one_line_edit_of_10mb_moves_under_64kb(session, state, remote, ten_mb, 
     assert numbered(700000, "seven hundred thousand") in out.text
 
 
+@pytest.mark.parametrize("engine", REMOTE_ENGINES)
+def test_five_edits_of_10mb_are_one_command_under_64kb(session, state, remote, ten_mb, engine):
+    state.backends["edit"] = engine
+    edits = [
+        {"old_string": f"\n{n}\n", "new_string": f"\nline {n}\n"}
+        for n in (100000, 300000, 500000, 700000, 900000)
+    ]
+    delta = counter(session)
+    multi_edit(session, ten_mb, edits, state=state)
+    commands, sent, received = delta()
+    assert (commands, sent + received < 64 * 1024) == (1, True), (sent, received)
+    assert remote.sh(f"sed -n '899999,900001p' {q(ten_mb)}") == "899999\nline 900000\n900001\n"
+
+
+def test_an_edit_refuses_a_file_changed_after_its_check(session, state, remote, remote_dir):
+    """The commit re-checks size, mtime and inode, not a second hash: a file
+    replaced between the engine's read and the commit is reported as stale."""
+    p = f"{remote_dir}/raced.txt"
+    remote.write_bytes(p, b"one\n")
+    files.read(session, p, state=state)
+    script = render(
+        "edit.sh.j2", path=p, engine="python3", program=python_program(),
+        edits=[{"old": b"one", "new": b"two", "replace_all": 0, "clash": 0}],
+        expect={"sha256": hashlib.sha256(b"one\n").hexdigest()}, create=0, notebook=0,
+        max_size=1 << 20, token="RMCP_EOF_" + uuid.uuid4().hex, refused=10,
+        allowed=[remote_dir],
+    )  # fmt: skip
+    # Swap the file (same size, new inode) between the engine and the commit,
+    # as a concurrent writer would.
+    swap = f"printf 'uno\\n' > {q(p)}.new; mv {q(p)}.new {q(p)}; "
+    raced = script.replace("\nrmcp_exists=1\n", "\n" + swap + "rmcp_exists=1\n", 1)
+    assert raced != script
+    reply = session.run(raced, warn=True).stdout
+    assert reply.strip().splitlines()[-1] == "stale"
+    assert remote.read_bytes(p) == b"uno\n"
+
+
 def test_local_fallback_report_on_10mb(session, state, remote, ten_mb, request):
     """The fallback moves the file both ways (fetch raw, upload base64 which
     SSH compression shrinks); recorded for the report, bounded here."""
@@ -725,8 +762,8 @@ def test_runs_under_plain_sh_on_the_remote(session, state, remote, put, engine):
 
 
 def test_server_handlers_dispatch_edit_and_multiedit(session, state, remote, put, host_config):
+    from remote_mcp.handlers import HANDLERS, CallEnv
     from remote_mcp.schemas import TOOLS
-    from remote_mcp.server import HANDLERS, CallEnv
 
     env = CallEnv(session=session, state=state, host=host_config)
     p = put("h.txt", b"one two\n")

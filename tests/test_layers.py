@@ -61,3 +61,20 @@ def test_the_import_parser_sees_relative_and_absolute_imports() -> None:
     assert "remote_mcp.errors.ToolError" in imported_modules(probe)
     shell_user = PACKAGE / "session.py"
     assert offenders([shell_user], FORBIDDEN_IN_TOOLS) != []
+
+
+def test_server_import_leaves_ssh_templates_and_tools_to_the_connect_thread() -> None:
+    """Cold start: answering ``initialize`` needs only the protocol and the
+    schemas; paramiko, fabric, jinja2 and the tools load in the background."""
+    import subprocess
+    import sys
+
+    heavy = ["paramiko", "fabric", "invoke", "jinja2", "remote_mcp.tools.base"]
+    probe = (
+        "import sys, remote_mcp.cli, remote_mcp.server\n"
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert loaded == []

@@ -75,9 +75,19 @@ def test_every_description_names_the_remote_host(sshd: SshdServer) -> None:
     assert {t["name"] for t in tools} >= {"Read", "Write", "Edit", "Bash", "Glob", "Grep"}
     for tool in tools:
         assert "remote host test" in tool["description"], tool["name"]
-        assert set(tool["annotations"]) == {
-            "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"
-        }  # fmt: skip
+        # MCP: the destructive and idempotent hints mean nothing on a read-only tool.
+        hints = {"readOnlyHint", "openWorldHint"}
+        if not tool["annotations"]["readOnlyHint"]:
+            hints |= {"destructiveHint", "idempotentHint"}
+        assert set(tool["annotations"]) == hints, tool["name"]
+
+
+def test_tools_list_fits_its_byte_budget() -> None:
+    """Every conversation pays for tools/list in tokens: the result as it goes
+    over the wire (compact JSON) stays within 11 KB for a host named "test"."""
+    tools = json.loads(SNAPSHOT.read_text())
+    wire = json.dumps({"tools": tools}, separators=(",", ":"), ensure_ascii=False)
+    assert len(wire.encode()) <= 11_000
 
 
 def test_tool_failures_are_results_with_is_error(sshd: SshdServer, remote_dir: str) -> None:

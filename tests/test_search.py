@@ -701,8 +701,8 @@ def test_server_handlers_map_claude_code_argument_names(
     remote: Any, remote_dir: str, session: Session, state: ToolState, host_config: Any
 ) -> None:
     """The MCP argument names (-A, -C, -n, -i ...) reach the routines."""
+    from remote_mcp.handlers import HANDLERS, CallEnv
     from remote_mcp.schemas import GlobArgs, GrepArgs
-    from remote_mcp.server import HANDLERS, CallEnv
 
     build(remote, remote_dir, CTX_TREE)
     state.cwd = remote_dir
