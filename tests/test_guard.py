@@ -430,7 +430,8 @@ def test_hostile_names_pass_the_guard_as_data(session, tree, guarded, remote):
     path = f"{root}/{odd}.txt"
     files.write(session, path, "odd\n", state=state)
     assert files.read(session, path, state=state).text == "     1\u2192odd"
-    assert search.glob(session, "*.txt", root, state=state).text == path
+    # Glob shows the undecodable byte as \xff, the form every path argument takes back.
+    assert search.glob(session, "*.txt", root, state=state).text == path.replace("\udcff", "\\xff")
     with pytest.raises(ToolError, match="outside allowed_paths"):
         files.read(session, f"{tree.root}/in.txt", state=state)
     assert not remote.exists(f"{tree.base}/CANARY") and not remote.exists("CANARY")
