@@ -1,0 +1,62 @@
+"""SessionGroup: a fabric Group of remote-mcp sessions, used like ThreadingGroup
+(real sshds; one of them down)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fabric.exceptions import GroupException
+from fabric.group import GroupResult
+from invoke.exceptions import UnexpectedExit
+
+from remote_mcp.config import HostConfig
+from remote_mcp.fleet import SessionGroup
+from remote_mcp.testing import SshdServer, free_port
+
+from .fleet_support import fleet, fleet_host, marker_path  # noqa: F401 - fixture
+
+
+def test_run_returns_a_group_result_per_member(fleet: list[SshdServer]) -> None:
+    hosts = [fleet_host(server, f"h{i}") for i, server in enumerate(fleet[:3])]
+    with SessionGroup(*hosts) as group:
+        result = group.run(f"cat {marker_path(fleet[0])}", hide=True)
+        assert isinstance(result, GroupResult)
+        assert [session.host.name for session in result] == ["h0", "h1", "h2"]
+        outputs = {session.host.name: r.stdout.strip() for session, r in result.items()}
+        assert len(set(outputs.values())) == 3, outputs  # each host answers for itself
+        assert all(r.exited == 0 for r in result.values())
+
+
+def test_a_failing_member_raises_group_exception_with_every_result(
+    fleet: list[SshdServer],
+) -> None:
+    hosts = [fleet_host(server, f"h{i}") for i, server in enumerate(fleet[:2])]
+    with SessionGroup(*hosts) as group:
+        with pytest.raises(GroupException) as caught:
+            group.run("exit 3", hide=True)
+        result = caught.value.result
+        assert len(result.failed) == 2
+        assert all(isinstance(e, UnexpectedExit) for e in result.failed.values())
+
+
+def test_a_host_that_is_down_fails_only_its_own_entry(fleet: list[SshdServer]) -> None:
+    down = HostConfig(
+        name="down", hostname="127.0.0.1", port=free_port(), user="nobody", connect_timeout_s=3
+    )
+    hosts = [fleet_host(fleet[0], "up"), down]
+    with SessionGroup(*hosts, max_parallel=2) as group:
+        started = time.monotonic()
+        with pytest.raises(GroupException) as caught:
+            group.run("echo ok", hide=True)
+        elapsed = time.monotonic() - started
+        result = caught.value.result
+        assert [s.host.name for s in result.succeeded] == ["up"]
+        assert result.succeeded[group.member("up")].stdout == "ok\n"
+        assert [s.host.name for s in result.failed] == ["down"]
+        assert elapsed < 60  # bounded by the connect timeout, not hung
+
+
+def test_max_parallel_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_parallel"):
+        SessionGroup(max_parallel=0)
