@@ -25,18 +25,22 @@ def group_names(config: Config, name: str) -> list[str]:
             f"'groups:', for example 'groups: {{{name}: [host1, host2]}}'."
         )
     raw = config.groups[name]
+    if isinstance(raw, str):
+        raw = [raw]  # one pattern: gpu: gpu[01-08]
     if not isinstance(raw, list) or not raw or not all(isinstance(m, str) for m in raw):
         raise ConfigError(
-            f"{where}: must be a non-empty list of host names or patterns, for example "
-            "[gpu[01-08], login1]."
+            f"{where}: must be a list of host names or patterns (quote a pattern inside "
+            "[...]), for example ['gpu[01-08]', login1]."
         )
     names: list[str] = []
+    seen: set[str] = set()
     for item in raw:
         try:
             expanded = expand(item)
         except HostPatternError as err:
             raise ConfigError(f"{where}: {err}") from None
-        names.extend(n for n in expanded if n not in names)
+        names.extend(n for n in expanded if n not in seen)
+        seen.update(expanded)
     return names
 
 
