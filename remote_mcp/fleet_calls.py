@@ -15,7 +15,8 @@ import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .call_gate import CALL_GATE, CallGate, call_cancel_hooks, call_stoppable
@@ -27,6 +28,7 @@ from .hostlist import HostPatternError, compress, expand
 from .schemas import TOOLS
 from .session import Session
 from .tools.bash import MAX_OUTPUT_CHARS
+from .tools.bash_jobs import _iso_now as iso_now
 from .tools.base import ToolOutput, ToolState
 from .tools.files import MAX_OUTPUT_TOKENS
 from .tools.fleet_output import HostOutcome, render_fleet
@@ -42,6 +44,7 @@ _LIMITS = {"Grep": GREP_MAX_CHARS, "Read": 4 * MAX_OUTPUT_TOKENS, "MultiRead": 4
 # Tools that run once, locally, not per host.
 _LOCAL = frozenset({"Feedback"})
 _JOB_TOOLS = {"BashOutput": "bash_id", "KillShell": "shell_id"}
+_TIMESTAMP = re.compile(r"\n*<timestamp>[^<]*</timestamp>")
 STOP_THREADS = 32  # cancel hooks run at once when a group call is cancelled
 
 
@@ -170,8 +173,12 @@ class Fleet:
         if name == "Bash" and getattr(args, "run_in_background", False):
             return self._group_job(members, results, outcomes)
         limit = _LIMITS.get(name, MAX_OUTPUT_CHARS)
+        text = render_fleet(outcomes, limit_chars=limit)
+        if name == "BashOutput":  # one read time for all: per-host ones never group
+            outcomes = [replace(o, text=_TIMESTAMP.sub("", o.text)) for o in outcomes]
+            text = render_fleet(outcomes, limit_chars=limit) + f"\n\n<timestamp>{iso_now()}</timestamp>"
         return ToolOutput(
-            text=render_fleet(outcomes, limit_chars=limit),
+            text=text,
             structured={"hosts": {o.host: _structured(o, results[s][1]) for o, s in zip(outcomes, members, strict=True)}},
         )
 
