@@ -169,8 +169,10 @@ def _serve_group(args: argparse.Namespace) -> int:
     from .fleet_server import serve_group
 
     if args.host is not None or args.test:
-        print("remote-mcp: --group serves a group; it cannot be combined with --host or --test.",
-              file=sys.stderr)
+        print(
+            "remote-mcp: --group serves a group; it cannot be combined with --host or --test.",
+            file=sys.stderr,
+        )
         return 2
     config_file = None
     try:

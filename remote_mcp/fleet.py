@@ -95,7 +95,9 @@ class SessionGroup(Group):
                 return session
         raise KeyError(name)
 
-    def map(self, work: Callable[[Session], T], members: Iterable[Session] | None = None) -> GroupResult:
+    def map(
+        self, work: Callable[[Session], T], members: Iterable[Session] | None = None
+    ) -> GroupResult:
         """``work(member)`` for each member (default: all), in parallel, at most
         ``max_parallel`` at a time: a ``GroupResult`` of return values or the
         exceptions raised. Never raises for a member's failure."""

@@ -11,11 +11,11 @@ for the group; BashOutput and KillShell with that id act on every host.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,9 +27,9 @@ from .handlers import CallEnv, make_state
 from .hostlist import HostPatternError, compress, expand
 from .schemas import TOOLS
 from .session import Session
+from .tools.base import ToolOutput, ToolState
 from .tools.bash import MAX_OUTPUT_CHARS
 from .tools.bash_jobs import _iso_now as iso_now
-from .tools.base import ToolOutput, ToolState
 from .tools.files import MAX_OUTPUT_TOKENS
 from .tools.fleet_output import HostOutcome, render_fleet
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools
@@ -40,7 +40,11 @@ __all__ = ["Fleet", "GroupCall"]
 log = logging.getLogger("remote_mcp")
 
 # The whole grouped answer stays within the single-host cap of the tool.
-_LIMITS = {"Grep": GREP_MAX_CHARS, "Read": 4 * MAX_OUTPUT_TOKENS, "MultiRead": 4 * MAX_OUTPUT_TOKENS}
+_LIMITS = {
+    "Grep": GREP_MAX_CHARS,
+    "Read": 4 * MAX_OUTPUT_TOKENS,
+    "MultiRead": 4 * MAX_OUTPUT_TOKENS,
+}
 # Tools that run once, locally, not per host.
 _LOCAL = frozenset({"Feedback"})
 _JOB_TOOLS = {"BashOutput": "bash_id", "KillShell": "shell_id"}
@@ -162,11 +166,10 @@ class Fleet:
                     host_args = args.model_copy(update={key: per_host[session.host.name]})
                 return self._on_host(call, session, name, host_args)
             finally:
-                with done_lock:
+                with done_lock:  # held while sending, so the counts arrive in order
                     done += 1
-                    count = done
-                if call.progress is not None:
-                    call.progress(count, f"{count}/{total} hosts done")
+                    if call.progress is not None:
+                        call.progress(done, f"{done}/{total} hosts done")
 
         results = self.group.map(one, members)
         outcomes = [results[s][0] for s in members]
@@ -176,10 +179,18 @@ class Fleet:
         text = render_fleet(outcomes, limit_chars=limit)
         if name == "BashOutput":  # one read time for all: per-host ones never group
             outcomes = [replace(o, text=_TIMESTAMP.sub("", o.text)) for o in outcomes]
-            text = render_fleet(outcomes, limit_chars=limit) + f"\n\n<timestamp>{iso_now()}</timestamp>"
+            text = (
+                render_fleet(outcomes, limit_chars=limit)
+                + f"\n\n<timestamp>{iso_now()}</timestamp>"
+            )
         return ToolOutput(
             text=text,
-            structured={"hosts": {o.host: _structured(o, results[s][1]) for o, s in zip(outcomes, members, strict=True)}},
+            structured={
+                "hosts": {
+                    o.host: _structured(o, results[s][1])
+                    for o, s in zip(outcomes, members, strict=True)
+                }
+            },
         )
 
     def _on_host(
@@ -206,7 +217,9 @@ class Fleet:
             return HostOutcome(host.name, "", failure=_line(str(err))), None
         except Exception as exc:  # noqa: BLE001 - one host's failure is its outcome
             log.exception("%s on %s failed", name, host.name)
-            return HostOutcome(host.name, "", failure=f"internal error ({type(exc).__name__}: {exc})"), None
+            return HostOutcome(
+                host.name, "", failure=f"internal error ({type(exc).__name__}: {exc})"
+            ), None
         finally:
             CALL_GATE.reset(gate)
         warning = session.take_warning()

@@ -15,9 +15,7 @@ from .schemas import TOOLS, ToolSpec, _Args, input_schema, tool_annotations
 __all__ = ["HOSTS_FIELD", "group_model", "group_tool_definitions", "tool_args"]
 
 HOSTS_FIELD = "hosts"
-_HOSTS_HELP = (
-    "Hosts of the group to act on: names or patterns like web[1-3] (default: every host)"
-)
+_HOSTS_HELP = "Hosts of the group to act on: names or patterns like web[1-3] (default: every host)"
 # What changes on a group server, said once per description.
 GROUP_NOTE = "Runs on each selected host at once; identical results are listed once."
 
@@ -26,7 +24,7 @@ GROUP_NOTE = "Runs on each selected host at once; identical results are listed o
 def group_model(name: str) -> type[_Args]:
     """Tool ``name``'s argument model plus ``hosts``."""
     base = TOOLS[name].model
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         f"Group{base.__name__}",
         __base__=base,
         hosts=(Annotated[list[str] | None, Field(description=_HOSTS_HELP)], None),

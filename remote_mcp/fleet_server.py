@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 import mcp.types as types
 from pydantic import ValidationError
@@ -29,7 +32,7 @@ from .server import RemoteServer, _content, _error, _quietly, log
 from .tools.guard import hidden_tools
 
 if TYPE_CHECKING:
-    from .fleet_calls import Fleet, GroupCall
+    from .fleet_calls import Fleet
 
 __all__ = ["FleetServer", "serve_group"]
 
@@ -114,7 +117,7 @@ class FleetServer(RemoteServer):
         fleet = await anyio.to_thread.run_sync(self.fleet)
         call = GroupCall()
         if (ctx.meta or {}).get("progress_token") is not None:
-            call.progress = self._progress_sender(ctx)
+            call.progress = _progress_sender(ctx, anyio.lowlevel.current_token())
         self._inflight[id(call)] = call
         try:
             output = await anyio.to_thread.run_sync(
@@ -138,6 +141,18 @@ class FleetServer(RemoteServer):
     def close(self) -> None:
         if self._fleet is not None:
             self._fleet.group.close()
+
+
+def _progress_sender(ctx: Any, token: Any) -> Callable[[float, str], None]:
+    """Progress from the per-host threads (not anyio's own: hence the token)."""
+
+    def send(progress: float, message: str) -> None:
+        try:
+            anyio.from_thread.run(ctx.session.report_progress, progress, None, message, token=token)
+        except Exception:  # noqa: BLE001 - progress is best effort
+            log.debug("progress notification failed", exc_info=True)
+
+    return send
 
 
 def serve_group(

@@ -55,6 +55,7 @@ def make_state(host: HostConfig, config_file: str | os.PathLike[str] | None) -> 
         },
     )
 
+
 HANDLERS: dict[str, Handler] = {
     "Read": lambda env, a: files.read(env.session, a.file_path, a.offset, a.limit, state=env.state),
     "Write": lambda env, a: files.write(env.session, a.file_path, a.content, state=env.state),

@@ -115,7 +115,7 @@ class RemoteServer:
                 from .session import Session
 
                 state = make_state(self.host, self.config_file)
-                self._runtime = (Session(host), state)
+                self._runtime = (Session(self.host), state)
             return self._runtime
 
     @property

@@ -14,7 +14,7 @@ from remote_mcp.config import HostConfig
 from remote_mcp.fleet import SessionGroup
 from remote_mcp.testing import SshdServer, free_port
 
-from .fleet_support import fleet, fleet_host, marker_path  # noqa: F401 - fixture
+from .fleet_support import fleet_host, marker_path
 
 
 def test_run_returns_a_group_result_per_member(fleet: list[SshdServer]) -> None:

@@ -16,18 +16,20 @@ from remote_mcp.fleet_schemas import tool_args
 from remote_mcp.testing import LinkProxy, SshdServer, free_port, remote_exec, wait_until
 from remote_mcp.tools.base import ToolOutput
 
-from .fleet_support import fleet, fleet_host, marker_path  # noqa: F401 - fixture
+from .fleet_support import fleet_host, marker_path
 
 pytestmark = pytest.mark.slow
 
 
-def call(group: Fleet, name: str, arguments: dict[str, object], gc: GroupCall | None = None) -> ToolOutput:
+def call(
+    group: Fleet, name: str, arguments: dict[str, object], gc: GroupCall | None = None
+) -> ToolOutput:
     args, hosts = tool_args(name, arguments)
     return group.call(gc or GroupCall(), name, args, hosts)
 
 
 @pytest.fixture
-def nodes(fleet: list[SshdServer]) -> Iterator[Fleet]:  # noqa: F811 - the fixture
+def nodes(fleet: list[SshdServer]) -> Iterator[Fleet]:
     hosts = [fleet_host(server, f"node{i:02d}") for i, server in enumerate(fleet)]
     group = Fleet("nodes", hosts)
     yield group
@@ -41,7 +43,8 @@ def sh(server: SshdServer, command: str) -> str:
 
 
 def test_same_output_is_listed_once_and_different_outputs_apart(
-    nodes: Fleet, fleet: list[SshdServer]  # noqa: F811
+    nodes: Fleet,
+    fleet: list[SshdServer],
 ) -> None:
     same = call(nodes, "Bash", {"command": "echo same; exit 4"}).text
     assert same.count("same") == 1, same
@@ -61,7 +64,7 @@ def test_hosts_selects_members_and_a_stranger_is_refused(nodes: Fleet) -> None:
 
 
 def test_a_host_that_is_down_is_listed_last_with_its_reason(
-    fleet: list[SshdServer],  # noqa: F811
+    fleet: list[SshdServer],
 ) -> None:
     down = HostConfig(name="zz-down", hostname="127.0.0.1", port=free_port(), connect_timeout_s=3)
     group = Fleet("mixed", [fleet_host(fleet[0], "up1"), fleet_host(fleet[1], "up2"), down])
@@ -74,11 +77,9 @@ def test_a_host_that_is_down_is_listed_last_with_its_reason(
     assert "refused" in text.lower() or "connect" in text.lower(), text
 
 
-def test_a_host_that_stops_answering_times_out_alone(fleet: list[SshdServer]) -> None:  # noqa: F811
+def test_a_host_that_stops_answering_times_out_alone(fleet: list[SshdServer]) -> None:
     with LinkProxy("127.0.0.1", fleet[1].port) as proxy:
-        slow = fleet_host(
-            fleet[1], "stalled", port=proxy.port, op_timeout_s=3, connect_timeout_s=3
-        )
+        slow = fleet_host(fleet[1], "stalled", port=proxy.port, op_timeout_s=3, connect_timeout_s=3)
         group = Fleet("t", [fleet_host(fleet[0], "fine"), slow])
         try:
             group.connect()
@@ -94,7 +95,7 @@ def test_a_host_that_stops_answering_times_out_alone(fleet: list[SshdServer]) ->
     assert text.index("node00") < text.index("stalled failed")
 
 
-def test_cancel_stops_the_command_on_every_host(nodes: Fleet, fleet: list[SshdServer]) -> None:  # noqa: F811
+def test_cancel_stops_the_command_on_every_host(nodes: Fleet, fleet: list[SshdServer]) -> None:
     gc = GroupCall()
     worker = threading.Thread(
         target=lambda: call(nodes, "Bash", {"command": "sleep 3047; echo done"}, gc), daemon=True
@@ -112,7 +113,8 @@ def test_cancel_stops_the_command_on_every_host(nodes: Fleet, fleet: list[SshdSe
 
 
 def test_write_applies_where_the_read_holds_and_is_refused_where_the_file_changed(
-    nodes: Fleet, fleet: list[SshdServer]  # noqa: F811
+    nodes: Fleet,
+    fleet: list[SshdServer],
 ) -> None:
     path = f"{fleet[0].isolated_root}/conf-{free_port()}.txt"
     for server in fleet:
@@ -126,18 +128,22 @@ def test_write_applies_where_the_read_holds_and_is_refused_where_the_file_change
     ]
 
 
-def test_a_group_job_has_one_id_for_output_and_kill(nodes: Fleet, fleet: list[SshdServer]) -> None:  # noqa: F811
+def test_a_group_job_has_one_id_for_output_and_kill(nodes: Fleet, fleet: list[SshdServer]) -> None:
     started = call(nodes, "Bash", {"command": "echo begun; sleep 300", "run_in_background": True})
     group_id = started.structured["bash_id"]
     assert group_id in started.text and len(started.structured["hosts"]) == len(fleet)
     seen: list[str] = []
     assert wait_until(
-        lambda: seen.append(call(nodes, "BashOutput", {"bash_id": group_id}).text)
-        or "begun" in seen[-1],
+        lambda: (
+            seen.append(call(nodes, "BashOutput", {"bash_id": group_id}).text)
+            or "begun" in seen[-1]
+        ),
         30,
     )
     assert seen[-1].count("begun") == 1, seen[-1]  # every host's line, listed once
     killed = call(nodes, "KillShell", {"shell_id": group_id})
-    assert all(o.get("status") == "killed" for o in killed.structured["hosts"].values()), killed.text
+    assert all(o.get("status") == "killed" for o in killed.structured["hosts"].values()), (
+        killed.text
+    )
     status = call(nodes, "BashOutput", {"bash_id": group_id}).text
     assert "killed" in status and "running" not in status, status
