@@ -49,6 +49,7 @@ _LIMITS = {
 _LOCAL = frozenset({"Feedback"})
 _JOB_TOOLS = {"BashOutput": "bash_id", "KillShell": "shell_id"}
 _TIMESTAMP = re.compile(r"\n*<timestamp>[^<]*</timestamp>")
+FLEET_WORKERS = 1
 STOP_THREADS = 32  # cancel hooks run at once when a group call is cancelled
 
 
@@ -106,6 +107,7 @@ class Fleet:
         max_parallel: int = DEFAULT_MAX_PARALLEL,
     ) -> None:
         self.name = name
+        hosts = [_lean(h) for h in hosts]
         self.group = SessionGroup(*hosts, max_parallel=max_parallel)
         self.states: dict[str, ToolState] = {h.name: make_state(h, config_file) for h in hosts}
         self.jobs: dict[str, dict[str, str]] = {}  # group job id -> host -> host's job id
@@ -270,6 +272,14 @@ class Fleet:
         if failed:
             text += "\n\n" + render_fleet(failed, limit_chars=MAX_OUTPUT_CHARS)
         return ToolOutput(text=text, structured={"bash_id": group_id, "hosts": started})
+
+
+def _lean(host: HostConfig) -> HostConfig:
+    """One worker shell per host unless the config says otherwise: a group call
+    is one command per host, and 100 hosts x 3 shells is CPU at connect."""
+    if "workers" in host.explicit:
+        return host
+    return replace(host, workers=FLEET_WORKERS)
 
 
 def _line(message: str) -> str:
