@@ -32,6 +32,7 @@ def on_every_node(fleet: Fleet, command: str) -> dict[str, str]:
 def test_every_node_answers_and_names_itself(fleet: Fleet) -> None:
     assert fleet.names == [f"node{i:02d}" for i in range(1, FLEET_SIZE + 1)]
     assert len({node.port for node in fleet}) == FLEET_SIZE
+    assert fleet[2] is fleet["node03"] and fleet[-1] is fleet["node20"]
     marker = on_every_node(fleet, "cat /etc/hostname")
     assert marker == {name: f"{name}\n" for name in fleet.names}
 

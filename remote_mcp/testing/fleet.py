@@ -69,8 +69,11 @@ class Fleet:
         """True when ``hostname`` prints each node's own name on every node."""
         return all(node.own_uts for node in self.nodes.values())
 
-    def __getitem__(self, name: str) -> SshdServer:
-        return self.nodes[name]
+    def __getitem__(self, key: str | int) -> SshdServer:
+        """A node by name (``fleet["node03"]``) or by position (``fleet[2]``)."""
+        if isinstance(key, int):
+            return list(self.nodes.values())[key]
+        return self.nodes[key]
 
     def __iter__(self) -> Iterator[SshdServer]:
         return iter(self.nodes.values())
