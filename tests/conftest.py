@@ -40,7 +40,14 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from remote_mcp.testing import SshdServer, remote_exec, start_sshd  # noqa: E402
+from remote_mcp.testing import (  # noqa: E402
+    Fleet,
+    SshdError,
+    SshdServer,
+    remote_exec,
+    start_fleet,
+    start_sshd,
+)
 
 # --------------------------------------------------------------------------
 # 2. Markers
@@ -57,12 +64,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that starts an sshd, through the fixture, by hand or as a
     sandbox, so `-m "not sshd"` (``invoke test --fast``) runs the rest in seconds."""
-    starts = ("start_sshd(", '"sandbox"', "ensure_sandbox(")
+    starts = ("start_sshd(", "start_fleet(", '"sandbox"', "ensure_sandbox(")
     for item in items:
         function = getattr(item, "function", None)
         source = inspect.getsource(function) if function is not None else ""
         by_hand = any(start in source for start in starts)
-        if "sshd" in getattr(item, "fixturenames", ()) or by_hand:
+        fixtures = getattr(item, "fixturenames", ())
+        if "sshd" in fixtures or "fleet" in fixtures or by_hand:
             item.add_marker(pytest.mark.sshd)
 
 
@@ -203,6 +211,27 @@ class RemoteHelper:
 def remote(sshd: SshdServer) -> RemoteHelper:
     """Helper to read and change remote state without going through the product code."""
     return RemoteHelper(sshd)
+
+
+FLEET_SIZE = 20
+# Each fleet node mounts its own tmpfs here (one path, as on many hosts).
+FLEET_AREA = Path(f"/tmp/remote-mcp-fleet-area-{os.getpid()}")
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """20 sshds that pass for distinct hosts ``node01``..``node20`` (see
+    `remote_mcp.testing.fleet`): serve them with ``--config
+    fleet.config_path --group fleet``. Tests must leave every node running
+    and its files as they found them: the fleet is shared by the session."""
+    try:
+        nodes = start_fleet(tmp_path_factory.mktemp("fleet"), FLEET_SIZE, isolated_root=FLEET_AREA)
+    except SshdError as exc:
+        if in_ci() or os.geteuid() == 0:
+            raise
+        pytest.skip(f"the fleet needs mount namespaces: {exc}")
+    with nodes:
+        yield nodes
 
 
 # --------------------------------------------------------------------------
