@@ -304,25 +304,3 @@ def remote_dir_nonroot(sshd: SshdServer, remote_dir: str, session_nonroot: Sessi
     rc, _, err = remote_exec(sshd, f"chown {sshd.other_user}: -- {shlex.quote(remote_dir)}")
     assert rc == 0, err
     return remote_dir
-
-
-# Until the shared N-host fixture lands (remote_mcp.testing fleet helper),
-# a few private sshds, each with its own isolated area and marker file.
-FLEET_SIZE = 3
-
-
-@pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[SshdServer]]:
-    servers: list[SshdServer] = []
-    try:
-        for index in range(FLEET_SIZE):
-            # The same path on every host, each in its own mount namespace.
-            root = Path(f"/tmp/remote-mcp-fleet-{os.getpid()}")
-            server = start_sshd(tmp_path_factory.mktemp(f"fleet{index}"), isolated_root=root)
-            servers.append(server)
-            rc, _, err = remote_exec(server, f"echo node{index:02d} > {root}/marker")
-            assert rc == 0, err
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()

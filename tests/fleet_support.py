@@ -1,9 +1,13 @@
-"""Helpers for the fleet tests: a HostConfig for one of the fleet's sshds."""
+"""Helpers for the fleet tests: product objects for the nodes of the shared
+``fleet`` fixture (remote_mcp.testing.fleet)."""
 
 from __future__ import annotations
 
 from remote_mcp.config import HostConfig
-from remote_mcp.testing import SshdServer
+from remote_mcp.fleet_calls import Fleet as FleetRuntime
+from remote_mcp.testing import Fleet, SshdServer
+
+MARKER = "/etc/hostname"  # each node's reads its own name
 
 
 def fleet_host(server: SshdServer, name: str, **overrides: object) -> HostConfig:
@@ -20,5 +24,7 @@ def fleet_host(server: SshdServer, name: str, **overrides: object) -> HostConfig
     return HostConfig(**values)  # type: ignore[arg-type]
 
 
-def marker_path(server: SshdServer) -> str:
-    return f"{server.isolated_root}/marker"
+def runtime(fleet: Fleet, count: int | None = None) -> FleetRuntime:
+    """A group runtime over the first ``count`` nodes (default: all), by their names."""
+    names = fleet.names[:count]
+    return FleetRuntime(fleet.group, [fleet_host(fleet[name], name) for name in names])

@@ -12,26 +12,26 @@ from invoke.exceptions import UnexpectedExit
 
 from remote_mcp.config import HostConfig
 from remote_mcp.fleet import SessionGroup
-from remote_mcp.testing import SshdServer, free_port
+from remote_mcp.testing import Fleet, free_port
 
-from .fleet_support import fleet_host, marker_path
+from .fleet_support import MARKER, fleet_host
 
 
-def test_run_returns_a_group_result_per_member(fleet: list[SshdServer]) -> None:
-    hosts = [fleet_host(server, f"h{i}") for i, server in enumerate(fleet[:3])]
-    with SessionGroup(*hosts) as group:
-        result = group.run(f"cat {marker_path(fleet[0])}", hide=True)
+def test_run_returns_a_group_result_per_member(fleet: Fleet) -> None:
+    names = fleet.names[:3]
+    with SessionGroup(*[fleet_host(fleet[name], name) for name in names]) as group:
+        result = group.run(f"cat {MARKER}", hide=True)
         assert isinstance(result, GroupResult)
-        assert [session.host.name for session in result] == ["h0", "h1", "h2"]
+        assert [session.host.name for session in result] == names
         outputs = {session.host.name: r.stdout.strip() for session, r in result.items()}
-        assert len(set(outputs.values())) == 3, outputs  # each host answers for itself
+        assert outputs == {name: name for name in names}  # each host answers for itself
         assert all(r.exited == 0 for r in result.values())
 
 
 def test_a_failing_member_raises_group_exception_with_every_result(
-    fleet: list[SshdServer],
+    fleet: Fleet,
 ) -> None:
-    hosts = [fleet_host(server, f"h{i}") for i, server in enumerate(fleet[:2])]
+    hosts = [fleet_host(fleet[i], f"h{i}") for i in range(2)]
     with SessionGroup(*hosts) as group:
         with pytest.raises(GroupException) as caught:
             group.run("exit 3", hide=True)
@@ -40,7 +40,7 @@ def test_a_failing_member_raises_group_exception_with_every_result(
         assert all(isinstance(e, UnexpectedExit) for e in result.failed.values())
 
 
-def test_a_host_that_is_down_fails_only_its_own_entry(fleet: list[SshdServer]) -> None:
+def test_a_host_that_is_down_fails_only_its_own_entry(fleet: Fleet) -> None:
     down = HostConfig(
         name="down", hostname="127.0.0.1", port=free_port(), user="nobody", connect_timeout_s=3
     )
