@@ -60,3 +60,13 @@ def test_a_host_that_is_down_fails_only_its_own_entry(fleet: Fleet) -> None:
 def test_max_parallel_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_parallel"):
         SessionGroup(max_parallel=0)
+
+
+def test_from_config_takes_a_configured_group(fleet: Fleet) -> None:
+    """The how-to's example: a group from config.yaml, and each host's answer."""
+    with SessionGroup.from_config(fleet.group, config=str(fleet.config_path)) as group:
+        assert group.names == fleet.names
+        results = group.run(f"cat {MARKER}", hide=True)
+        assert {s.host.name: r.stdout.strip() for s, r in results.items()} == {
+            name: name for name in fleet.names
+        }
