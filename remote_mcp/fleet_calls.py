@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,7 @@ _LOCAL = frozenset({"Feedback"})
 _JOB_TOOLS = {"BashOutput": "bash_id", "KillShell": "shell_id"}
 _TIMESTAMP = re.compile(r"\n*<timestamp>[^<]*</timestamp>")
 FLEET_WORKERS = 1
+RETRY_DOWN_S = 30.0  # a host that could not connect is tried again after this
 STOP_THREADS = 32  # cancel hooks run at once when a group call is cancelled
 
 
@@ -111,6 +113,7 @@ class Fleet:
         self.group = SessionGroup(*hosts, max_parallel=max_parallel)
         self.states: dict[str, ToolState] = {h.name: make_state(h, config_file) for h in hosts}
         self.jobs: dict[str, dict[str, str]] = {}  # group job id -> host -> host's job id
+        self._down: dict[str, tuple[float, str]] = {}  # host -> (when, why) its connect failed
         self._lock = threading.Lock()
 
     def connect(self) -> None:
@@ -118,7 +121,24 @@ class Fleet:
         self.group.map(self._ready)
 
     def _ready(self, session: Session) -> None:
-        info = session.connect()
+        """Connected, or a quick failure for a host that could not be reached a
+        moment ago: a dead host must not cost every call its connect timeout."""
+        name = session.host.name
+        with self._lock:
+            down = self._down.get(name)
+        if down is not None and time.monotonic() - down[0] < RETRY_DOWN_S:
+            age = time.monotonic() - down[0]
+            raise ToolError(
+                f"{down[1]} (tried {age:.0f} s ago; tried again {RETRY_DOWN_S:.0f} s after that)"
+            )
+        try:
+            info = session.connect()
+        except SessionError as err:
+            with self._lock:
+                self._down[name] = (time.monotonic(), _line(describe(err)))
+            raise
+        with self._lock:
+            self._down.pop(name, None)
         state = self.states[session.host.name]
         state.info = info
         if state.cwd is None:

@@ -68,11 +68,14 @@ def test_a_host_that_is_down_is_listed_last_with_its_reason(fleet: Fleet) -> Non
     group = FleetRuntime("mixed", [fleet_host(fleet[0], "up1"), fleet_host(fleet[1], "up2"), down])
     try:
         text = call(group, "Bash", {"command": "echo alive"}).text
+        again = call(group, "Bash", {"command": "echo alive"}).text
     finally:
         group.group.close()
     assert text.count("alive") == 1
     assert text.index("alive") < text.index("zz-down")
     assert "refused" in text.lower() or "connect" in text.lower(), text
+    # The next call does not wait for the dead host's connect timeout again.
+    assert again.count("alive") == 1 and "s ago; tried again 30 s after that" in again, again
 
 
 def test_a_host_that_stops_answering_times_out_alone(fleet: Fleet) -> None:
