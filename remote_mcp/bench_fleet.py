@@ -181,7 +181,7 @@ def report(rows: list[FleetRow], meta: dict[str, Any], plot: str | None) -> str:
     rtt = meta["rtt_ms"]
     one = meta["one_connect_ms"]
     lines = [
-        f"## Fleet: one call on many hosts ({rtt:g} ms RTT)",
+        f"# Fleet: one call on many hosts, RTT {rtt:g} ms",
         "",
         f"One host's connect: {one:.0f} ms. Load average {meta['load_before'][0]:.2f} before, "
         f"{meta['load_after'][0]:.2f} after, on {meta['cpus']} CPUs. Median of "
