@@ -34,6 +34,7 @@ __all__ = ["main"]
 
 SIZES = (1, 10, 50, 100)
 SSHDS = 10  # remote ends; each host still has its own connection and proxy
+BENCH_USER = "rmcp-test"  # the test suite's unprivileged account (home /tmp)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def _hosts(tmp: Path, servers: list[SshdServer], ports: list[int]) -> list[HostC
                 name=f"node{index:03d}",
                 hostname="127.0.0.1",
                 port=port,
-                user=server.user,
+                user=server.other_user or server.user,
                 key_path=str(server.client_key),
                 known_hosts=str(known),
                 connect_timeout_s=60,
@@ -137,7 +138,9 @@ def run(
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-fleet-") as name:
         tmp = Path(name)
-        servers = [start_sshd(tmp / f"sshd{i}") for i in range(SSHDS)]
+        # As root, log in as an account with no shell profile: real hosts source
+        # theirs on their own CPUs, here 100 logins would share the client's.
+        servers = [start_sshd(tmp / f"sshd{i}", other_user=BENCH_USER) for i in range(SSHDS)]
         child = None
         try:
             targets = [servers[i % SSHDS].port for i in range(max(sizes))]
