@@ -205,8 +205,10 @@ class Fleet:
                 render_fleet(outcomes, limit_chars=limit)
                 + f"\n\n<timestamp>{iso_now()}</timestamp>"
             )
+        single = results[members[0]][1] if len(members) == 1 else None
         return ToolOutput(
             text=text,
+            images=list(single.images) if single is not None else [],  # one host: shown
             structured={
                 "hosts": {
                     o.host: _structured(o, results[s][1])
@@ -246,6 +248,8 @@ class Fleet:
             CALL_GATE.reset(gate)
         warning = session.take_warning()
         text = f"{warning}\n\n{output.text}" if warning else output.text
+        if output.images:  # shown only when one host is asked (the answer is grouped text)
+            text += f"\n[{len(output.images)} image(s): shown when hosts names one host]"
         code = output.structured.get("exit_code")
         exit_code = code if isinstance(code, int) else None
         return HostOutcome(host.name, text, exit_code=exit_code), output
