@@ -47,6 +47,7 @@ class FleetRow:
     threads: int
     failed: int  # hosts not connected, or failing a measured call
     load: float  # 1-minute load average when the row was done
+    bash_cpu_ms: float = 0.0  # the client's own CPU time in the Bash call
 
 
 def _serve_proxies(delay_s: float, targets: list[int]) -> None:
@@ -114,14 +115,15 @@ def _call_ms(fleet: Fleet, name: str, arguments: dict[str, Any], repeat: int) ->
     hosts failed in the last (reported, not hidden: a loaded machine fails some)."""
     args, hosts = tool_args(name, arguments)
     fleet.call(GroupCall(), name, args, hosts)  # warm: the Bash shells start here
-    times = []
+    times, cpu = [], []
     failed = 0
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         output = fleet.call(GroupCall(), name, args, hosts)
         times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
         failed = sum(1 for o in output.structured.get("hosts", {}).values() if "failure" in o)
-    return statistics.median(times), failed
+    return statistics.median(times), statistics.median(cpu), failed
 
 
 def _rss_mb() -> float:
@@ -154,12 +156,14 @@ def run(
                     fleet.connect()
                     connect_ms = (time.perf_counter() - start) * 1000
                     failed = sum(1 for s in fleet.group if s.info is None)
-                    bash_ms, bash_failed = _call_ms(fleet, "Bash", {"command": "hostname"}, repeat)
+                    bash_ms, bash_cpu, bash_failed = _call_ms(
+                        fleet, "Bash", {"command": "hostname"}, repeat
+                    )
                     grep = {"pattern": "root", "path": "/etc/passwd", "output_mode": "content"}
-                    grep_ms, grep_failed = _call_ms(fleet, "Grep", grep, repeat)
+                    grep_ms, _, grep_failed = _call_ms(fleet, "Grep", grep, repeat)
                     row = FleetRow(size, connect_ms, bash_ms, grep_ms, _rss_mb(),
                                    threading.active_count(), max(failed, bash_failed, grep_failed),
-                                   os.getloadavg()[0])  # fmt: skip
+                                   os.getloadavg()[0], bash_cpu)  # fmt: skip
                     rows.append(row)
                     print(row, file=sys.stderr, flush=True)  # a partial run still tells
                 finally:
@@ -190,15 +194,16 @@ def report(rows: list[FleetRow], meta: dict[str, Any], plot: str | None) -> str:
         f"{meta['load_after'][0]:.2f} after, on {meta['cpus']} CPUs. Median of "
         f"{meta['repeat']} calls after a warm-up call.",
         "",
-        "| hosts | connect ms (x one host) | Bash hostname ms (RTT) | Grep ms (RTT) "
-        "| local RSS MB | threads | load |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| hosts | connect ms (x one host) | Bash hostname ms (RTT) | client CPU ms in it "
+        "| Grep ms (RTT) | local RSS MB | threads | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         down = f" ({r.failed} failed)" if r.failed else ""
         lines.append(
             f"| {r.hosts}{down} | {r.connect_ms:.0f} ({r.connect_ms / one:.1f}x) "
-            f"| {r.bash_ms:.0f} ({r.bash_ms / rtt:.1f}) | {r.grep_ms:.0f} ({r.grep_ms / rtt:.1f}) "
+            f"| {r.bash_ms:.0f} ({r.bash_ms / rtt:.1f}) | {r.bash_cpu_ms:.0f} "
+            f"| {r.grep_ms:.0f} ({r.grep_ms / rtt:.1f}) "
             f"| {r.rss_mb:.0f} | {r.threads} | {r.load:.1f} |"
         )
     biggest = rows[-1]
