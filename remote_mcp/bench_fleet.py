@@ -110,9 +110,11 @@ def _one_connect_ms(host: HostConfig, repeat: int) -> float:
     return best
 
 
-def _call_ms(fleet: Fleet, name: str, arguments: dict[str, Any], repeat: int) -> tuple[float, int]:
-    """Median wall ms of ``repeat`` calls after a warm-up one, and how many
-    hosts failed in the last (reported, not hidden: a loaded machine fails some)."""
+def _call_ms(
+    fleet: Fleet, name: str, arguments: dict[str, Any], repeat: int
+) -> tuple[float, float, int]:
+    """Median wall ms and client CPU ms of ``repeat`` calls after a warm-up one,
+    and how many hosts failed in the last (reported: a loaded machine fails some)."""
     args, hosts = tool_args(name, arguments)
     fleet.call(GroupCall(), name, args, hosts)  # warm: the Bash shells start here
     times, cpu = [], []
