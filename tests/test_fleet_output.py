@@ -162,7 +162,7 @@ _outcome = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_outcome, max_size=25, unique_by=lambda o: o.host), st.integers(0, 12_000))
 def test_any_result_fits_the_cap_and_does_not_depend_on_the_order(
     outcomes: list[HostOutcome], limit: int

@@ -123,7 +123,7 @@ _piece = st.one_of(
 _name = st.lists(_piece, min_size=1, max_size=5).map("".join)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_name, max_size=40))
 def test_expand_undoes_compress_in_natural_order(names: list[str]) -> None:
     pattern = compress(names)

@@ -18,6 +18,11 @@ remote-mcp (``hosts:`` one entry per node and ``groups:`` one group of them
 all, as a pattern) and ``ssh_config`` (a Host alias per node), both pointing
 at one ``known_hosts`` file with every node's key.
 
+Cost, measured on 2 cores under a load average of 10-12: 20 nodes start in
+3.8 s and 100 in 17.8 s (process spawns: keys, config check, namespaces);
+each listening sshd takes about 9 MB RSS but 1.3 MB PSS (`Fleet.memory_kib`:
+127 MB PSS for 100 nodes); stopping 100 takes 0.1 s.
+
 Nothing here imports other remote_mcp modules but its siblings in
 `remote_mcp.testing`.
 """
