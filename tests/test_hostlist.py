@@ -26,6 +26,7 @@ from remote_mcp.hostlist import MAX_HOSTS, HostPatternError, compress, expand, n
         ("b2, a1 ,gpu[1-2]", ["b2", "a1", "gpu1", "gpu2"]),
         ("a,b,a,gpu[1,1-2]", ["a", "b", "gpu1", "gpu2"]),
         ("n[ 1 , 3 ]", ["n1", "n3"]),
+        ("root@[::1]:2222,root@h[1-2]", ["root@[::1]:2222", "root@h1", "root@h2"]),
     ],
 )
 def test_expand(pattern: str, names: list[str]) -> None:
