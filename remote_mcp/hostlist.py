@@ -13,7 +13,8 @@ Syntax (``expand``):
   ``[01-10]`` gives ``01 ... 10``, ``[8-10]`` gives ``8 9 10``.
 - ``rack[1-2]-node[01-04]`` -- several brackets: every combination, the first
   bracket varying slowest.
-- a name without brackets stands for itself.
+- a name without brackets stands for itself, and so does a bracketed IPv6
+  address (``root@[fe80::1]:2222``), as ``--host`` writes one.
 
 The result keeps the pattern's order and drops repeats. ``compress`` writes
 names back in that syntax, in natural order (``gpu2`` before ``gpu10``), so
@@ -92,6 +93,8 @@ def _parse_item(pattern: str, item: str) -> list[list[str]]:
                 raise _error(pattern, f"{item!r} contains whitespace")
             if part:
                 fields.append([part])
+        elif ":" in part:  # an IPv6 address, as in user@[::1]:2222: a name, not a range
+            fields.append([f"[{part}]"])
         else:
             fields.append(_parse_bracket(pattern, part))
     return fields

@@ -8,12 +8,14 @@ import shlex
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from remote_mcp.hostlist import expand
-from remote_mcp.testing import Fleet, SshdServer, remote_exec, start_fleet
+from remote_mcp.testing import Fleet, SshdError, SshdServer, remote_exec, start_fleet
+from remote_mcp.testing import fleet as fleet_module
 from tests.conftest import FLEET_AREA, FLEET_SIZE, in_ci
 
 
@@ -89,6 +91,28 @@ def test_a_fleet_stops_every_node_and_removes_its_area(tmp_path: Path) -> None:
         assert rss >= pss > 0
     assert all(p.poll() is not None for p in processes)
     assert not area.exists()
+
+
+def test_a_node_too_slow_to_greet_is_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a heavy load one sshd of many can miss start_sshd's banner
+    deadline (seen at a load average of 100+): the fleet tries that node
+    again instead of failing the whole test session."""
+    real_start = fleet_module.start_sshd
+    calls: list[str] = []
+
+    def slow_once(workdir: Path, **kwargs: Any) -> SshdServer:
+        calls.append(kwargs["hostname"])
+        if calls.count("web02") == 1 and kwargs["hostname"] == "web02":
+            raise SshdError("test sshd did not start: no SSH banner on 127.0.0.1:1 within 10 s")
+        return real_start(workdir, **kwargs)
+
+    monkeypatch.setattr(fleet_module, "start_sshd", slow_once)
+    area = tmp_path.with_name(tmp_path.name + "-area")
+    with start_fleet(tmp_path / "work", 2, isolated_root=area, prefix="web") as small:
+        assert sorted(calls) == ["web01", "web02", "web02"]
+        assert remote_exec(small["web02"], "cat /etc/hostname")[1] == b"web02\n"
 
 
 def test_a_fleet_needs_a_node() -> None:

@@ -78,6 +78,13 @@ def test_empty_output_is_shown_explicitly_and_trailing_newlines_do_not_split_gro
     )
 
 
+def test_an_output_that_reads_like_the_empty_mark_is_not_grouped_with_empty_ones() -> None:
+    outcomes = [H("n1", ""), H("n2", "(no output)")]
+    assert (
+        render(outcomes) == "2 hosts: all different\n== n1 ==\n(no output)\n== n2 ==\n(no output)"
+    )
+
+
 def test_failures_group_by_reason_and_ignore_their_text() -> None:
     outcomes = [
         H("db3", "ignored", failure="timed out after 30s"),
@@ -162,7 +169,7 @@ _outcome = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_outcome, max_size=25, unique_by=lambda o: o.host), st.integers(0, 12_000))
 def test_any_result_fits_the_cap_and_does_not_depend_on_the_order(
     outcomes: list[HostOutcome], limit: int

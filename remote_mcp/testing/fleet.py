@@ -18,6 +18,11 @@ remote-mcp (``hosts:`` one entry per node and ``groups:`` one group of them
 all, as a pattern) and ``ssh_config`` (a Host alias per node), both pointing
 at one ``known_hosts`` file with every node's key.
 
+Cost, measured on 2 cores under a load average of 10-12: 20 nodes start in
+3.8 s and 100 in 17.8 s (process spawns: keys, config check, namespaces);
+each listening sshd takes about 9 MB RSS but 1.3 MB PSS (`Fleet.memory_kib`:
+127 MB PSS for 100 nodes); stopping 100 takes 0.1 s.
+
 Nothing here imports other remote_mcp modules but its siblings in
 `remote_mcp.testing`.
 """
@@ -38,6 +43,7 @@ from remote_mcp.testing.sshd_setup import SshdError
 __all__ = ["Fleet", "start_fleet"]
 
 DEFAULT_PARALLEL = 8  # sshds started at once: process spawns, bounded by the CPUs anyway
+START_ATTEMPTS = 3  # per node, when sshd listens but is too slow to greet (a loaded machine)
 
 
 @dataclass(eq=False)
@@ -151,9 +157,17 @@ def start_fleet(
     pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, count)), thread_name_prefix="fleet")
 
     def start(name: str) -> SshdServer:
-        return start_sshd(
-            workdir / name, isolated_root=isolated_root, hostname=name, die_with_parent=True
-        )
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return start_sshd(
+                    workdir / name, isolated_root=isolated_root, hostname=name, die_with_parent=True
+                )
+            except SshdError as exc:
+                # On a loaded machine one of many sshds can miss the banner deadline;
+                # another try costs less than failing the whole run.
+                if "no SSH banner" not in str(exc) or attempt == START_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     started = time.monotonic()
     futures = {name: pool.submit(start, name) for name in names}

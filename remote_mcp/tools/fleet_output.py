@@ -33,6 +33,7 @@ The text, pinned by tests/test_fleet_output.py::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,10 +59,11 @@ class HostOutcome:
 @dataclass(frozen=True)
 class _Block:
     hosts: tuple[str, ...]  # natural order
-    text: str  # output as shown (results) or reason (failures)
+    text: str  # output without trailing newlines (results) or reason (failures)
     exit_code: int | None
     failed: bool
 
+    @functools.cached_property  # asked once per size tried (_fit)
     def title(self) -> str:
         names = _names(self.hosts)
         count = f" ({len(self.hosts)} hosts)" if len(self.hosts) > 1 else ""
@@ -85,16 +87,16 @@ def render_fleet(outcomes: Sequence[HostOutcome], *, limit_chars: int) -> str:
     outcomes in any order give the same text."""
     results, failures = _group(outcomes)
     header = _header(results, failures, len(outcomes))
-    bodies = [block.text for block in results]
+    bodies = [block.text or NO_OUTPUT for block in results]
     kept = _fit(header, results, failures, bodies, limit_chars)
     cut = sum(1 for body, keep in zip(bodies, kept, strict=True) if keep < len(body))
     if cut:
         header += f"; {cut} {_plural(cut, 'output')} cut to fit {limit_chars} characters"
     lines = [header]
     for block, body, keep in zip(results, bodies, kept, strict=True):
-        lines.append(block.title())
+        lines.append(block.title)
         lines.append(body[:keep] if keep >= len(body) else _cut_text(block, body, keep))
-    lines.extend(block.title() for block in failures)
+    lines.extend(block.title for block in failures)
     return _hard_cap("\n".join(lines), limit_chars)
 
 
@@ -105,7 +107,7 @@ def _group(outcomes: Sequence[HostOutcome]) -> tuple[list[_Block], list[_Block]]
         if o.failure is not None:
             by_reason.setdefault(_one_line(o.failure), []).append(o.host)
         else:
-            by_result.setdefault((_body(o.text), o.exit_code), []).append(o.host)
+            by_result.setdefault((o.text.rstrip("\n"), o.exit_code), []).append(o.host)
     results = [
         _Block(tuple(sorted(hosts, key=natural_key)), text, code, failed=False)
         for (text, code), hosts in by_result.items()
@@ -125,11 +127,6 @@ def _order(block: _Block) -> tuple[object, ...]:
 
 def _one_line(reason: str) -> str:
     return " ".join(reason.split()) or "no reason given"
-
-
-def _body(text: str) -> str:
-    text = text.rstrip("\n")
-    return text if text else NO_OUTPUT
 
 
 def _header(results: list[_Block], failures: list[_Block], total: int) -> str:
@@ -214,8 +211,8 @@ def _size(
     size = len(header)
     for block, body, keep in zip(results, bodies, kept, strict=True):
         text = body if keep >= len(body) else _cut_text(block, body, keep)
-        size += 1 + len(block.title()) + 1 + len(text)
-    size += sum(1 + len(block.title()) for block in failures)
+        size += 1 + len(block.title) + 1 + len(text)
+    size += sum(1 + len(block.title) for block in failures)
     return size
 
 
