@@ -39,14 +39,13 @@ from .call_gate import CALL_GATE, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .errors import (
     CallCancelled,
-    CommandDetached,
-    ConnectionLost,
     RemoteMCPError,
     SessionError,
     ToolError,
     describe,
 )
-from .schemas import TOOLS, format_validation_error, tool_definitions
+from .schemas import TOOLS, format_validation_error
+from .tool_list import tool_definitions
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
 
 if TYPE_CHECKING:  # imported for real in the connect thread (cold start)
@@ -110,26 +109,9 @@ class RemoteServer:
         client's ``initialize`` is answered (a call that comes first waits)."""
         with self._runtime_lock:
             if self._runtime is None:
-                from .session import Session
-                from .tools.base import ToolState
-                from .tools.transfer import private_local_paths
+                from .handlers import new_runtime
 
-                host = self.host
-                state = ToolState(
-                    host_name=host.name,
-                    cwd=host.cwd,
-                    read_only=host.read_only,
-                    allowed_paths=host.allowed_paths,
-                    bash=host.bash,
-                    local_paths=host.local_paths,
-                    private_local=private_local_paths(self.config_file),
-                    backends={
-                        "edit": host.edit_backend,
-                        "grep": host.grep_backend,
-                        "find": host.find_backend,
-                    },
-                )
-                self._runtime = (Session(host), state)
+                self._runtime = new_runtime(self.host, self.config_file)
             return self._runtime
 
     @property
@@ -228,11 +210,10 @@ class RemoteServer:
         return _content(output, self._with_notices(self.session.take_warning() or "") or None)
 
     async def _dispatch(self, env: CallEnv, name: str, arguments: dict[str, Any]) -> ToolOutput:
-        from .handlers import HANDLERS
+        from .handlers import run_call
 
         spec = TOOLS.get(name)
-        handler = HANDLERS.get(name)
-        if spec is None or handler is None:
+        if spec is None:
             raise ToolError(f"Error: No such tool available: {name}")
         if name in self.hidden:  # not in tools/list; say which setting, not "no such tool"
             (check_bash if name in BASH_TOOLS else check_writable)(env.state, name)
@@ -249,7 +230,7 @@ class RemoteServer:
             if spec.read_only:
                 call_cancel_hooks.set(env.cancel_hooks)
             try:
-                output = attempt()
+                output = run_call(spec, env, args, self.wait_connected)
             except BaseException as exc:
                 self._after_cancel(env, name, spec.read_only, exc)
                 raise
@@ -257,29 +238,6 @@ class RemoteServer:
                 CALL_GATE.reset(gate)
             self._after_cancel(env, name, spec.read_only, None)
             return output
-
-        def attempt() -> ToolOutput:
-            if spec.open_world:
-                self.wait_connected()
-            try:
-                return handler(env, args)
-            except CommandDetached as detached:
-                # The Bash command runs on, detached: calling again re-attaches
-                # to the same run (its rest of output and status), never re-runs it.
-                try:
-                    return handler(env, args)
-                except SessionError as exc:  # the link is still down
-                    raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
-            except ConnectionLost:
-                if not spec.read_only:
-                    # Never re-run a change blindly: its precondition (content
-                    # hash) makes a deliberate retry safe instead.
-                    raise ToolError(
-                        f"The SSH connection to {self.host.name} dropped while {name} was "
-                        "running, so the change may or may not have been applied. Check the "
-                        "current state (Read, FileStat or Bash) before repeating it."
-                    ) from None
-            return handler(env, args)  # read-only: reconnect and answer
 
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from invoke.runners import Result
+from pydantic import BaseModel
 
 from ..errors import ToolError
 from ..session import RemoteInfo
@@ -27,6 +29,7 @@ __all__ = [
     "Runner",
     "ToolOutput",
     "ToolState",
+    "as_models",
     "format_size",
     "number_lines",
     "require_command",
@@ -148,6 +151,16 @@ def require_command(state: ToolState, runner: Runner, tool: str, command: str, s
             f"on its PATH, so nothing was changed. {still} Install {command} there (coreutils, "
             f"or a BusyBox with the {command} applet) to use {tool}."
         )
+
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def as_models(model: type[Item], items: Sequence[Item | Mapping[str, Any]]) -> list[Item]:
+    """A list argument's items as their model (schemas.py): the server passes
+    models already checked; a script may pass plain dicts, checked here by the
+    same model."""
+    return [item if isinstance(item, model) else model.model_validate(item) for item in items]
 
 
 def run_template(runner: Runner, name: str, /, **values: Any) -> Result:

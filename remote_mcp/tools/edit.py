@@ -36,12 +36,13 @@ import re
 import secrets
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from ..errors import ToolError
+from ..schemas import EditOperation
 from .base import (
     NOT_READ,
     STALE,
@@ -49,6 +50,7 @@ from .base import (
     Runner,
     ToolOutput,
     ToolState,
+    as_models,
     decode_text,
     format_size,
     number_lines,
@@ -371,7 +373,7 @@ def edit(
 def multi_edit(
     runner: Runner,
     file_path: str,
-    edits: Sequence[dict[str, Any]],
+    edits: Sequence[EditOperation | Mapping[str, Any]],
     *,
     state: ToolState | None = None,
 ) -> ToolOutput:
@@ -384,10 +386,8 @@ def multi_edit(
     check_writable(state, "MultiEdit")
     if not edits:
         raise ToolError("At least one edit is required")
-    changes = [
-        _Edit(str(e["old_string"]), str(e["new_string"]), bool(e.get("replace_all", False)))
-        for e in edits
-    ]
+    ops = as_models(EditOperation, edits)
+    changes = [_Edit(e.old_string, e.new_string, e.replace_all) for e in ops]
     done = _run(runner, state, file_path, changes, lambda i: f"Edit {i + 1} of {len(changes)}: ")
     done.pop("snippet", None)
     summary = "\n".join(

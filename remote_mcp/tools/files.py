@@ -12,10 +12,13 @@ import hashlib
 import posixpath
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from ..errors import ToolError
+from ..schemas import MultiReadFile
 from .base import (
     NOT_READ,
     STALE,
@@ -24,6 +27,7 @@ from .base import (
     Runner,
     ToolOutput,
     ToolState,
+    as_models,
     decode_text,
     format_size,
     number_lines,
@@ -287,7 +291,10 @@ def _check_exit(code: int, stderr: str, what: str) -> None:
 
 
 def multi_read(
-    runner: Runner, files: list[dict[str, object]], *, state: ToolState | None = None
+    runner: Runner,
+    files: Sequence[MultiReadFile | Mapping[str, Any]],
+    *,
+    state: ToolState | None = None,
 ) -> ToolOutput:
     """N files, each with optional offset/limit, in ONE remote command.
 
@@ -297,17 +304,8 @@ def multi_read(
     state = state if state is not None else ToolState()
     if not files:
         raise ToolError("files is empty: give at least one {file_path, offset?, limit?}.")
-    reqs = []
-    for spec in files:
-        reqs.append(
-            _request(
-                state,
-                runner,
-                str(spec["file_path"]),
-                _opt_int(spec.get("offset")),
-                _opt_int(spec.get("limit")),
-            )  # fmt: skip
-        )
+    wanted = as_models(MultiReadFile, files)
+    reqs = [_request(state, runner, f.file_path, f.offset, f.limit) for f in wanted]
     boundary = "RMCP_PART_" + secrets.token_hex(12)
     result = run_template(
         runner, "multiread.sh.j2", files=[_template_args(r) for r in reqs], boundary=boundary,
@@ -332,10 +330,6 @@ def multi_read(
         sections.append(f"==> {req.shown} <==\n{body}")
         structured.append(out.structured)
     return ToolOutput("\n\n".join(sections), images=images, structured={"files": structured})
-
-
-def _opt_int(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
