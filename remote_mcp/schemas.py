@@ -353,11 +353,11 @@ TOOLS: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in (
         ToolSpec("Read", "files:read", ReadArgs, _READ, True, False, True),
-        ToolSpec("Write", "files:write", WriteArgs, _WRITE, False, True, True),
+        ToolSpec("Write", "write:write", WriteArgs, _WRITE, False, True, True),
         ToolSpec("Edit", "edit:edit", EditArgs, _EDIT, False, True, False),
         ToolSpec("MultiEdit", "edit:multi_edit", MultiEditArgs, _MULTIEDIT, False, True, False),
         ToolSpec("MultiRead", "files:multi_read", MultiReadArgs, _MULTIREAD, True, False, True),
-        ToolSpec("FileStat", "files:file_stat", FileStatArgs, _FILESTAT, True, False, True),
+        ToolSpec("FileStat", "file_stat:file_stat", FileStatArgs, _FILESTAT, True, False, True),
         ToolSpec("Glob", "search:glob", GlobArgs, _GLOB, True, False, True),
         ToolSpec("Grep", "search:grep", GrepArgs, _GREP, True, False, True),
         ToolSpec("Bash", "bash:bash", BashArgs, _BASH, False, True, False),

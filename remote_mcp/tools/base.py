@@ -30,6 +30,7 @@ __all__ = [
     "ToolOutput",
     "ToolState",
     "as_models",
+    "check_exit",
     "format_size",
     "number_lines",
     "require_command",
@@ -166,6 +167,12 @@ def as_models(model: type[Item], items: Sequence[Item | Mapping[str, Any]]) -> l
 def run_template(runner: Runner, name: str, /, **values: Any) -> Result:
     """Render a template and run it; a non-zero exit is a remote failure."""
     return runner.run(render(name, **values), hide=True, warn=True)
+
+
+def check_exit(code: int, stderr: str, what: str) -> None:
+    """A template that exits non-zero failed as a command (its replies exit 0)."""
+    if code != 0:
+        raise ToolError(f"Remote command for {what} failed (exit {code}): {stderr.strip()[-500:]}")
 
 
 def number_lines(lines: list[str], start: int) -> str:

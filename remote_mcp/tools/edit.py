@@ -44,8 +44,6 @@ from typing import Any
 from ..errors import ToolError
 from ..schemas import EditOperation
 from .base import (
-    NOT_READ,
-    STALE,
     FileRecord,
     Runner,
     ToolOutput,
@@ -57,8 +55,8 @@ from .base import (
     require_command,
     run_template,
 )
-from .guard import check_writable, guard_values, refusal
-from .write_errors import backup_path, commit_failure, errno_message
+from .guard import check_writable, guard_values
+from .refusals import backup_path, errno_message, parse_refusal, refusal_error
 
 # Edit's local engine sends the new content base64-encoded (edit_upload).
 WITHOUT_BASE64_LOCAL = (
@@ -86,7 +84,6 @@ MULTIPLE = (
 CLASH = "Cannot edit file: old_string is a substring of a new_string from a previous edit."
 NO_CHANGE = "String not found in file. Failed to apply edit."
 IDENTICAL = "Original and edited file match exactly. Failed to apply edit."
-NOTEBOOK = "File is a Jupyter Notebook. Use the NotebookEdit to edit this file."
 
 
 # ---------------------------------------------------------------------------
@@ -541,29 +538,10 @@ def _reply_lines(
 def _raise_for_guard(
     line: str, file_path: str, state: ToolState, stderr: str = "", backup: str = ""
 ) -> None:
+    refused = parse_refusal(line)
+    if refused is not None:
+        raise refusal_error(refused, path=file_path, state=state, backup=backup)
     word, _, arg = line.partition(" ")
-    if word == "refused":
-        raise refusal(state, file_path, arg)
-    if word == "missing":
-        msg = "File does not exist."
-        if state.cwd and state.info and state.cwd != state.info.home:
-            msg += f" Current working directory: {state.cwd}"
-        raise ToolError(msg)
-    simple = {
-        "notread": NOT_READ,
-        "stale": STALE,
-        "notebook": NOTEBOOK,
-        "isdir": f"EISDIR: illegal operation on a directory, read '{file_path}'",
-        "unreadable": f"EACCES: permission denied, open '{file_path}'",
-        "notregular": f"Cannot edit {file_path}: it is not a regular file.",
-        "badlink": f"Cannot resolve the symbolic link {file_path} on the remote.",
-        "mkdir": f"Cannot create the parent directory of {file_path} on the remote.",
-    }
-    if word in simple:
-        raise ToolError(simple[word])
-    failure = commit_failure(line, file_path, backup)
-    if failure is not None:
-        raise ToolError(failure)
     if word == "toolarge":
         size, limit = (int(n) for n in arg.split(" "))
         where = "" if limit == EDIT_MAX_BYTES else " without python3 or perl on the remote"
