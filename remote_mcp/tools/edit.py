@@ -55,6 +55,13 @@ from .base import (
     require_command,
     run_template,
 )
+from .edit_replies import (
+    Committed,
+    EngineWord,
+    parse_committed,
+    parse_engine_reply,
+    parse_fetched,
+)
 from .guard import check_writable, guard_values
 from .refusals import backup_path, errno_message, parse_refusal, refusal_error
 
@@ -440,9 +447,9 @@ def _run(
         reply, done = lines[0], lines[1] if len(lines) > 1 else ""
     facts = _interpret(reply, changes, label, file_path, state, backend)
     backup = backup_path(path, values["token"])
-    sha256, size, mtime = _committed(done, file_path, state, backup)
-    state.files[path] = FileRecord(sha256, mtime, size)
-    facts.update(path=path, backend=backend, sha256=sha256, size=size)
+    new = _committed(done, file_path, state, backup)
+    state.files[path] = FileRecord(new.sha256, new.mtime, new.size)
+    facts.update(path=path, backend=backend, sha256=new.sha256, size=new.size)
     return facts
 
 
@@ -498,13 +505,12 @@ def _edit_locally(
     it back (command 2) only if its hash is still the one we edited."""
     fetched = run_template(runner, "edit.sh.j2", engine="fetch", **values)
     raw = fetched.stdout.encode("utf-8", "surrogateescape")
-    header, _, body = raw.partition(b"\n")
-    word, *fields = header.decode("ascii", "replace").split(" ")
-    if fetched.exited != 0 or word != "content":
+    copy = parse_fetched(raw) if fetched.exited == 0 else None
+    if copy is None:
         _reply_lines(fetched.exited, fetched.stdout, fetched.stderr, file_path, state)
+        header = raw.partition(b"\n")[0]
         raise ToolError(f"Unexpected reply from the remote while editing {file_path}: {header!r}")
-    size, missing = int(fields[0]), fields[1] == "1"
-    data = body[:size]
+    data, size, missing = copy.data, copy.size, copy.missing
     if len(data) != size:
         raise ToolError(f"The copy of {file_path} arrived incomplete; nothing was changed.")
     edits = [(e["old"], e["new"], bool(e["replace_all"]), bool(e["clash"])) for e in encoded]
@@ -569,40 +575,41 @@ def _interpret(
     backend: str,
 ) -> dict[str, Any]:
     """The engine's reply word -> Claude Code's message, or the success facts."""
-    word, *args = reply.split(" ")
-    if word == "ok":
-        facts: dict[str, Any] = {"replacements": int(args[0]), "snippet": None}
-        if args[1] != "-":
-            raw = bytes.fromhex(args[2] if len(args) > 2 else "")
+    verdict = parse_engine_reply(reply)
+    if verdict is None:
+        _raise_for_guard(reply, file_path, state)
+        raise ToolError(f"Unexpected reply from the {backend} edit on the remote: {reply[:200]!r}")
+    word = verdict.word
+    if word is EngineWord.OK:
+        facts: dict[str, Any] = {"replacements": verdict.replaced, "snippet": None}
+        if verdict.first_line is not None:
+            raw = verdict.snippet
             lines = [line[:SNIPPET_LINE_CHARS] for line in decode_text(raw).split("\n")]
             # addLineNumbers returns "" for empty content (a file edited down to nothing).
-            facts["snippet"] = number_lines(lines, int(args[1])) if raw else ""
+            facts["snippet"] = number_lines(lines, verdict.first_line) if raw else ""
         return facts
-    if word == "notutf8":
+    if word is EngineWord.NOT_UTF8:
         raise ToolError(
             f"Cannot edit {file_path}: it is not valid UTF-8 text (the first invalid byte is at "
-            f"offset {args[0]}). Edit changes only UTF-8 text, so nothing was written; use Bash "
-            "(for example iconv, or sed) to change this file."
+            f"offset {verdict.offset}). Edit changes only UTF-8 text, so nothing was written; "
+            "use Bash (for example iconv, or sed) to change this file."
         )
-    if word == "identical":
+    if word is EngineWord.IDENTICAL:
         raise ToolError(IDENTICAL)
-    if word in ("clash", "exists", "notfound", "multiple", "nochange"):
-        index = int(args[0])
-        old = changes[index].old
-        messages = {
-            "clash": CLASH,
-            "exists": EXISTS,
-            "notfound": NOT_FOUND.format(old=old),
-            "nochange": NO_CHANGE,
-        }
-        if word == "multiple":
-            count, where = int(args[1]), [int(n) for n in args[2].split(",")]
-            message = MULTIPLE.format(count=count, old=old) + _match_lines(count, where)
-        else:
-            message = messages[word]
-        raise ToolError(label(index) + message)
-    _raise_for_guard(reply, file_path, state)
-    raise ToolError(f"Unexpected reply from the {backend} edit on the remote: {reply[:200]!r}")
+    index = verdict.index
+    old = changes[index].old
+    messages = {
+        "clash": CLASH,
+        "exists": EXISTS,
+        "notfound": NOT_FOUND.format(old=old),
+        "nochange": NO_CHANGE,
+    }
+    if word is EngineWord.MULTIPLE:
+        count, where = verdict.count, list(verdict.lines)
+        message = MULTIPLE.format(count=count, old=old) + _match_lines(count, where)
+    else:
+        message = messages[word]
+    raise ToolError(label(index) + message)
 
 
 def _match_lines(count: int, lines: list[int]) -> str:
@@ -612,11 +619,10 @@ def _match_lines(count: int, lines: list[int]) -> str:
     return f"\nMatches at lines: {shown}{more}"
 
 
-def _committed(done: str, file_path: str, state: ToolState, backup: str) -> tuple[str, int, str]:
-    """Parse ``done SHA256 SIZE MTIME``; anything else is the commit's refusal."""
-    word, _, rest = done.partition(" ")
-    if word != "done":
+def _committed(done: str, file_path: str, state: ToolState, backup: str) -> Committed:
+    """The commit's ``done`` line; anything else is the commit's refusal."""
+    committed = parse_committed(done)
+    if committed is None:
         _raise_for_guard(done, file_path, state, backup=backup)
         raise ToolError(f"Unexpected reply from the remote while editing {file_path}: {done!r}")
-    sha256, size, mtime = rest.split(" ", 2)
-    return sha256, int(size), mtime
+    return committed

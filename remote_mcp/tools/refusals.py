@@ -4,8 +4,8 @@ from the templates' refusal words to Claude Code's messages.
 A template answers a refusal with a word on its status line (``notread``,
 ``refused B64``, ``failed STEP TEXT`` ...). :func:`parse_refusal` reads that
 line into a :class:`Refused`; :func:`refusal_error` words it, the same way for
-Read, Write, Edit, MultiEdit, FileStat, Glob and Grep, so two tools never say
-the same thing two ways.
+Read, Write, Edit, MultiEdit, FileStat, Glob, Grep and the transfers, so two
+tools never say the same thing two ways.
 
 Claude Code reports Node's errors: ``EACCES: permission denied, open '<path>'``.
 The remote commands print the failing tool's own error text (in the C
@@ -75,13 +75,15 @@ def parse_refusal(line: str) -> Refused | None:
         return None
 
 
-# How Node fails on a path, by what the tool does to it: the call named in
-# EACCES (permission) and in EISDIR (a directory where a file was meant).
-Access = Literal["read", "write", "scandir"]
+# What the tool does to the path -> Node's call named in EACCES (permission)
+# and in EISDIR (a directory where a file was meant). Glob lists a directory,
+# Grep searches a file or a directory: each says "missing" its own way.
+Access = Literal["read", "write", "glob", "grep"]
 _NODE_CALLS: dict[str, tuple[str, str]] = {
     "read": ("open", "read"),
     "write": ("open", "open"),
-    "scandir": ("scandir", "scandir"),
+    "glob": ("scandir", "scandir"),
+    "grep": ("scandir", "scandir"),
 }
 
 
@@ -94,27 +96,24 @@ def file_missing(state: Any) -> str:
 
 
 def refusal_error(
-    refused: Refused,
-    *,
-    path: str,
-    state: Any,
-    access: Access = "read",
-    missing: str | None = None,
-    backup: str = "",
+    refused: Refused, *, path: str, state: Any, access: Access = "read", backup: str = ""
 ) -> ToolError:
     """The agent's error for ``refused`` of ``path`` (as the agent wrote it).
 
-    ``access`` picks Node's wording; ``missing`` replaces the missing-file
-    text (Glob and Grep name a directory or path); ``backup`` is where an
-    in-place write kept the old content (:func:`backup_path`)."""
+    ``access`` (what the tool does to the path) picks Node's wording;
+    ``backup`` is where an in-place write kept the old content
+    (:func:`backup_path`)."""
     word, detail = refused.word, refused.detail
     if word is Refusal.OUTSIDE_GUARD:
         return refusal(state, path, detail.strip())
     if word is Refusal.FAILED:
         return ToolError(_commit_failed(detail, path))
     access_call, isdir_call = _NODE_CALLS[access]
+    key = f"{word}-{access}" if word is Refusal.MISSING and access in ("glob", "grep") else word
     messages = {
-        "missing": missing if missing is not None else file_missing(state),
+        "missing": file_missing(state),
+        "missing-glob": f"Directory does not exist: {path}",
+        "missing-grep": f"Path does not exist: {path}",
         "notdir": f"Path is not a directory: {path}",
         "isdir": f"EISDIR: illegal operation on a directory, {isdir_call} '{path}'",
         "unreadable": f"EACCES: permission denied, {access_call} '{path}'",
@@ -129,7 +128,7 @@ def refusal_error(
         f"be incomplete. The previous content is kept on the remote in {backup}; copy it "
         "back (Bash: cat BACKUP > FILE) before doing anything else.",
     }
-    return ToolError(messages[word])
+    return ToolError(messages[key])
 
 
 # strerror(3) text in the C locale -> (code, Node's description)
