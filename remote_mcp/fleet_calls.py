@@ -24,7 +24,7 @@ from .call_gate import CALL_GATE, CallGate, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .errors import CommandFailed, RemoteMCPError, SessionError, ToolError, describe
 from .fleet import DEFAULT_MAX_PARALLEL, SessionGroup
-from .handlers import CallEnv, make_state
+from .handlers import CallEnv, call_routine, make_state, run_call
 from .hostlist import HostPatternError, compress, expand
 from .schemas import TOOLS
 from .session import Session
@@ -162,12 +162,10 @@ class Fleet:
         return [s for s in self.group if s.host.name in wanted]
 
     def call(self, call: GroupCall, name: str, args: Any, patterns: list[str] | None) -> ToolOutput:
-        from .handlers import HANDLERS
-
         if name in _LOCAL:
             first = self.group[0]
             env = CallEnv(first, self.states[first.host.name], first.host)
-            return HANDLERS[name](env, args)
+            return call_routine(TOOLS[name], env, args)
         members = self.select(patterns)
         if name == "Download" and len(members) != 1:
             raise ToolError(
@@ -220,7 +218,6 @@ class Fleet:
     def _on_host(
         self, call: GroupCall, session: Session, name: str, args: Any
     ) -> tuple[HostOutcome, ToolOutput | None]:
-        from .server import run_handler
 
         host = session.host
         state = self.states[host.name]
@@ -234,7 +231,7 @@ class Fleet:
             if name in hidden_tools(host):
                 (check_bash if name in BASH_TOOLS else check_writable)(state, name)
             self._ready(session)
-            output = run_handler(env, name, args)
+            output = run_call(spec, env, args)
         except CommandFailed as err:  # a Bash command's own failure is its output
             return HostOutcome(host.name, str(err), exit_code=err.exit_code), None
         except SessionError as err:

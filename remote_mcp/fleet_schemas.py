@@ -5,12 +5,14 @@ the two can never drift apart; the single-host tools/list is untouched.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from typing import Annotated, Any
 
 from pydantic import Field, create_model
 
-from .schemas import TOOLS, ToolSpec, _Args, input_schema, tool_annotations
+from .schemas import TOOLS, _Args
+from .tool_list import input_schema, tool_annotations
 
 __all__ = ["HOSTS_FIELD", "group_model", "group_tool_definitions", "tool_args"]
 
@@ -48,15 +50,7 @@ def group_tool_definitions(
     for spec in TOOLS.values():
         if spec.name in hidden:
             continue
-        grouped = ToolSpec(
-            spec.name,
-            group_model(spec.name),
-            spec.description,
-            spec.read_only,
-            spec.destructive,
-            spec.idempotent,
-            spec.open_world,
-        )
+        grouped = replace(spec, model=group_model(spec.name))
         definitions.append(
             {
                 "name": spec.name,

@@ -1,4 +1,10 @@
-"""Tool name -> the routine that runs it, and what a handler gets (``CallEnv``).
+"""From a validated tool call to its routine: what a call gets (``CallEnv``),
+the routine a ``ToolSpec`` names, and the call policy around it.
+
+A routine's parameters are its model's fields, by name, plus any of the
+call's context (:data:`CONTEXT`), also by name; :func:`call_routine` is the
+one place that unpacks them, for every tool. So a new parameter is declared
+in the model and taken by the routine, nothing else.
 
 Kept out of ``server.py`` so that answering ``initialize`` and ``tools/list``
 never waits for the tools, fabric, paramiko or jinja2 to import: the server
@@ -7,19 +13,42 @@ imports this module in its background connect thread.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+
+from pydantic import BaseModel
 
 from .call_gate import CallGate
 from .config import HostConfig
+from .errors import CommandDetached, ConnectionLost, SessionError, ToolError, describe
+from .schemas import ToolSpec
 from .session import Session
-from .tools import bash, bash_jobs, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
 from .tools.transfer import private_local_paths
 
-__all__ = ["HANDLERS", "CallEnv", "Handler", "make_state"]
+__all__ = [
+    "CONTEXT",
+    "CallEnv",
+    "call_routine",
+    "make_state",
+    "new_runtime",
+    "routine_for",
+    "run_call",
+]
+
+# What a routine may take besides its arguments, by parameter name.
+CONTEXT = {
+    "runner": "the session, as a command runner (a fabric Connection also is one)",
+    "session": "the session itself (the Bash tools need its shell)",
+    "state": "the session's ToolState",
+    "progress": "progress(elapsed_s, message) for MCP progress notifications, or None",
+    "cancel_hooks": "a list the routine appends its remote stop to (MCP cancellation)",
+    "host_name": "the configured host's name",
+}
 
 
 @dataclass
@@ -34,8 +63,24 @@ class CallEnv:
     cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
     gate: CallGate = field(default_factory=CallGate)
 
+    def context(self, name: str) -> object:
+        """The value of one :data:`CONTEXT` name for this call."""
+        values: dict[str, object] = {
+            "runner": self.session,
+            "session": self.session,
+            "state": self.state,
+            "progress": self.progress,
+            "cancel_hooks": self.cancel_hooks,
+            "host_name": self.host.name,
+        }
+        return values[name]
 
-Handler = Callable[[CallEnv, Any], ToolOutput]
+
+def new_runtime(
+    host: HostConfig, config_file: str | os.PathLike[str] | None
+) -> tuple[Session, ToolState]:
+    """The session and the tool state a server for ``host`` shares between calls."""
+    return Session(host), make_state(host, config_file)
 
 
 def make_state(host: HostConfig, config_file: str | os.PathLike[str] | None) -> ToolState:
@@ -56,64 +101,58 @@ def make_state(host: HostConfig, config_file: str | os.PathLike[str] | None) -> 
     )
 
 
-HANDLERS: dict[str, Handler] = {
-    "Read": lambda env, a: files.read(env.session, a.file_path, a.offset, a.limit, state=env.state),
-    "Write": lambda env, a: files.write(env.session, a.file_path, a.content, state=env.state),
-    "MultiRead": lambda env, a: files.multi_read(
-        env.session, [f.model_dump() for f in a.files], state=env.state
-    ),
-    "FileStat": lambda env, a: files.file_stat(env.session, a.paths, state=env.state),
-    "Glob": lambda env, a: search.glob(env.session, a.pattern, a.path, state=env.state),
-    "Grep": lambda env, a: search.grep(
-        env.session,
-        a.pattern,
-        a.path,
-        glob=a.glob,
-        type=a.type,
-        output_mode=a.output_mode,
-        before=a.before,
-        after=a.after,
-        context=a.context,
-        line_numbers=a.line_numbers,
-        case_insensitive=a.case_insensitive,
-        head_limit=a.head_limit,
-        offset=a.offset,
-        multiline=a.multiline,
-        state=env.state,
-    ),
-    "Bash": lambda env, a: bash.bash(
-        env.session,
-        a.command,
-        a.timeout,
-        a.description,
-        bool(a.run_in_background),
-        state=env.state,
-        progress=env.progress,
-        cancel_hooks=env.cancel_hooks,
-    ),
-    "BashOutput": lambda env, a: bash_jobs.bash_output(
-        env.session,
-        a.bash_id,
-        a.filter,
-        bool(a.block),
-        a.timeout,
-        bool(a.all_sessions),
-        state=env.state,
-    ),
-    "KillShell": lambda env, a: bash_jobs.kill_shell(
-        env.session, a.shell_id, bool(a.all_sessions), state=env.state
-    ),
-    "Edit": lambda env, a: edit.edit(
-        env.session, a.file_path, a.old_string, a.new_string, a.replace_all, state=env.state
-    ),
-    "MultiEdit": lambda env, a: edit.multi_edit(
-        env.session, a.file_path, [e.model_dump() for e in a.edits], state=env.state
-    ),
-    "Feedback": lambda env, a: feedback.feedback(a.message, a.tool, host=env.host.name),
-    "Upload": lambda env, a: transfer.upload(
-        env.session, a.local_path, a.remote_path, a.overwrite, state=env.state
-    ),
-    "Download": lambda env, a: transfer.download(
-        env.session, a.remote_path, a.local_path, a.overwrite, state=env.state
-    ),
-}
+@cache
+def routine_for(spec: ToolSpec) -> Callable[..., ToolOutput]:
+    """The function ``spec.routine`` (``"module:function"`` in remote_mcp.tools) names."""
+    module, _, name = spec.routine.partition(":")
+    routine: Callable[..., ToolOutput] = getattr(
+        importlib.import_module(f"remote_mcp.tools.{module}"), name
+    )
+    return routine
+
+
+@cache
+def _context_names(routine: Callable[..., ToolOutput]) -> tuple[str, ...]:
+    return tuple(name for name in inspect.signature(routine).parameters if name in CONTEXT)
+
+
+def call_routine(spec: ToolSpec, env: CallEnv, args: BaseModel) -> ToolOutput:
+    """Run ``spec``'s routine with ``args``' fields and the context it asks for.
+
+    Only ``spec.model``'s fields are passed: ``args`` may be an instance of a
+    model derived from it with more fields (a group server's ``hosts``) that
+    the caller has already acted on."""
+    routine = routine_for(spec)
+    values = {name: getattr(args, name) for name in spec.model.model_fields}
+    values |= {name: env.context(name) for name in _context_names(routine)}
+    return routine(**values)
+
+
+def run_call(
+    spec: ToolSpec, env: CallEnv, args: BaseModel, connect: Callable[[], None] | None = None
+) -> ToolOutput:
+    """One call with the reconnect policy: a read-only call is answered after
+    a reconnect, a change is never re-run blindly, and a Bash command that ran
+    on detached is re-attached to, not re-run. ``connect`` waits for the link
+    (a group server connects its members itself)."""
+    if spec.open_world and connect is not None:
+        connect()
+    try:
+        return call_routine(spec, env, args)
+    except CommandDetached as detached:
+        # The Bash command runs on, detached: calling again re-attaches
+        # to the same run (its rest of output and status), never re-runs it.
+        try:
+            return call_routine(spec, env, args)
+        except SessionError as exc:  # the link is still down
+            raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
+    except ConnectionLost:
+        if not spec.read_only:
+            # Never re-run a change blindly: its precondition (content
+            # hash) makes a deliberate retry safe instead.
+            raise ToolError(
+                f"The SSH connection to {env.host.name} dropped while {spec.name} was "
+                "running, so the change may or may not have been applied. Check the "
+                "current state (Read, FileStat or Bash) before repeating it."
+            ) from None
+    return call_routine(spec, env, args)  # read-only: reconnect and answer

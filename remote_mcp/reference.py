@@ -15,7 +15,8 @@ from typing import Any
 from . import cli
 from .config import KEY_HELP, HostConfig
 from .reference_code import ENV_HELP, cli_help, env_reads, error_sites, warning_texts
-from .schemas import TOOLS, input_schema
+from .schemas import TOOLS
+from .tool_list import input_schema
 
 __all__ = [
     "cli_reference",

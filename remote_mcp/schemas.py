@@ -1,20 +1,27 @@
-"""One pydantic model per tool: the JSON schema in tools/list AND the argument
-check on tools/call come from the same definition, so they cannot drift.
+"""Each tool declared once: a pydantic model (the JSON schema in tools/list AND
+the argument check on tools/call, so they cannot drift), a description, MCP's
+hints, and the routine that runs it (a ``module:function`` in ``tools/``).
+
+The routine takes the model's fields as keyword parameters of the same names
+(handlers.py unpacks them, generically), so adding a parameter touches the
+model and the routine only; a fast test checks every routine against its
+model. The routine is named, not imported: this module loads at the server's
+cold start, the tools only in the connect thread.
 
 Field names, types and defaults follow Claude Code's built-ins
 (reference/claude-code-tools.md). Descriptions name the remote host, so the
 agent never confuses these tools with its local ones; ``{host}`` is filled in
-by :func:`tool_definitions`.
+by :func:`remote_mcp.tool_list.tool_definitions`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["TOOLS", "ToolSpec", "format_validation_error", "tool_definitions"]
+__all__ = ["TOOLS", "EditOperation", "MultiReadFile", "ToolSpec", "format_validation_error"]
 
 
 class _Args(BaseModel):
@@ -268,7 +275,11 @@ class DownloadArgs(_Args):
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """One tool's whole declaration. ``routine`` is ``"module:function"`` in
+    ``remote_mcp.tools``, resolved by ``handlers.routine_for``."""
+
     name: str
+    routine: str
     model: type[_Args]
     description: str
     read_only: bool
@@ -341,94 +352,34 @@ _DOWNLOAD = "Copies a file from the remote host {host} to the local machine over
 TOOLS: dict[str, ToolSpec] = {
     spec.name: spec
     for spec in (
-        ToolSpec("Read", ReadArgs, _READ, True, False, True),
-        ToolSpec("Write", WriteArgs, _WRITE, False, True, True),
-        ToolSpec("Edit", EditArgs, _EDIT, False, True, False),
-        ToolSpec("MultiEdit", MultiEditArgs, _MULTIEDIT, False, True, False),
-        ToolSpec("MultiRead", MultiReadArgs, _MULTIREAD, True, False, True),
-        ToolSpec("FileStat", FileStatArgs, _FILESTAT, True, False, True),
-        ToolSpec("Glob", GlobArgs, _GLOB, True, False, True),
-        ToolSpec("Grep", GrepArgs, _GREP, True, False, True),
-        ToolSpec("Bash", BashArgs, _BASH, False, True, False),
-        ToolSpec("BashOutput", BashOutputArgs, _BASHOUTPUT, True, False, False),
-        ToolSpec("KillShell", KillShellArgs, _KILLSHELL, False, True, True),
-        ToolSpec("Feedback", FeedbackArgs, _FEEDBACK, False, False, False, open_world=False),
-        ToolSpec("Upload", UploadArgs, _UPLOAD, False, True, True),
+        ToolSpec("Read", "files:read", ReadArgs, _READ, True, False, True),
+        ToolSpec("Write", "write:write", WriteArgs, _WRITE, False, True, True),
+        ToolSpec("Edit", "edit:edit", EditArgs, _EDIT, False, True, False),
+        ToolSpec("MultiEdit", "edit:multi_edit", MultiEditArgs, _MULTIEDIT, False, True, False),
+        ToolSpec("MultiRead", "files:multi_read", MultiReadArgs, _MULTIREAD, True, False, True),
+        ToolSpec("FileStat", "file_stat:file_stat", FileStatArgs, _FILESTAT, True, False, True),
+        ToolSpec("Glob", "search:glob", GlobArgs, _GLOB, True, False, True),
+        ToolSpec("Grep", "search:grep", GrepArgs, _GREP, True, False, True),
+        ToolSpec("Bash", "bash:bash", BashArgs, _BASH, False, True, False),
+        ToolSpec(
+            "BashOutput", "bash_jobs:bash_output", BashOutputArgs, _BASHOUTPUT, True, False, False
+        ),
+        ToolSpec("KillShell", "bash_jobs:kill_shell", KillShellArgs, _KILLSHELL, False, True, True),
+        ToolSpec(
+            "Feedback",
+            "feedback:feedback",
+            FeedbackArgs,
+            _FEEDBACK,
+            False,
+            False,
+            False,
+            open_world=False,
+        ),
+        ToolSpec("Upload", "transfer:upload", UploadArgs, _UPLOAD, False, True, True),
         # Destructive: a local write that remote content can steer (local_paths guards it).
-        ToolSpec("Download", DownloadArgs, _DOWNLOAD, False, True, True),
+        ToolSpec("Download", "transfer:download", DownloadArgs, _DOWNLOAD, False, True, True),
     )
 }
-
-
-def input_schema(spec: ToolSpec) -> dict[str, Any]:
-    """The JSON schema sent in tools/list (aliases such as ``-A`` as names)."""
-    schema = spec.model.model_json_schema(by_alias=True)
-    defs = schema.pop("$defs", {})
-    return _tidy(_inline(schema, defs))
-
-
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
-    """Replace ``$ref`` by the definition: some MCP clients do not follow refs."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline(v, defs) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline(v, defs) for v in node]
-    return node
-
-
-_NOISE = frozenset({"title", "additionalProperties"})
-
-
-def _tidy(node: Any) -> Any:
-    """Drop pydantic's ``title`` noise and collapse ``anyOf [T, null]`` to T:
-    an optional argument is simply one that may be omitted. ``additionalProperties``
-    goes too (every conversation pays for tools/list in tokens): an unknown
-    argument is still refused, by the model's ``extra="forbid"``."""
-    if isinstance(node, dict):
-        node = {k: _tidy(v) for k, v in node.items() if k not in _NOISE}
-        any_of = node.get("anyOf")
-        if isinstance(any_of, list):
-            kept = [s for s in any_of if s != {"type": "null"}]
-            if len(kept) == 1:
-                del node["anyOf"]
-                node = {**kept[0], **node}
-        if node.get("default", 0) is None:
-            del node["default"]
-        return node
-    if isinstance(node, list):
-        return [_tidy(v) for v in node]
-    return node
-
-
-def tool_annotations(spec: ToolSpec) -> dict[str, bool]:
-    """MCP's hints. The destructive and idempotent hints mean nothing for a
-    read-only tool (MCP says so), so those tools leave them out."""
-    hints = {"read_only_hint": spec.read_only, "open_world_hint": spec.open_world}
-    if not spec.read_only:
-        hints |= {"destructive_hint": spec.destructive, "idempotent_hint": spec.idempotent}
-    return hints
-
-
-def tool_definitions(
-    host: str, *, hidden: frozenset[str] = frozenset(), note: str = ""
-) -> list[dict[str, Any]]:
-    """Name, description, schema and annotations of every tool, for ``host``.
-
-    ``hidden`` tools are left out (a guard would refuse them) and ``note``,
-    the host's guard mode, ends every description (tools/guard.py)."""
-    return [
-        {
-            "name": spec.name,
-            "description": spec.description.format(host=host) + (f" {note}" if note else ""),
-            "input_schema": input_schema(spec),
-            "annotations": tool_annotations(spec),
-        }
-        for spec in TOOLS.values()
-        if spec.name not in hidden
-    ]
 
 
 def format_validation_error(tool: str, exc: ValidationError) -> str:

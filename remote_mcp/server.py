@@ -39,14 +39,13 @@ from .call_gate import CALL_GATE, call_cancel_hooks, call_stoppable
 from .config import HostConfig
 from .errors import (
     CallCancelled,
-    CommandDetached,
-    ConnectionLost,
     RemoteMCPError,
     SessionError,
     ToolError,
     describe,
 )
-from .schemas import TOOLS, format_validation_error, tool_definitions
+from .schemas import TOOLS, format_validation_error
+from .tool_list import tool_definitions
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
 
 if TYPE_CHECKING:  # imported for real in the connect thread (cold start)
@@ -111,11 +110,9 @@ class RemoteServer:
         client's ``initialize`` is answered (a call that comes first waits)."""
         with self._runtime_lock:
             if self._runtime is None:
-                from .handlers import make_state
-                from .session import Session
+                from .handlers import new_runtime
 
-                state = make_state(self.host, self.config_file)
-                self._runtime = (Session(self.host), state)
+                self._runtime = new_runtime(self.host, self.config_file)
             return self._runtime
 
     @property
@@ -214,11 +211,10 @@ class RemoteServer:
         return _content(output, self._with_notices(self.session.take_warning() or "") or None)
 
     async def _dispatch(self, env: CallEnv, name: str, arguments: dict[str, Any]) -> ToolOutput:
-        from .handlers import HANDLERS
+        from .handlers import run_call
 
         spec = TOOLS.get(name)
-        handler = HANDLERS.get(name)
-        if spec is None or handler is None:
+        if spec is None:
             raise ToolError(f"Error: No such tool available: {name}")
         if name in self.hidden:  # not in tools/list; say which setting, not "no such tool"
             (check_bash if name in BASH_TOOLS else check_writable)(env.state, name)
@@ -235,7 +231,7 @@ class RemoteServer:
             if spec.read_only:
                 call_cancel_hooks.set(env.cancel_hooks)
             try:
-                output = attempt()
+                output = run_call(spec, env, args, self.wait_connected)
             except BaseException as exc:
                 self._after_cancel(env, name, spec.read_only, exc)
                 raise
@@ -243,11 +239,6 @@ class RemoteServer:
                 CALL_GATE.reset(gate)
             self._after_cancel(env, name, spec.read_only, None)
             return output
-
-        def attempt() -> ToolOutput:
-            if spec.open_world:
-                self.wait_connected()
-            return run_handler(env, name, args)
 
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
 
@@ -331,34 +322,6 @@ class RemoteServer:
 
     def close(self) -> None:
         self.session.close()
-
-
-def run_handler(env: CallEnv, name: str, args: Any) -> ToolOutput:
-    """Run the tool's handler once the host is connected, with the policy for a
-    dropped link: re-attach to a detached Bash command, answer a read-only call
-    after reconnecting, and never re-run a change blindly."""
-    from .handlers import HANDLERS
-
-    handler = HANDLERS[name]
-    try:
-        return handler(env, args)
-    except CommandDetached as detached:
-        # The Bash command runs on, detached: calling again re-attaches
-        # to the same run (its rest of output and status), never re-runs it.
-        try:
-            return handler(env, args)
-        except SessionError as exc:  # the link is still down
-            raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
-    except ConnectionLost:
-        if not TOOLS[name].read_only:
-            # Never re-run a change blindly: its precondition (content
-            # hash) makes a deliberate retry safe instead.
-            raise ToolError(
-                f"The SSH connection to {env.host.name} dropped while {name} was "
-                "running, so the change may or may not have been applied. Check the "
-                "current state (Read, FileStat or Bash) before repeating it."
-            ) from None
-    return handler(env, args)  # read-only: reconnect and answer
 
 
 def _quietly(hook: Callable[[], None]) -> None:

@@ -72,7 +72,9 @@ def test_error_reference_finds_messages_in_tables_and_constants() -> None:
     from remote_mcp.reference_code import error_sites
 
     texts = [site.text for site in error_sites()]
-    # a status-word table passed to a helper (search.py), a constant from base.py
-    assert "[missing] Directory does not exist: {shown}" in texts
+    # a status-word table passed to a helper (search.py), a local table of
+    # f-strings (refusals.py), a constant from base.py inside it
+    assert any(t.startswith("[special] Cannot search '{shown}'") for t in texts)
+    assert "[missing-glob] Directory does not exist: {path}" in texts
     assert "[notread] File has not been read yet. Read it first before writing to it." in texts
     assert any(t.startswith("{where}: port must be between 1 and 65535") for t in texts)

@@ -762,7 +762,7 @@ def test_runs_under_plain_sh_on_the_remote(session, state, remote, put, engine):
 
 
 def test_server_handlers_dispatch_edit_and_multiedit(session, state, remote, put, host_config):
-    from remote_mcp.handlers import HANDLERS, CallEnv
+    from remote_mcp.handlers import CallEnv, call_routine
     from remote_mcp.schemas import TOOLS
 
     env = CallEnv(session=session, state=state, host=host_config)
@@ -770,11 +770,11 @@ def test_server_handlers_dispatch_edit_and_multiedit(session, state, remote, put
     args = TOOLS["Edit"].model.model_validate(
         {"file_path": p, "old_string": "one", "new_string": "1"}
     )
-    assert HANDLERS["Edit"](env, args).text == updated(p, numbered(1, "1 two", ""))
+    assert call_routine(TOOLS["Edit"], env, args).text == updated(p, numbered(1, "1 two", ""))
     args = TOOLS["MultiEdit"].model.model_validate(
         {"file_path": p, "edits": [{"old_string": "two", "new_string": "2"}]}
     )
-    assert HANDLERS["MultiEdit"](env, args).text == (
+    assert call_routine(TOOLS["MultiEdit"], env, args).text == (
         f'Applied 1 edit to {p}:\n1. Replaced "two" with "2"'
     )
     assert remote.read_bytes(p) == b"1 2\n"

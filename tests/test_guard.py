@@ -407,7 +407,7 @@ def test_local_files_remote_mcp_creates_are_private(tmp_path, monkeypatch):
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.delenv("REMOTE_MCP_FEEDBACK", raising=False)
-    log = Path(feedback.feedback("note", host="test").structured["path"])
+    log = Path(feedback.feedback("note", host_name="test").structured["path"])
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
     monkeypatch.setattr(sandbox, "SANDBOX_DIR", tmp_path / "sandbox")

@@ -701,15 +701,15 @@ def test_server_handlers_map_claude_code_argument_names(
     remote: Any, remote_dir: str, session: Session, state: ToolState, host_config: Any
 ) -> None:
     """The MCP argument names (-A, -C, -n, -i ...) reach the routines."""
-    from remote_mcp.handlers import HANDLERS, CallEnv
-    from remote_mcp.schemas import GlobArgs, GrepArgs
+    from remote_mcp.handlers import CallEnv, call_routine
+    from remote_mcp.schemas import TOOLS, GlobArgs, GrepArgs
 
     build(remote, remote_dir, CTX_TREE)
     state.cwd = remote_dir
     env = CallEnv(session=session, state=state, host=host_config)
 
     def call(tool: str, model: Any, args: dict[str, Any]) -> str:
-        return HANDLERS[tool](env, model.model_validate(args)).text
+        return call_routine(TOOLS[tool], env, model.model_validate(args)).text
 
     assert call("Grep", GrepArgs, {"pattern": "hit3", "-C": 1, "-n": False,
                                    "output_mode": "content", "head_limit": 2}) == (

@@ -64,8 +64,8 @@ def test_upload_of_a_missing_local_file(session, state, remote_dir, tmp_path):
 def test_feedback_appends_private_jsonl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     log = tmp_path / "state" / "feedback.jsonl"
     monkeypatch.setenv("REMOTE_MCP_FEEDBACK", str(log))
-    feedback.feedback("Grep was slow", "Grep", host="prod")
-    feedback.feedback("second note", host="prod")
+    feedback.feedback("Grep was slow", "Grep", host_name="prod")
+    feedback.feedback("second note", host_name="prod")
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["tool"], e["message"], e["host"]) for e in entries] == [
         ("Grep", "Grep was slow", "prod"),

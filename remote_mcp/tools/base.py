@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from invoke.runners import Result
+from pydantic import BaseModel
 
 from ..errors import ToolError
 from ..session import RemoteInfo
@@ -27,6 +29,8 @@ __all__ = [
     "Runner",
     "ToolOutput",
     "ToolState",
+    "as_models",
+    "check_exit",
     "format_size",
     "number_lines",
     "require_command",
@@ -150,9 +154,25 @@ def require_command(state: ToolState, runner: Runner, tool: str, command: str, s
         )
 
 
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def as_models(model: type[Item], items: Sequence[Item | Mapping[str, Any]]) -> list[Item]:
+    """A list argument's items as their model (schemas.py): the server passes
+    models already checked; a script may pass plain dicts, checked here by the
+    same model."""
+    return [item if isinstance(item, model) else model.model_validate(item) for item in items]
+
+
 def run_template(runner: Runner, name: str, /, **values: Any) -> Result:
     """Render a template and run it; a non-zero exit is a remote failure."""
     return runner.run(render(name, **values), hide=True, warn=True)
+
+
+def check_exit(code: int, stderr: str, what: str) -> None:
+    """A template that exits non-zero failed as a command (its replies exit 0)."""
+    if code != 0:
+        raise ToolError(f"Remote command for {what} failed (exit {code}): {stderr.strip()[-500:]}")
 
 
 def number_lines(lines: list[str], start: int) -> str:

@@ -137,11 +137,11 @@ class BashHost(Protocol):
 
 
 def bash(
-    host: BashHost,
+    session: BashHost,
     command: str,
     timeout: float | None = None,
     description: str | None = None,
-    run_in_background: bool = False,
+    run_in_background: bool | None = False,
     *,
     state: ToolState,
     progress: Callable[[float, str], None] | None = None,
@@ -159,7 +159,7 @@ def bash(
     check_bash(state)  # read_only / bash: deny (tools/guard.py)
     if "\0" in command:
         raise ToolError("The command contains a NUL byte, which a shell command cannot contain.")
-    shell = host.bash
+    shell = session.bash
     try:
         if run_in_background:
             output = _start_background(shell, command, state)

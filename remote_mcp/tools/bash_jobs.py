@@ -37,7 +37,7 @@ LIST_CAP = 50  # jobs shown by BashOutput "list" (the newest)
 
 
 def bash_output(
-    host: BashHost,
+    session: BashHost,
     bash_id: str,
     filter: str | None = None,  # noqa: A002 - Claude Code's parameter name
     block: bool | None = False,
@@ -57,7 +57,7 @@ def bash_output(
     and the others are consumed too.
     """
     if bash_id == "list":
-        return _list_jobs(host.bash, state, all_sessions=bool(all_sessions))
+        return _list_jobs(session.bash, state, all_sessions=bool(all_sessions))
     regex = None
     if filter:
         try:
@@ -74,7 +74,7 @@ def bash_output(
     offsets = _offsets(state)
     offset = offsets.get(bash_id, 0)
     cap = FILTER_READ_CAP if regex else READ_CAP
-    job = host.bash.read_job(
+    job = session.bash.read_job(
         bash_id, offset=offset, cap=cap, wait_s=wait_ms / 1000, all_sessions=bool(all_sessions)
     )
     if job is None:
@@ -196,13 +196,13 @@ def _list_jobs(shell: BashRuntime, state: ToolState, *, all_sessions: bool) -> T
 
 
 def kill_shell(
-    host: BashHost, shell_id: str, all_sessions: bool | None = False, *, state: ToolState
+    session: BashHost, shell_id: str, all_sessions: bool | None = False, *, state: ToolState
 ) -> ToolOutput:
     """Kill background job ``shell_id`` and its whole process group (S0
     KillShell); another session's job only with ``all_sessions``."""
     del state
     _check_id(shell_id)
-    job = host.bash.kill_job(shell_id, all_sessions=bool(all_sessions))
+    job = session.bash.kill_job(shell_id, all_sessions=bool(all_sessions))
     if job is None:
         raise ToolError(f"No shell found with ID: {shell_id}")
     if isinstance(job, ForeignJob):

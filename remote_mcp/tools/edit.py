@@ -36,27 +36,34 @@ import re
 import secrets
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from ..errors import ToolError
+from ..schemas import EditOperation
 from .base import (
-    NOT_READ,
-    STALE,
     FileRecord,
     Runner,
     ToolOutput,
     ToolState,
+    as_models,
     decode_text,
     format_size,
     number_lines,
     require_command,
     run_template,
 )
-from .guard import check_writable, guard_values, refusal
-from .write_errors import backup_path, commit_failure, errno_message
+from .edit_replies import (
+    Committed,
+    EngineWord,
+    parse_committed,
+    parse_engine_reply,
+    parse_fetched,
+)
+from .guard import check_writable, guard_values
+from .refusals import backup_path, errno_message, parse_refusal, refusal_error
 
 # Edit's local engine sends the new content base64-encoded (edit_upload).
 WITHOUT_BASE64_LOCAL = (
@@ -84,7 +91,6 @@ MULTIPLE = (
 CLASH = "Cannot edit file: old_string is a substring of a new_string from a previous edit."
 NO_CHANGE = "String not found in file. Failed to apply edit."
 IDENTICAL = "Original and edited file match exactly. Failed to apply edit."
-NOTEBOOK = "File is a Jupyter Notebook. Use the NotebookEdit to edit this file."
 
 
 # ---------------------------------------------------------------------------
@@ -371,7 +377,7 @@ def edit(
 def multi_edit(
     runner: Runner,
     file_path: str,
-    edits: Sequence[dict[str, Any]],
+    edits: Sequence[EditOperation | Mapping[str, Any]],
     *,
     state: ToolState | None = None,
 ) -> ToolOutput:
@@ -384,10 +390,8 @@ def multi_edit(
     check_writable(state, "MultiEdit")
     if not edits:
         raise ToolError("At least one edit is required")
-    changes = [
-        _Edit(str(e["old_string"]), str(e["new_string"]), bool(e.get("replace_all", False)))
-        for e in edits
-    ]
+    ops = as_models(EditOperation, edits)
+    changes = [_Edit(e.old_string, e.new_string, e.replace_all) for e in ops]
     done = _run(runner, state, file_path, changes, lambda i: f"Edit {i + 1} of {len(changes)}: ")
     done.pop("snippet", None)
     summary = "\n".join(
@@ -443,9 +447,9 @@ def _run(
         reply, done = lines[0], lines[1] if len(lines) > 1 else ""
     facts = _interpret(reply, changes, label, file_path, state, backend)
     backup = backup_path(path, values["token"])
-    sha256, size, mtime = _committed(done, file_path, state, backup)
-    state.files[path] = FileRecord(sha256, mtime, size)
-    facts.update(path=path, backend=backend, sha256=sha256, size=size)
+    new = _committed(done, file_path, state, backup)
+    state.files[path] = FileRecord(new.sha256, new.mtime, new.size)
+    facts.update(path=path, backend=backend, sha256=new.sha256, size=new.size)
     return facts
 
 
@@ -501,13 +505,12 @@ def _edit_locally(
     it back (command 2) only if its hash is still the one we edited."""
     fetched = run_template(runner, "edit.sh.j2", engine="fetch", **values)
     raw = fetched.stdout.encode("utf-8", "surrogateescape")
-    header, _, body = raw.partition(b"\n")
-    word, *fields = header.decode("ascii", "replace").split(" ")
-    if fetched.exited != 0 or word != "content":
+    copy = parse_fetched(raw) if fetched.exited == 0 else None
+    if copy is None:
         _reply_lines(fetched.exited, fetched.stdout, fetched.stderr, file_path, state)
+        header = raw.partition(b"\n")[0]
         raise ToolError(f"Unexpected reply from the remote while editing {file_path}: {header!r}")
-    size, missing = int(fields[0]), fields[1] == "1"
-    data = body[:size]
+    data, size, missing = copy.data, copy.size, copy.missing
     if len(data) != size:
         raise ToolError(f"The copy of {file_path} arrived incomplete; nothing was changed.")
     edits = [(e["old"], e["new"], bool(e["replace_all"]), bool(e["clash"])) for e in encoded]
@@ -541,29 +544,10 @@ def _reply_lines(
 def _raise_for_guard(
     line: str, file_path: str, state: ToolState, stderr: str = "", backup: str = ""
 ) -> None:
+    refused = parse_refusal(line)
+    if refused is not None:
+        raise refusal_error(refused, path=file_path, state=state, backup=backup)
     word, _, arg = line.partition(" ")
-    if word == "refused":
-        raise refusal(state, file_path, arg)
-    if word == "missing":
-        msg = "File does not exist."
-        if state.cwd and state.info and state.cwd != state.info.home:
-            msg += f" Current working directory: {state.cwd}"
-        raise ToolError(msg)
-    simple = {
-        "notread": NOT_READ,
-        "stale": STALE,
-        "notebook": NOTEBOOK,
-        "isdir": f"EISDIR: illegal operation on a directory, read '{file_path}'",
-        "unreadable": f"EACCES: permission denied, open '{file_path}'",
-        "notregular": f"Cannot edit {file_path}: it is not a regular file.",
-        "badlink": f"Cannot resolve the symbolic link {file_path} on the remote.",
-        "mkdir": f"Cannot create the parent directory of {file_path} on the remote.",
-    }
-    if word in simple:
-        raise ToolError(simple[word])
-    failure = commit_failure(line, file_path, backup)
-    if failure is not None:
-        raise ToolError(failure)
     if word == "toolarge":
         size, limit = (int(n) for n in arg.split(" "))
         where = "" if limit == EDIT_MAX_BYTES else " without python3 or perl on the remote"
@@ -591,40 +575,41 @@ def _interpret(
     backend: str,
 ) -> dict[str, Any]:
     """The engine's reply word -> Claude Code's message, or the success facts."""
-    word, *args = reply.split(" ")
-    if word == "ok":
-        facts: dict[str, Any] = {"replacements": int(args[0]), "snippet": None}
-        if args[1] != "-":
-            raw = bytes.fromhex(args[2] if len(args) > 2 else "")
+    verdict = parse_engine_reply(reply)
+    if verdict is None:
+        _raise_for_guard(reply, file_path, state)
+        raise ToolError(f"Unexpected reply from the {backend} edit on the remote: {reply[:200]!r}")
+    word = verdict.word
+    if word is EngineWord.OK:
+        facts: dict[str, Any] = {"replacements": verdict.replaced, "snippet": None}
+        if verdict.first_line is not None:
+            raw = verdict.snippet
             lines = [line[:SNIPPET_LINE_CHARS] for line in decode_text(raw).split("\n")]
             # addLineNumbers returns "" for empty content (a file edited down to nothing).
-            facts["snippet"] = number_lines(lines, int(args[1])) if raw else ""
+            facts["snippet"] = number_lines(lines, verdict.first_line) if raw else ""
         return facts
-    if word == "notutf8":
+    if word is EngineWord.NOT_UTF8:
         raise ToolError(
             f"Cannot edit {file_path}: it is not valid UTF-8 text (the first invalid byte is at "
-            f"offset {args[0]}). Edit changes only UTF-8 text, so nothing was written; use Bash "
-            "(for example iconv, or sed) to change this file."
+            f"offset {verdict.offset}). Edit changes only UTF-8 text, so nothing was written; "
+            "use Bash (for example iconv, or sed) to change this file."
         )
-    if word == "identical":
+    if word is EngineWord.IDENTICAL:
         raise ToolError(IDENTICAL)
-    if word in ("clash", "exists", "notfound", "multiple", "nochange"):
-        index = int(args[0])
-        old = changes[index].old
-        messages = {
-            "clash": CLASH,
-            "exists": EXISTS,
-            "notfound": NOT_FOUND.format(old=old),
-            "nochange": NO_CHANGE,
-        }
-        if word == "multiple":
-            count, where = int(args[1]), [int(n) for n in args[2].split(",")]
-            message = MULTIPLE.format(count=count, old=old) + _match_lines(count, where)
-        else:
-            message = messages[word]
-        raise ToolError(label(index) + message)
-    _raise_for_guard(reply, file_path, state)
-    raise ToolError(f"Unexpected reply from the {backend} edit on the remote: {reply[:200]!r}")
+    index = verdict.index
+    old = changes[index].old
+    messages = {
+        "clash": CLASH,
+        "exists": EXISTS,
+        "notfound": NOT_FOUND.format(old=old),
+        "nochange": NO_CHANGE,
+    }
+    if word is EngineWord.MULTIPLE:
+        count, where = verdict.count, list(verdict.lines)
+        message = MULTIPLE.format(count=count, old=old) + _match_lines(count, where)
+    else:
+        message = messages[word]
+    raise ToolError(label(index) + message)
 
 
 def _match_lines(count: int, lines: list[int]) -> str:
@@ -634,11 +619,10 @@ def _match_lines(count: int, lines: list[int]) -> str:
     return f"\nMatches at lines: {shown}{more}"
 
 
-def _committed(done: str, file_path: str, state: ToolState, backup: str) -> tuple[str, int, str]:
-    """Parse ``done SHA256 SIZE MTIME``; anything else is the commit's refusal."""
-    word, _, rest = done.partition(" ")
-    if word != "done":
+def _committed(done: str, file_path: str, state: ToolState, backup: str) -> Committed:
+    """The commit's ``done`` line; anything else is the commit's refusal."""
+    committed = parse_committed(done)
+    if committed is None:
         _raise_for_guard(done, file_path, state, backup=backup)
         raise ToolError(f"Unexpected reply from the remote while editing {file_path}: {done!r}")
-    sha256, size, mtime = rest.split(" ", 2)
-    return sha256, int(size), mtime
+    return committed

@@ -24,13 +24,13 @@ def feedback_path() -> Path:
     return Path(state_home) / "remote-mcp" / "feedback.jsonl"
 
 
-def feedback(message: str, tool: str | None = None, *, host: str = "") -> ToolOutput:
+def feedback(message: str, tool: str | None = None, *, host_name: str = "") -> ToolOutput:
     """Append one JSON line; the file and its directory are created private."""
     path = feedback_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     entry = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": host,
+        "host": host_name,
         "tool": tool,
         "message": message,
     }

@@ -1,29 +1,32 @@
-"""Read, Write, MultiRead and FileStat.
+"""Read and MultiRead (Write is in write.py, FileStat in file_stat.py; both
+are importable from here too, for scripts).
 
-Read and Write speak Claude Code's exact wording (reference/claude-code-tools.md,
-sections 1-2). Each call is one remote command; Read slices on the remote, so
-the bytes moved follow the lines asked for, not the file's size.
+Read speaks Claude Code's exact wording (reference/claude-code-tools.md,
+section 1). Each call is one remote command; Read slices on the remote, so
+the bytes moved follow the lines asked for, not the file's size. The
+template's reply is read by :func:`parse_read_reply`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import posixpath
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
 from ..errors import ToolError
+from ..schemas import MultiReadFile
 from .base import (
-    NOT_READ,
-    STALE,
     FileRecord,
     ImageBlock,
     Runner,
     ToolOutput,
     ToolState,
+    as_models,
+    check_exit,
     decode_text,
     format_size,
     number_lines,
@@ -31,8 +34,10 @@ from .base import (
     run_template,
     split_lines,
 )
-from .guard import check_writable, guard_values, refusal
-from .write_errors import backup_path, commit_failure
+from .file_stat import file_stat
+from .guard import guard_values
+from .refusals import Refused, parse_refusal, refusal_error
+from .write import write
 
 __all__ = ["file_stat", "multi_read", "read", "write"]
 
@@ -45,7 +50,6 @@ MAX_IMAGE_BYTES = 3_932_160  # 3.75 MiB raw = 5 MiB base64, the API's image limi
 # later Write/Edit. Bigger ones use size + nanosecond mtime (as Claude Code
 # does), so a Read of a huge log does not cost a full hash on the remote.
 HASH_MAX_BYTES = 4 << 20
-WRITE_SNIPPET_LINES = 16000  # Ek2
 # The most bytes of a slice the remote sends. Each line is cut to
 # MAX_LINE_CHARS * 4 bytes there, which is at least MAX_LINE_CHARS characters
 # here, so a slice this long holds over MAX_OUTPUT_TOKENS tokens of text and
@@ -64,11 +68,6 @@ BINARY_EXTENSIONS = frozenset(
     .xlsx .ppt .pptx .odt .ods .odp .ttf .otf .woff .woff2 .eot .psd .ai .eps .sketch
     .fig .xd .blend .obj .3ds .max .class .jar .war .pyc .pyo .rlib .swf .fla .o .a
     .lib .bmp .ico .tiff .tif .heic .avif .pdf""".split()
-)
-_CLIPPED = (
-    "<response clipped><NOTE>To save on context only part of this file has been shown "
-    "to you. You should retry this tool after you have searched inside the file with Grep "
-    "in order to find the line numbers of what you are looking for.</NOTE>"
 )
 
 
@@ -113,36 +112,85 @@ def _template_args(req: _Request) -> dict[str, object]:
     }
 
 
-def _missing(req: _Request, state: ToolState) -> str:
-    msg = "File does not exist."
-    if state.cwd and state.info and state.cwd != state.info.home:
-        msg += f" Current working directory: {state.cwd}"
-    return msg
+class ReadStatus(StrEnum):
+    """The words ``_read_fn.sh.j2`` answers with (besides the shared refusals)."""
+
+    TEXT = "ok"  # then SIZE SHA256|- FINAL_NEWLINE(0|1) MTIME, and the slice
+    SHORT = "short"  # the file has fewer lines than offset: TOTAL SIZE SHA256|- MTIME
+    IMAGE = "image"  # SIZE, and the image in base64
+    NOT_IMAGE = "notimage"  # named like an image, but its bytes are not one
+    TOO_LARGE = "toolarge"  # SIZE
+    BINARY = "exists"  # a binary extension: exists, and is not read
+    SPECIAL = "special"  # KIND: fifo, socket, chardev, blockdev
+    DIRECTORY = "directory"
+
+
+@dataclass(frozen=True)
+class ReadReply:
+    status: ReadStatus
+    size: int = 0
+    total: int = 0  # lines, for SHORT
+    sha256: str | None = None  # None: too big to hash (size and mtime are compared)
+    mtime: str = ""
+    final_newline: bool = True
+    kind: str = ""  # for SPECIAL
+    body: bytes = b""
+
+
+def parse_read_reply(raw: bytes) -> ReadReply | Refused | None:
+    """One ``rmcp_read`` part (status line + body); None if it is neither."""
+    header, _, body = raw.partition(b"\n")
+    line = header.decode("utf-8", "replace")
+    refused = parse_refusal(line)
+    if refused is not None:
+        return refused
+    word, _, rest = line.partition(" ")
+    try:
+        status = ReadStatus(word)
+    except ValueError:
+        return None
+    if status is ReadStatus.TEXT:
+        size, digest, final_newline, mtime = rest.split(" ", 3)  # mtime has spaces: last
+        return ReadReply(
+            status,
+            int(size),
+            sha256=_digest(digest),
+            mtime=mtime,
+            final_newline=final_newline != "0",
+            body=body,
+        )
+    if status is ReadStatus.SHORT:
+        total, size, digest, mtime = rest.split(" ", 3)
+        return ReadReply(status, int(size), int(total), _digest(digest), mtime)
+    if status in (ReadStatus.IMAGE, ReadStatus.TOO_LARGE):
+        return ReadReply(status, int(rest.split(" ")[0]), body=body)
+    return ReadReply(status, kind=rest.strip())
+
+
+def _digest(text: str) -> str | None:
+    return None if text == "-" else text
 
 
 def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
     """Turn one rmcp_read part (header line + body) into Claude Code's output."""
-    header, _, body = raw.partition(b"\n")
-    word, _, rest = header.decode("utf-8", "replace").partition(" ")
-    fields = rest.split(" ")
+    reply = parse_read_reply(raw)
     ext = posixpath.splitext(req.path)[1].lower()
-    if word == "refused":
-        raise refusal(state, req.shown, rest)
-    if word == "missing":
-        raise ToolError(_missing(req, state))
-    if word == "directory":
+    if isinstance(reply, Refused):
+        raise refusal_error(reply, path=req.shown, state=state)
+    if reply is None:
+        header = raw.partition(b"\n")[0].decode("utf-8", "replace")
+        raise ToolError(f"Unexpected reply from the remote while reading {req.shown}: {header!r}")
+    status, size = reply.status, reply.size
+    if status is ReadStatus.DIRECTORY:
         raise ToolError(
             f"EISDIR: illegal operation on a directory, read '{req.shown}'. "
             "Read cannot read directories: use Glob, or Bash with ls."
         )
-    if word == "unreadable":
-        raise ToolError(f"EACCES: permission denied, open '{req.shown}'")
-    if word == "special":
-        raise ToolError(_special_message(req.shown, rest))
-    if word == "exists":
+    if status is ReadStatus.SPECIAL:
+        raise ToolError(_special_message(req.shown, reply.kind))
+    if status is ReadStatus.BINARY:
         raise ToolError(_binary_message(ext))
-    if word == "toolarge":
-        size = int(fields[0])
+    if status is ReadStatus.TOO_LARGE:
         if req.mode == "image":
             raise ToolError(
                 f"Image file ({format_size(size)}) exceeds maximum allowed size "
@@ -154,31 +202,30 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
             "read specific portions of the file, or use the GrepTool to search for specific "
             "content."
         )
-    if word == "image":
-        if int(fields[0]) == 0:
+    if status is ReadStatus.IMAGE:
+        if size == 0:
             raise ToolError("Empty image files cannot be processed.")
-        data = body.decode("ascii").strip()
+        data = reply.body.decode("ascii").strip()
         return ToolOutput(
             text="",
             images=[ImageBlock(data, IMAGE_TYPES[ext])],
-            structured={"path": req.path, "size": int(fields[0]), "type": "image"},
+            structured={"path": req.path, "size": size, "type": "image"},
         )
-    if word == "short":
-        total_text, size_text, digest, mtime = rest.split(" ", 3)  # mtime has spaces: last
-        total, size = int(total_text), int(size_text)
-        _remember(state, req, size, digest, mtime)
+    if status is ReadStatus.SHORT:
+        _remember(state, req, reply)
         if size == 0:
             text = "<system-reminder>Warning: the file exists but the contents are empty.</system-reminder>"  # noqa: E501
         else:
             text = (
                 "<system-reminder>Warning: the file exists but is shorter than the provided "
-                f"offset ({req.start}). The file has {total} lines.</system-reminder>"
+                f"offset ({req.start}). The file has {reply.total} lines.</system-reminder>"
             )
-        return ToolOutput(text, structured={"path": req.path, "lines": [], "total_lines": total})
-    if word != "ok":
-        raise ToolError(f"Unexpected reply from the remote while reading {req.shown}: {header!r}")
-    size_text, digest, final_newline, mtime = rest.split(" ", 3)
-    size = int(size_text)
+        return ToolOutput(
+            text, structured={"path": req.path, "lines": [], "total_lines": reply.total}
+        )
+    if status is not ReadStatus.TEXT:  # NOT_IMAGE: the caller reads it again as text
+        raise ToolError(f"Unexpected reply from the remote while reading {req.shown}: {status}")
+    body = reply.body
     if b"\0" in body:  # text files have no NUL bytes
         raise ToolError(_binary_message(ext))
     if len(body) > MAX_SLICE_BYTES:
@@ -187,8 +234,8 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
             f"({MAX_OUTPUT_TOKENS}). Please use offset and limit parameters to read specific "
             "portions of the file, or use the GrepTool to search for specific content."
         )
-    _remember(state, req, size, digest, mtime)
-    if final_newline == "0" and body.count(b"\n") < req.end - req.start + 1:
+    _remember(state, req, reply)
+    if not reply.final_newline and body.count(b"\n") < req.end - req.start + 1:
         # The slice reached the end of a file without a final newline, which
         # cut(1) added. (With exactly `limit` lines the end is unknown; only a
         # final CR could show the difference.)
@@ -232,10 +279,9 @@ def _binary_message(ext: str) -> str:
     )
 
 
-def _remember(state: ToolState, req: _Request, size: int, digest: str, mtime: str) -> None:
-    partial = not req.check_size
+def _remember(state: ToolState, req: _Request, reply: ReadReply) -> None:
     state.files[req.path] = FileRecord(
-        sha256=None if digest == "-" else digest, mtime=mtime, size=size, partial=partial
+        sha256=reply.sha256, mtime=reply.mtime, size=reply.size, partial=not req.check_size
     )
 
 
@@ -255,7 +301,7 @@ def read(
     result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
                           line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
                           **guard_values(state))  # fmt: skip
-    _check_exit(result.exited, result.stderr, file_path)
+    check_exit(result.exited, result.stderr, file_path)
     raw = result.stdout.encode("utf-8", "surrogateescape")
     if raw.startswith(b"notimage"):
         return _read_as_text(runner, req, state)
@@ -271,7 +317,7 @@ def _read_as_text(runner: Runner, req: _Request, state: ToolState) -> ToolOutput
     result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
                           line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
                           **guard_values(state))  # fmt: skip
-    _check_exit(result.exited, result.stderr, req.shown)
+    check_exit(result.exited, result.stderr, req.shown)
     try:
         out = _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
     except ToolError as err:
@@ -281,13 +327,11 @@ def _read_as_text(runner: Runner, req: _Request, state: ToolState) -> ToolOutput
     )
 
 
-def _check_exit(code: int, stderr: str, what: str) -> None:
-    if code != 0:
-        raise ToolError(f"Remote command for {what} failed (exit {code}): {stderr.strip()[-500:]}")
-
-
 def multi_read(
-    runner: Runner, files: list[dict[str, object]], *, state: ToolState | None = None
+    runner: Runner,
+    files: Sequence[MultiReadFile | Mapping[str, Any]],
+    *,
+    state: ToolState | None = None,
 ) -> ToolOutput:
     """N files, each with optional offset/limit, in ONE remote command.
 
@@ -297,24 +341,15 @@ def multi_read(
     state = state if state is not None else ToolState()
     if not files:
         raise ToolError("files is empty: give at least one {file_path, offset?, limit?}.")
-    reqs = []
-    for spec in files:
-        reqs.append(
-            _request(
-                state,
-                runner,
-                str(spec["file_path"]),
-                _opt_int(spec.get("offset")),
-                _opt_int(spec.get("limit")),
-            )  # fmt: skip
-        )
+    wanted = as_models(MultiReadFile, files)
+    reqs = [_request(state, runner, f.file_path, f.offset, f.limit) for f in wanted]
     boundary = "RMCP_PART_" + secrets.token_hex(12)
     result = run_template(
         runner, "multiread.sh.j2", files=[_template_args(r) for r in reqs], boundary=boundary,
         hash_max=HASH_MAX_BYTES, line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
         **guard_values(state),
     )  # fmt: skip
-    _check_exit(result.exited, result.stderr, "MultiRead")
+    check_exit(result.exited, result.stderr, "MultiRead")
     parts = _split_parts(result.stdout.encode("utf-8", "surrogateescape"), boundary, len(reqs))
     sections, images, structured = [], [], []
     for req, raw in zip(reqs, parts, strict=True):
@@ -334,10 +369,6 @@ def multi_read(
     return ToolOutput("\n\n".join(sections), images=images, structured={"files": structured})
 
 
-def _opt_int(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
-
-
 def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
     marker = re.compile(re.escape(boundary.encode()) + rb" (\d+)\n")
     found = list(marker.finditer(data))
@@ -352,119 +383,3 @@ def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
 
 
 IMAGE_WITHOUT_BASE64 = "Text files can still be read, and Download copies the image here."
-# What still works on a host without base64 (Write sends content base64-encoded).
-WITHOUT_BASE64 = (
-    "Read, Grep, Glob, Bash, Upload (which can replace a whole file) and Edit (when python3 or "
-    "perl is on the host) still work."
-)
-
-
-def write(
-    runner: Runner, file_path: str, content: str, *, state: ToolState | None = None
-) -> ToolOutput:
-    """Claude Code's Write: read-before-overwrite enforced; the file keeps its
-    identity (``_commit.sh.j2``: atomic rename when safe, else in place)."""
-    state = state if state is not None else ToolState()
-    check_writable(state, "Write")
-    require_command(state, runner, "Write", "base64", WITHOUT_BASE64)
-    path = state.resolve(file_path, runner)
-    record = state.files.get(path)
-    expect: object = "absent" if record is None else record
-    data = content.encode("utf-8", "surrogateescape")
-    token = "RMCP_EOF_" + secrets.token_hex(12)
-    result = run_template(runner, "write.sh.j2", path=path, content=data, expect=expect,
-                          token=token, **guard_values(state))  # fmt: skip
-    _check_exit(result.exited, result.stderr, file_path)
-    reply = result.stdout.strip()
-    status, _, mtime = reply.partition(" ")
-    if status == "refused":
-        raise refusal(state, file_path, mtime)
-    failure = commit_failure(reply, file_path, backup_path(path, token))
-    if failure is not None:
-        raise ToolError(failure)
-    if status == "notread":
-        raise ToolError(NOT_READ)
-    if status == "stale":
-        raise ToolError(STALE)
-    if status == "isdir":
-        raise ToolError(f"EISDIR: illegal operation on a directory, open '{file_path}'")
-    if status == "mkdir":
-        raise ToolError(f"Cannot create the parent directory of {file_path} on the remote.")
-    if status == "badlink":
-        raise ToolError(f"Cannot resolve the symbolic link {file_path} on the remote.")
-    if status not in ("created", "updated"):
-        raise ToolError(f"Unexpected reply from the remote while writing {file_path}: {status!r}")
-    state.files[path] = FileRecord(hashlib.sha256(data).hexdigest(), mtime, len(data))
-    info = {"path": path, "status": status, "bytes": len(data)}
-    if status == "created":
-        return ToolOutput(f"File created successfully at: {file_path}", structured=info)
-    lines = split_lines(content)
-    snippet = number_lines(lines[:WRITE_SNIPPET_LINES], 1)
-    if len(lines) > WRITE_SNIPPET_LINES:
-        snippet += _CLIPPED
-    return ToolOutput(
-        f"The file {file_path} has been updated. Here's the result of running `cat -n` on a "
-        f"snippet of the edited file:\n{snippet}",
-        structured=info,
-    )
-
-
-def file_stat(runner: Runner, paths: list[str], *, state: ToolState | None = None) -> ToolOutput:
-    """Metadata of one or many paths in one command (a few bytes each)."""
-    state = state if state is not None else ToolState()
-    if not paths:
-        raise ToolError("paths is empty: give at least one path.")
-    resolved = [state.resolve(p, runner) for p in paths]
-    result = run_template(runner, "stat.sh.j2", paths=resolved, **guard_values(state))
-    _check_exit(result.exited, result.stderr, "FileStat")
-    rows: dict[int, list[str]] = {}
-    for line in result.stdout.splitlines():
-        idx, _, rest = line.partition(" ")
-        if idx.isdigit():
-            rows[int(idx)] = rest.split(" ")
-    lines: list[str] = []
-    entries: list[dict[str, object]] = []
-    for i, (shown, path) in enumerate(zip(paths, resolved, strict=True)):
-        row = rows.get(i)
-        if row and row[0] == "refused":
-            message = str(refusal(state, shown, row[1] if len(row) > 1 else "-"))
-            entries.append({"path": path, "error": message})
-            lines.append(f"{shown}: {message}")
-            continue
-        entry = _stat_entry(path, row)
-        entries.append(entry)
-        lines.append(f"{shown}: {_describe(entry)}")
-    return ToolOutput("\n".join(lines), structured={"entries": entries})
-
-
-def _stat_entry(path: str, row: list[str] | None) -> dict[str, object]:
-    if row is None or row[0] == "missing":
-        return {"path": path, "exists": False}
-    kind, size, mode, user, group, mtime = row[:6]
-    entry: dict[str, object] = {
-        "path": path,
-        "exists": True,
-        "type": kind,
-        "size": int(size),
-        "mode": "0" + mode.zfill(3),
-        "owner": user,
-        "group": group,
-        "mtime": datetime.fromtimestamp(int(mtime), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    if kind == "symlink" and len(row) >= 8:
-        target = base64.b64decode(row[6]).decode("utf-8", "surrogateescape")
-        entry["target"] = target[:-1] if target.endswith("\n") else target
-        entry["target_type"] = row[7]
-    return entry
-
-
-def _describe(entry: dict[str, object]) -> str:
-    if not entry["exists"]:
-        return "does not exist"
-    text = (
-        f"{entry['type']}, {entry['size']} bytes, mode {entry['mode']}, "
-        f"owner {entry['owner']}:{entry['group']}, modified {entry['mtime']}"
-    )
-    if entry["type"] == "symlink":
-        text += f", -> {entry['target']!r} ({entry['target_type']})"
-    return text

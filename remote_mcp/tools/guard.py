@@ -34,7 +34,6 @@ __all__ = [
     "guard_values",
     "hidden_tools",
     "mode_note",
-    "raise_if_refused",
     "refusal",
 ]
 
@@ -144,10 +143,3 @@ def refusal(state: Any, shown: str, resolved_b64: str) -> ToolError:
     if resolved == shown:
         return ToolError(f"Refused: {shown} is outside {rule}.")
     return ToolError(f"Refused: {shown} resolves to {resolved}, outside {rule}.")
-
-
-def raise_if_refused(state: Any, shown: str, reply: str) -> None:
-    """Raise :func:`refusal` if a template's status line is ``refused B64``."""
-    word, _, rest = reply.partition(" ")
-    if word == "refused":
-        raise refusal(state, shown, rest.strip())

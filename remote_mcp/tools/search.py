@@ -32,8 +32,9 @@ from invoke.runners import Result
 from ..errors import ToolError
 from .base import Runner, ToolOutput, ToolState, decode_text, run_template
 from .glob_to_find import find_filter
-from .guard import guard_values, raise_if_refused
+from .guard import guard_values
 from .names import show_name
+from .refusals import parse_refusal, refusal_error
 from .regex_translate import refuse, translate_regex
 from .rg_globs import GlobSyntaxError, RipgrepGlob
 from .rg_types import RG_TYPES
@@ -164,14 +165,12 @@ def glob(
     result = run_template(runner, "glob.sh.j2", **values)
     status, body = _reply(result.stdout)
     shown = path if path else root
-    raise_if_refused(state, shown, status)
-    if status in ("missing", "notdir") and from_pattern:
+    refused = parse_refusal(status)
+    if refused is not None and refused.word in ("missing", "notdir") and from_pattern:
         return ToolOutput("No files found", structured={"files": [], "truncated": False})
-    _check_status("Glob", result, status, ("ok",), {
-        "missing": f"Directory does not exist: {shown}",
-        "notdir": f"Path is not a directory: {shown}",
-        "unreadable": f"EACCES: permission denied, scandir '{shown}'",
-    })  # fmt: skip
+    if refused is not None:
+        raise refusal_error(refused, path=shown, state=state, access="glob")
+    _check_status("Glob", result, status, ("ok",), {})
     if matcher is None:
         _raise_rg_error(result.stderr, body)
     rels = oldest_first(body, matcher)
@@ -346,10 +345,10 @@ def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
     if status == "badregex":  # apart: only this message decodes the (maybe large) body
         raise ToolError(f"regex parse error: {decode_text(body).strip()}")
     shown = path if path else target
-    raise_if_refused(state, shown, status)
+    refused = parse_refusal(status)
+    if refused is not None:
+        raise refusal_error(refused, path=shown, state=state, access="grep")
     _check_status("Grep", result, status, ("dir", "file"), {
-        "missing": f"Path does not exist: {shown}",
-        "unreadable": f"EACCES: permission denied, scandir '{shown}'",
         "special": f"Cannot search '{shown}': it is a FIFO, socket or device, not a regular "
                    "file or directory; reading it could block or never end.",
     })  # fmt: skip

@@ -36,7 +36,8 @@ from typing import Any, BinaryIO, Protocol
 from ..config import default_config_path
 from ..errors import ConnectionLost, ToolError, reason
 from .base import ToolOutput, ToolState, format_size, run_template
-from .guard import check_writable, guard_values, raise_if_refused
+from .guard import check_writable, guard_values
+from .refusals import Refusal, parse_refusal, refusal_error
 
 __all__ = ["download", "local_refusal", "private_local_paths", "upload"]
 
@@ -296,7 +297,9 @@ def _guarded(runner: SftpRunner, state: ToolState, remote_path: str) -> str:
         return path
     result = run_template(runner, "guard_path.sh.j2", path=path, **guard_values(state))
     reply = result.stdout.strip()
-    raise_if_refused(state, remote_path, reply)
+    refused = parse_refusal(reply)
+    if refused is not None and refused.word is Refusal.OUTSIDE_GUARD:
+        raise refusal_error(refused, path=remote_path, state=state)
     word, _, encoded = reply.partition(" ")
     if result.exited != 0 or word != "ok":
         raise ToolError(f"Cannot check {remote_path} against allowed_paths: {reply[:200]!r}")
