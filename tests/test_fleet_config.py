@@ -12,7 +12,7 @@ from remote_mcp.config import parse_text
 from remote_mcp.errors import ConfigError
 from remote_mcp.fleet_config import group_hosts, group_names
 from remote_mcp.fleet_schemas import HOSTS_FIELD, group_tool_definitions, tool_args
-from remote_mcp.schemas import tool_definitions
+from remote_mcp.tool_list import tool_definitions
 
 CONFIG = """\
 hosts:
