@@ -57,10 +57,22 @@ def sandbox(c: Context, stop: bool = False) -> None:
     c.run(f"{sys.executable} -m remote_mcp sandbox{' --stop' if stop else ''}", pty=False)
 
 
-@task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
-def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
+@task(
+    help={
+        "delay_ms": "one-way delay added by the proxy (RTT = 2x)",
+        "out": "report file",
+        "scaling": "the scaling curves instead (bench-scaling.md and "
+        "docs/reference/benchmark-scaling.png; ~10 min, 1 GB of disk)",
+    }
+)
+def bench(
+    c: Context, delay_ms: int = 50, out: str = "bench-report.md", scaling: bool = False
+) -> None:
     """Measure round trips, latency and bytes per tool; write a Markdown report.
 
     First over an emulated slow link, then over plain loopback (remote work alone).
     """
+    if scaling:
+        c.run(f"{sys.executable} -m remote_mcp.bench --scaling", pty=False)
+        return
     c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} 0 --out {out}")
