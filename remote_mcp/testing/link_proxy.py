@@ -21,6 +21,9 @@ _EOF = None
 _MIN_PIECE = 1024
 """Smallest piece a rate-limited link sends at once (bytes)."""
 
+_BURST_S = 0.05
+"""Link time a rate-limited direction may catch up on at once (seconds)."""
+
 
 class _Direction:
     """One way of one proxied connection: a reader fills a queue, a sender drains it.
@@ -139,7 +142,9 @@ class _Direction:
         # ~10 ms of link time per piece: smooth pacing without a wake-up per byte.
         piece = min(size, max(_MIN_PIECE, int(rate / 100)))
         with proxy._cond:
-            start = max(time.monotonic(), proxy._link_free_at[self.up])
+            # Credit for up to _BURST_S of unused link time (like tc tbf's burst):
+            # a sender thread woken late on a busy machine must not lose capacity.
+            start = max(time.monotonic() - _BURST_S, proxy._link_free_at[self.up])
             proxy._link_free_at[self.up] = start + piece / rate
         while (wait := start - time.monotonic()) > 0:
             if conn.aborted:
