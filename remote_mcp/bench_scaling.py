@@ -312,15 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench-scaling.md")
     parser.add_argument("--plot", default="docs/reference/benchmark-scaling.png")
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    parser.add_argument("--from-json", help="redraw the tables and plot from a saved run")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="remote-mcp-scaling-") as tmp:
-        sizes = QUICK if args.quick else Sizes()
-        points, meta = measure(Path(tmp), sizes, args.repeat)
-        meta["idle_rss_mb"] = idle_rss(Path(tmp))
+    if args.from_json:
+        raw = json.loads(Path(args.from_json).read_text())
+        points, meta = [Point(**p) for p in raw["points"]], raw["meta"]
+    else:
+        with tempfile.TemporaryDirectory(prefix="remote-mcp-scaling-") as tmp:
+            sizes = QUICK if args.quick else Sizes()
+            points, meta = measure(Path(tmp), sizes, args.repeat)
+            meta["idle_rss_mb"] = idle_rss(Path(tmp))
+        raw = {"meta": meta, "points": [asdict(p) for p in points]}
+        Path(args.out).with_suffix(".json").write_text(json.dumps(raw, indent=1))
     text = table(points, meta)
     Path(args.out).write_text(text)
-    raw = {"meta": meta, "points": [asdict(p) for p in points]}
-    Path(args.out).with_suffix(".json").write_text(json.dumps(raw, indent=1))
     print(text)
     print(plot(points, Path(args.plot)))
     return 0

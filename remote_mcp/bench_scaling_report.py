@@ -117,7 +117,11 @@ def plot(points: list[Point], path: Path) -> str:
                 get = y_of.get(metric, lambda p: p.ms)
                 ax.plot([p.x for p in mine], [get(p) for p in mine], marker="o", label=heading)
         ax.set_xscale("log")
-        ax.set_yscale("linear" if metric == "payload_mb_s" else "log")
+        ax.set_yscale("log" if metric == "ms" else "linear")
+        if metric == "payload_mb_s":
+            ax.axhline(LINK_RATE / 1e6, color="grey", linestyle="--", label="link")
+        if metric == "peak_rss_mb":
+            ax.set_ylim(bottom=0)
         ax.set_title(title if len(title) < 60 else title.split(":")[0], fontsize=9)
         ax.set_xlabel(unit)
         ax.set_ylabel(
