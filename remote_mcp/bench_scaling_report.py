@@ -82,7 +82,7 @@ def table(points: list[Point], meta: dict[str, Any]) -> str:
         lines += ["", f"## {title}", "", "| " + " | ".join([unit] + [c[2] for c in columns]) + " |",
                   "|" + "---:|" * (len(columns) + 1)]  # fmt: skip
         for x in xs:
-            cells = [f"{x:g}"]
+            cells = [f"{x:.0f}" if x == int(x) else f"{x:g}"]
             for series, metric, _ in columns:
                 point = by_key.get((series, x))
                 cells.append(_value(point, metric) if point is not None else "-")
