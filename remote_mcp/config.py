@@ -73,6 +73,8 @@ class Config:
     path: Path
     hosts: dict[str, Any] = field(default_factory=dict)
     default_host: str | None = None
+    # ``groups:`` as written (fleet_config.py checks and expands a group when asked).
+    groups: dict[str, Any] = field(default_factory=dict)
     exists: bool = True
     # "hosts.NAME" / "hosts.NAME.KEY" -> 1-based line, for messages.
     lines: dict[str, int] = field(default_factory=dict, compare=False)
@@ -260,10 +262,10 @@ def _key_lines(node: Any) -> dict[str, int]:
     for key, value in node.value:
         top = str(key.value)
         lines[top] = key.start_mark.line + 1
-        if top != "hosts" or not isinstance(value, yaml.MappingNode):
+        if top not in ("hosts", "groups") or not isinstance(value, yaml.MappingNode):
             continue
         for host_key, host_value in value.value:
-            dotted = f"hosts.{host_key.value}"
+            dotted = f"{top}.{host_key.value}"
             lines[dotted] = host_key.start_mark.line + 1
             if isinstance(host_value, yaml.MappingNode):
                 for sub_key, _ in host_value.value:
@@ -277,12 +279,12 @@ def parse_config(data: Any, cfg_path: Path, lines: dict[str, int] | None = None)
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{cfg_path}: top level must be a mapping with a 'hosts:' key.")
-    unknown = sorted(set(data) - {"hosts", "default_host"})
+    unknown = sorted(set(data) - {"hosts", "default_host", "groups"})
     if unknown:
         line = (lines or {}).get(str(unknown[0]))
         raise ConfigError(
             f"{cfg_path}{f':{line}' if line else ''}: unknown top-level key {unknown[0]!r} "
-            "(allowed: hosts, default_host)."
+            "(allowed: hosts, default_host, groups)."
         )
     raw_hosts = data.get("hosts") or {}
     if not isinstance(raw_hosts, dict):
@@ -292,10 +294,18 @@ def parse_config(data: Any, cfg_path: Path, lines: dict[str, int] | None = None)
         )
     default = data.get("default_host")
     hosts = {str(name): spec for name, spec in raw_hosts.items()}
+    raw_groups = data.get("groups") or {}
+    if not isinstance(raw_groups, dict):
+        line = (lines or {}).get("groups")
+        raise ConfigError(
+            f"{cfg_path}{f':{line}' if line else ''}: 'groups' must be a mapping of group "
+            "names to host lists, for example 'groups: {gpu: [gpu[01-08]]}'."
+        )
     return Config(
         path=cfg_path,
         hosts=hosts,
         default_host=None if default is None else str(default),
+        groups={str(name): members for name, members in raw_groups.items()},
         lines=lines or {},
     )
 
