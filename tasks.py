@@ -62,17 +62,27 @@ def sandbox(c: Context, stop: bool = False) -> None:
         "delay_ms": "one-way delay added by the proxy (RTT = 2x)",
         "out": "report file",
         "fleet": "measure one call on 1-100 hosts instead (remote_mcp.bench_fleet)",
+        "scaling": "the scaling curves instead (bench-scaling.md and "
+        "docs/reference/benchmark-scaling.png; ~10 min, 1 GB of disk)",
     }
 )
 def bench(
-    c: Context, delay_ms: int = 50, out: str = "bench-report.md", fleet: bool = False
+    c: Context,
+    delay_ms: int = 50,
+    out: str = "bench-report.md",
+    fleet: bool = False,
+    scaling: bool = False,
 ) -> None:
     """Measure round trips, latency and bytes per tool; write a Markdown report.
 
     First over an emulated slow link, then over plain loopback (remote work alone).
-    With --fleet: one call on 1, 10, 50 and 100 hosts at 50 ms RTT instead.
+    With --fleet: one call on 1, 10, 50 and 100 hosts at 50 ms RTT instead;
+    with --scaling: the scaling curves instead.
     """
     if fleet:
         c.run(f"{sys.executable} -m remote_mcp.bench_fleet --out {out}")
+        return
+    if scaling:
+        c.run(f"{sys.executable} -m remote_mcp.bench --scaling", pty=False)
         return
     c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} 0 --out {out}")

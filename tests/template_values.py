@@ -145,3 +145,8 @@ EXTRA_VALUES["doctor.sh.j2"] = dict(state_dir=f"{{dir}}/{HOSTILE}", sample_bytes
 
 # Stopping a worker command (remote_mcp/shell.py): a pid no process has.
 EXTRA_VALUES.update({"worker_kill.sh.j2": dict(pid=2_000_000_000)})
+
+# invoke bench --scaling (remote_mcp/bench_scaling.py): a small tree only.
+EXTRA_VALUES["bench_scaling_setup.sh.j2"] = dict(
+    area=f"{{dir}}/{HOSTILE}", lines=10, full_tree=False
+)

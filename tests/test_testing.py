@@ -446,3 +446,45 @@ def test_wait_until_polls_until_true_and_gives_up_at_the_deadline() -> None:
     assert wait_until(lambda: next(calls) == 3, timeout=30, interval=0.001)
     assert next(calls) == 4  # stopped polling as soon as it was true
     assert not wait_until(lambda: False, timeout=0.05, interval=0.01)
+
+
+def test_proxy_rate_limit_paces_a_transfer_and_keeps_the_bytes(echo_server: int) -> None:
+    """1 MB at 2 MB/s each way cannot arrive back in under 0.5 s, whatever the
+    load (a lower bound only: a slow machine may take longer, never shorter)."""
+    data = random.Random(2).randbytes(1_000_000)
+    rate = 2_000_000
+    got = bytearray()
+    with LinkProxy("127.0.0.1", echo_server, rate_bytes_per_s=rate) as proxy:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
+            start = time.monotonic()
+            sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
+            sender.start()
+            while chunk := s.recv(65536):
+                got += chunk
+            elapsed = time.monotonic() - start
+            sender.join(10)
+    assert bytes(got) == data
+    assert proxy.bytes_up == proxy.bytes_down == len(data)
+    # One ~10 ms piece and the 50 ms burst credit may go at once; the rest waits its turn.
+    assert elapsed >= (len(data) - rate / 100 - rate * 0.05) / rate
+
+
+def test_proxy_rate_limit_can_be_lifted_while_running(echo_server: int) -> None:
+    """At 1 KB/s, 200 KB would need 200 s; lifting the limit lets it through."""
+    data = bytes(200_000)
+    with LinkProxy("127.0.0.1", echo_server, rate_bytes_per_s=1000) as proxy:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as s:
+            s.sendall(data)
+            assert wait_until(lambda: proxy.bytes_up > 0)
+            proxy.rate_bytes_per_s = None
+            got = bytearray()
+            while len(got) < len(data):
+                chunk = s.recv(65536)
+                assert chunk
+                got += chunk
+    assert bytes(got) == data
+
+
+def test_proxy_rejects_a_rate_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="rate_bytes_per_s must be positive"):
+        LinkProxy("127.0.0.1", 9, rate_bytes_per_s=0)

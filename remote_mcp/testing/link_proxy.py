@@ -18,13 +18,21 @@ _POLL = 0.1
 
 _EOF = None
 
+_MIN_PIECE = 1024
+"""Smallest piece a rate-limited link sends at once (bytes)."""
+
+_BURST_S = 0.05
+"""Link time a rate-limited direction may catch up on at once (seconds)."""
+
 
 class _Direction:
     """One way of one proxied connection: a reader fills a queue, a sender drains it.
 
     Reading and sending are separate threads so a delay never blocks the reader:
     data keeps flowing into the queue, stamped with when it may leave, which
-    models a link with latency but no bandwidth limit (like ``netem delay``).
+    models a link with latency (like ``netem delay``). A rate limit paces the
+    sender; the queue before it is then the link's buffer, which has no bound
+    (the SSH window is what limits the data in flight).
     """
 
     def __init__(
@@ -96,24 +104,53 @@ class _Direction:
             with contextlib.suppress(OSError):
                 self.dst.shutdown(socket.SHUT_WR)
             return False
-        view = memoryview(data)
-        while view:
-            if conn.aborted:
+        rest = memoryview(data)
+        while rest:
+            allowed = self._wait_for_link(len(rest))
+            if not allowed:
                 return False
-            try:
-                n = self.dst.send(view)
-            except TimeoutError:
-                continue  # nothing was sent; re-check the abort flag
-            except OSError:
-                conn.abort()
-                return False
-            view = view[n:]
-            with proxy._cond:
-                if self.up:
-                    proxy.bytes_up += n
-                else:
-                    proxy.bytes_down += n
+            piece, rest = rest[:allowed], rest[allowed:]
+            while piece:
+                if conn.aborted:
+                    return False
+                try:
+                    n = self.dst.send(piece)
+                except TimeoutError:
+                    continue  # nothing was sent; re-check the abort flag
+                except OSError:
+                    conn.abort()
+                    return False
+                piece = piece[n:]
+                with proxy._cond:
+                    if self.up:
+                        proxy.bytes_up += n
+                    else:
+                        proxy.bytes_down += n
         return True
+
+    def _wait_for_link(self, size: int) -> int:
+        """With a rate limit, book the link for the next piece of at most ``size``
+        bytes and wait for its turn; return the piece's size (0: connection died).
+
+        The booking is shared by every connection in this direction, like one
+        physical link, and is taken before the wait so turns keep their order.
+        """
+        proxy, conn = self.conn.proxy, self.conn
+        rate = proxy.rate_bytes_per_s
+        if not rate:
+            return size
+        # ~10 ms of link time per piece: smooth pacing without a wake-up per byte.
+        piece = min(size, max(_MIN_PIECE, int(rate / 100)))
+        with proxy._cond:
+            # Credit for up to _BURST_S of unused link time (like tc tbf's burst):
+            # a sender thread woken late on a busy machine must not lose capacity.
+            start = max(time.monotonic() - _BURST_S, proxy._link_free_at[self.up])
+            proxy._link_free_at[self.up] = start + piece / rate
+        while (wait := start - time.monotonic()) > 0:
+            if conn.aborted:
+                return 0
+            time.sleep(min(wait, _POLL))
+        return 0 if conn.aborted else piece
 
 
 class _Conn:
@@ -183,18 +220,31 @@ class LinkProxy:
 
     For benchmarks and fault tests: ``delay_s`` adds that one-way delay in each
     direction (so the round-trip time grows by ``2 * delay_s``) while keeping
-    byte order, and `cut`, `stall`/`resume` and `refuse` break the link on
-    purpose. Counters ``bytes_up`` (client to target), ``bytes_down`` and
-    ``connections`` count what was forwarded. Every thread is a daemon and
-    stops on `close`::
+    byte order; ``rate_bytes_per_s`` (None: unlimited; may be changed while
+    running) caps each direction's throughput, shared by all connections like
+    one link (payload bytes: TCP/IP headers are not counted); and `cut`,
+    `stall`/`resume` and `refuse` break the link on purpose. Counters
+    ``bytes_up`` (client to target), ``bytes_down`` and ``connections`` count
+    what was forwarded. Every thread is a daemon and stops on `close`::
 
         with LinkProxy("127.0.0.1", sshd.port, delay_s=0.05) as proxy:
             sock = socket.create_connection(("127.0.0.1", proxy.port))
     """
 
-    def __init__(self, target_host: str, target_port: int, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        delay_s: float = 0.0,
+        rate_bytes_per_s: float | None = None,
+    ) -> None:
+        if rate_bytes_per_s is not None and rate_bytes_per_s <= 0:
+            raise ValueError(f"rate_bytes_per_s must be positive or None, not {rate_bytes_per_s}")
         self.target = (target_host, target_port)
         self.delay_s = delay_s
+        self.rate_bytes_per_s = rate_bytes_per_s
+        # When each direction's link is next free (monotonic time), keyed by "up".
+        self._link_free_at = {True: 0.0, False: 0.0}
         self.bytes_up = 0
         self.bytes_down = 0
         self.connections = 0
@@ -314,6 +364,7 @@ class LinkProxy:
     def __repr__(self) -> str:
         return (
             f"<LinkProxy 127.0.0.1:{self.port} -> {self.target[0]}:{self.target[1]} "
-            f"delay_s={self.delay_s} up={self.bytes_up} down={self.bytes_down} "
+            f"delay_s={self.delay_s} rate_bytes_per_s={self.rate_bytes_per_s} "
+            f"up={self.bytes_up} down={self.bytes_down} "
             f"connections={self.connections}>"
         )
