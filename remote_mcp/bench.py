@@ -207,7 +207,7 @@ def _optional_scenarios(
             what = f"{mode} mode{', -C 2' if extra else ''}, 10 files"
             out.append(("Grep", what,
                         lambda mode=mode, extra=extra: search.grep(
-                            session, "line 1[0-9]$", area, output_mode=mode, state=state,
+                            session, "line 1[0-9]$", f"{area}/grep10", output_mode=mode, state=state,
                             **extra)))  # fmt: skip
     try:
         from .tools import bash
