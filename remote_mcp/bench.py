@@ -702,6 +702,62 @@ def cold_start_report(figures: dict[str, float]) -> str:
     )
 
 
+def summary(runs: list[tuple[list[Row], dict[str, Any]]], first: dict[str, float] | None,
+            cold: dict[str, float] | None) -> str:  # fmt: skip
+    """Issue 13's targets, each met or missed, from the measurements below it."""
+    lines = [
+        "## Targets (issue 13)",
+        "",
+        "| target | condition | measured | verdict |",
+        "|---|---|---|---|",
+    ]
+    for rows, meta in runs:
+        rtt = meta["rtt_ms"]
+        held = [r for r in rows if target_for(r.name, r.what) is PER_CALL]
+        missed = [r for r in held if verdict(r, rtt) != "**met**"]
+        worst = max(held, key=lambda r: r.median_ms, default=None)
+        bound = f"≤ {PER_CALL.rtts:g} RTT" if rtt else f"≤ {PER_CALL.ms_at_zero:g} ms"
+        shown = (
+            f"{len(held) - len(missed)} of {len(held)} calls met; worst {worst.name} "
+            f"({worst.what}) {worst.median_ms:.0f} ms" + (f" = {worst.rtts:.2f} RTT" if rtt else "")
+            if worst
+            else "-"
+        )
+        lines.append(
+            f"| every single call {bound} | RTT {rtt:.0f} ms, load {meta.get('load', '-')} "
+            f"| {shown} | {'**met**' if held and not missed else '**missed**'} |"
+        )
+        big = [r for r in rows if target_for(r.name, r.what) is BIG_EDIT]
+        for r in big:
+            lines.append(
+                f"| {r.name} {r.what} {BIG_EDIT.text(rtt)} | RTT {rtt:.0f} ms "
+                f"| {r.median_ms:.0f} ms, {r.sent + r.received:.0f} bytes | {verdict(r, rtt)} |"
+            )
+        if rtt:
+            setup = meta["setup_ms"]
+            lines.append(
+                f"| connection set-up ≤ handshake + 2 RTT | RTT {rtt:.0f} ms "
+                f"| handshake {meta['handshake_ms']:.0f} ms, then {setup:.0f} ms = "
+                f"{setup / rtt:.2f} RTT | {'**met**' if setup <= 2 * rtt else '**missed**'} |"
+            )
+    if first is not None and first["rtt_ms"]:
+        rtt, after = first["rtt_ms"], first["first_result_ms"] - first["initialize_ms"]
+        ok = after <= first["handshake_ms"] + 3 * rtt
+        lines.append(
+            f"| first tool result ≤ handshake + 3 RTT (after `initialize`) | RTT {rtt:.0f} ms "
+            f"| {after:.0f} ms = handshake + {(after - first['handshake_ms']) / rtt:.1f} RTT "
+            f"| {'**met**' if ok else '**missed**'} |"
+        )
+    if cold is not None:
+        extra = cold["initialize_ms"] - cold["import_mcp_ms"]
+        lines.append(
+            f"| spawn -> `initialize` ≤ `import mcp` + 80 ms | load {os.getloadavg()[0]:.2f} "
+            f"| {cold['initialize_ms']:.0f} ms vs {cold['import_mcp_ms']:.0f} ms ({extra:+.0f} ms) "
+            f"| {'**met**' if extra <= 80 else '**missed**'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m remote_mcp.bench")
     parser.add_argument(
@@ -711,16 +767,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default="bench-report.md")
     parser.add_argument("--no-memory", action="store_true", help="skip the 259 MB section")
+    parser.add_argument(
+        "--no-spawn",
+        action="store_true",
+        help="skip the spawned-server sections (first result, cold start)",
+    )
     parser.add_argument("--only", help="regex: measure only the matching 'tool call' rows")
     args = parser.parse_args(argv)
-    sections = []
-    for delay in args.delay_ms:
-        rows, meta = run(delay, args.repeat, args.only)
-        sections.append(report(rows, meta))
+    runs = [run(delay, args.repeat, args.only) for delay in args.delay_ms]
+    sections = [report(rows, meta) for rows, meta in runs]
     if not args.no_memory:
         sections.append(memory_report(memory()))
-    sections.append(cold_start_report(cold_start()))
-    text = "\n".join(sections)
+    first = cold = None
+    if not args.no_spawn:
+        delay = max(args.delay_ms)
+        first = first_result(delay, min(3, args.repeat))
+        cold = cold_start(repeat=min(3, args.repeat))
+        if delay:
+            sections.append(first_result_report(first))
+        sections.append(cold_start_report(cold))
+    text = "\n".join([summary(runs, first, cold), *sections])
     Path(args.out).write_text(text)
     print(text)
     return 0
