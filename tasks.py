@@ -58,7 +58,7 @@ def sandbox(c: Context, stop: bool = False) -> None:
 
 
 @task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
-def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
+def bench(c: Context, delay_ms: int = 25, out: str = "bench-report.md") -> None:
     """Measure round trips, latency and bytes per tool; write a Markdown report.
 
     First over an emulated slow link, then over plain loopback (remote work alone).

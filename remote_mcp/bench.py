@@ -611,7 +611,7 @@ def memory() -> list[MemoryRow]:
 
 def memory_report(rows: list[MemoryRow]) -> str:
     lines = [
-        "# Peak local memory of big answers",
+        "## Peak local memory of big answers",
         "",
         "Plain loopback. Peak RSS of the process running the tool (as the server runs it),",
         "above its RSS before the call; bytes received on the SSH socket.",
@@ -627,7 +627,7 @@ def memory_report(rows: list[MemoryRow]) -> str:
 
 def report(rows: list[Row], meta: dict[str, Any]) -> str:
     lines = [
-        f"# remote-mcp benchmark, RTT {meta['rtt_ms']:.0f} ms",
+        f"## Per call, RTT {meta['rtt_ms']:.0f} ms",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {meta['machine']}, "
         f"Python {meta['python']}.",
@@ -761,8 +761,8 @@ def summary(runs: list[tuple[list[Row], dict[str, Any]]], first: dict[str, float
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m remote_mcp.bench")
     parser.add_argument(
-        "--delay-ms", type=float, nargs="+", default=[50.0, 0.0],
-        help="one-way delays to measure (0 = plain loopback: remote work only)",
+        "--delay-ms", type=float, nargs="+", default=[25.0, 0.0],
+        help="one-way delays to measure (RTT = 2x; 0 = plain loopback: remote work only)",
     )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default="bench-report.md")
@@ -786,7 +786,12 @@ def main(argv: list[str] | None = None) -> int:
         if delay:
             sections.append(first_result_report(first))
         sections.append(cold_start_report(cold))
-    text = "\n".join([summary(runs, first, cold), *sections])
+    title = (
+        "# remote-mcp benchmark\n\n"
+        f"Written by `python -m remote_mcp.bench {' '.join(argv or sys.argv[1:])}` on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC (regenerated, not edited by hand).\n"
+    )
+    text = "\n".join([title, summary(runs, first, cold), *sections])
     Path(args.out).write_text(text)
     print(text)
     return 0
