@@ -788,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(cold_start_report(cold))
     title = (
         "# remote-mcp benchmark\n\n"
+        "English | [简体中文](benchmark.zh.md)\n\n"
         f"Written by `python -m remote_mcp.bench {' '.join(argv or sys.argv[1:])}` on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC (regenerated, not edited by hand).\n"
     )
