@@ -405,7 +405,22 @@ def cold_start(python: str = sys.executable, repeat: int = 3) -> dict[str, float
         t0 = time.perf_counter()
         subprocess.run([python, "-c", "import mcp"], check=True, env=env)
         floor.append((time.perf_counter() - t0) * 1000)
-    return {"initialize_ms": min(spawn), "import_mcp_ms": min(floor)}
+    return {"initialize_ms": min(spawn), "import_mcp_ms": min(floor)} | import_times(python)
+
+
+def import_times(python: str = sys.executable) -> dict[str, float]:
+    """``python -X importtime`` of the server module: cumulative ms of the mcp
+    SDK and of remote_mcp.server (which includes it), the floor's make-up."""
+    proc = subprocess.run(
+        [python, "-X", "importtime", "-c", "import remote_mcp.server"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        parts = [x.strip() for x in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[1].isdigit() and parts[2] in ("mcp", "remote_mcp.server"):
+            found.setdefault(f"importtime_{parts[2]}_ms", int(parts[1]) / 1000)
+    return found
 
 
 def _rpc(proc: subprocess.Popen[bytes], message: dict[str, Any], want: int | None) -> bytes:
@@ -699,6 +714,13 @@ def cold_start_report(figures: dict[str, float]) -> str:
         f"Spawn -> `initialize` answered: {figures['initialize_ms']:.0f} ms; `import mcp` alone: "
         f"{figures['import_mcp_ms']:.0f} ms (best of 3 each): the server adds {extra:.0f} ms "
         "(target: 80 ms; unconfigured host, so no connect thread runs alongside).\n"
+        + (
+            f"\n`python -X importtime -c 'import remote_mcp.server'`: `mcp` "
+            f"{figures['importtime_mcp_ms']:.0f} ms cumulative, `remote_mcp.server` "
+            f"{figures['importtime_remote_mcp.server_ms']:.0f} ms (one run).\n"
+            if "importtime_remote_mcp.server_ms" in figures and "importtime_mcp_ms" in figures
+            else ""
+        )
     )
 
 
