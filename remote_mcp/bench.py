@@ -272,12 +272,12 @@ def _cause(row: Row, rtt_ms: float) -> str:
     parts = []
     remote = p.get("remote", float("nan"))
     waited = p.get("wait", 0.0) - (0.0 if math.isnan(remote) else remote)
-    if rtt_ms and waited > 1.5 * rtt_ms:
-        parts.append(f"{waited / rtt_ms:.1f} RTT of waiting (more than one exchange)")
-    if not math.isnan(remote):
-        parts.append(f"remote work {remote:.0f} ms")
-    elif not rtt_ms:
+    if math.isnan(remote):  # the Bash tool's own shell: its wait mixes link and work
         parts.append(f"waiting {p.get('wait', 0.0):.0f} ms (remote time not reported)")
+    else:
+        if rtt_ms and waited > 1.5 * rtt_ms:
+            parts.append(f"{waited / rtt_ms:.1f} RTT of waiting (more than one exchange)")
+        parts.append(f"remote work {remote:.0f} ms")
     local = p.get("before", 0.0) + p.get("write", 0.0) + p.get("after", 0.0)
     if local >= 2:
         parts.append(f"local work {local:.0f} ms")
@@ -777,6 +777,14 @@ def summary(runs: list[tuple[list[Row], dict[str, Any]]], first: dict[str, float
             f"| {cold['initialize_ms']:.0f} ms vs {cold['import_mcp_ms']:.0f} ms ({extra:+.0f} ms) "
             f"| {'**met**' if extra <= 80 else '**missed**'} |"
         )
+    cpus = os.cpu_count() or 1
+    lines += [
+        "",
+        f"Load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {cpus} CPUs. Above "
+        f"{cpus}, every time here includes waiting for a CPU (forks most of all), so a verdict "
+        "measured under such load says where the time went, not what the code costs on an "
+        "idle host.",
+    ]
     return "\n".join(lines) + "\n"
 
 
