@@ -68,7 +68,7 @@ def sandbox(c: Context, stop: bool = False) -> None:
 )
 def bench(
     c: Context,
-    delay_ms: int = 50,
+    delay_ms: int = 25,
     out: str = "bench-report.md",
     fleet: bool = False,
     scaling: bool = False,

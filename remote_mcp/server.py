@@ -138,13 +138,18 @@ class RemoteServer:
 
     def _connect(self, fut: Future[None]) -> None:
         try:
-            from . import handlers  # noqa: F401 - import the tools now, not on the first call
-
-            info = self.session.connect()
+            session = self.session  # imports paramiko, fabric, jinja2 (this thread)
+            # The tools' import is CPU and the handshake mostly waits on the
+            # network: import them alongside, not before (they are needed by
+            # the first call, not by the connection; session's modules are in).
+            importer = threading.Thread(target=_import_tools, name="remote-mcp-import", daemon=True)
+            importer.start()
+            info = session.connect()
             self.state.info = info
             if self.state.cwd is None:
                 self.state.cwd = info.home
-            self.session.pool.warm()
+            session.pool.warm()
+            importer.join()
             fut.set_result(None)
         except BaseException as exc:  # noqa: BLE001 - reported on the next tool call
             log.warning("connecting to %s failed: %s", self.host.name, describe(exc))
@@ -334,6 +339,10 @@ def _quietly(hook: Callable[[], None]) -> None:
 def _wire_text(text: str) -> str:
     """JSON cannot carry lone surrogates: show invalid bytes as U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _import_tools() -> None:
+    from . import handlers  # noqa: F401 - import the tools now, not on the first call
 
 
 def _error(message: str) -> types.CallToolResult:

@@ -86,6 +86,9 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Shipped templates never change under a running server: no stat of
+        # each file (and of every include) per render.
+        auto_reload=False,
     )
     env.filters["q"] = _quote
     env.filters["b64"] = _b64

@@ -29,3 +29,52 @@ def test_cold_start_answers_initialize_and_measures_the_sdk_floor() -> None:
     figures = bench.cold_start(repeat=1)
     assert figures["initialize_ms"] > 0 and figures["import_mcp_ms"] > 0
     assert "Cold start" in bench.cold_start_report(figures)
+
+
+def _row(name: str, what: str, median: float, rtt: float, remote: float) -> bench.Row:
+    phases = {"before": 0.5, "write": 0.2, "wait": median - 1, "remote": remote, "after": 0.3}
+    return bench.Row(name, what, median, median / rtt if rtt else 0.0, 1, 0, 0, phases)
+
+
+def test_verdicts_follow_the_issue_targets_and_name_the_cause() -> None:
+    assert bench.target_for("Read", "whole 200-line file") is bench.PER_CALL
+    assert bench.target_for("Edit", "1 line of a 10 MB file, perl on the remote") is bench.BIG_EDIT
+    assert (
+        bench.target_for("Edit", "1 line of a 10 MB file, local fallback (no python3/perl)") is None
+    )
+    assert bench.target_for("baseline", "fabric Connection.run") is None
+    assert bench.verdict(_row("Read", "x", 110, 100, 5), 100) == "**met**"
+    slow = bench.verdict(_row("Grep", "x", 260, 100, 40), 100)
+    # 260 ms at RTT 100: 219 ms of waiting beyond 40 ms of remote work = a second exchange.
+    assert (
+        slow.startswith("**missed**") and "RTT of waiting" in slow and "remote work 40 ms" in slow
+    )
+    assert bench.verdict(_row("Read", "x", 9, 0, 7), 0) == "**met**"
+    assert bench.verdict(_row("Read", "x", 25, 0, 22), 0) == "**missed**: remote work 22 ms"
+    assert bench.verdict(_row("baseline", "x", 500, 100, 0), 100) == "-"
+
+
+@pytest.mark.sshd  # starts its own sshd and proxy
+def test_one_repetition_smoke_writes_the_verdict_table(tmp_path) -> None:
+    """CI's smoke of `invoke bench`: a rep of two rows, with the target table."""
+    out = tmp_path / "bench.md"
+    only = "^(Read whole|FileStat 1 path)"
+    argv = ["--delay-ms", "0", "--repeat", "1", "--no-memory", "--no-spawn", "--only", only]
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "## Targets (issue 13)" in text and "every single call ≤ 10 ms" in text
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.startswith(("| Read |", "| FileStat |")) and "≤ 10 ms" in line
+    ]
+    assert len(rows) == 2
+    assert all(("**met**" in r) != ("**missed**" in r) for r in rows), rows
+
+
+@pytest.mark.slow  # spawns the server over stdio behind the delay proxy
+def test_first_result_after_spawn_is_measured() -> None:
+    figures = bench.first_result(5, repeat=1)
+    assert 0 < figures["initialize_ms"] < figures["first_result_ms"]
+    assert figures["handshake_ms"] > 0
+    assert "**" in bench.first_result_report(figures)

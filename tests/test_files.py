@@ -287,6 +287,19 @@ class TestFileStat:
         assert none == {"path": f"{remote_dir}/none", "exists": False}
         assert out.text.splitlines()[-1] == f"{remote_dir}/none: does not exist"
 
+    def test_many_paths_keep_their_own_lines(self, session, state, remote, remote_dir):
+        """One stat(1) serves every existing path: its lines must pair with the
+        right paths across missing ones and names holding newlines and spaces."""
+        names = ["a", "new\nline", "none1", "sp ace", "none2", "z"]
+        for size, name in enumerate(names, 1):
+            if not name.startswith("none"):
+                remote.write_bytes(f"{remote_dir}/{name}", b"x" * size)
+        out = files.file_stat(session, [f"{remote_dir}/{n}" for n in names], state=state)
+        entries = out.structured["entries"]
+        sizes = [e.get("size") for e in entries]
+        assert sizes == [1, 2, None, 4, None, 6]
+        assert [e["exists"] for e in entries] == [True, True, False, True, False, True]
+
 
 def test_ad_hoc_state_defaults(session, remote, remote_dir):
     """A script may call routines without a ToolState (one is made per call)."""

@@ -115,6 +115,28 @@ def test_write_read_multiread_filestat(flavoured: Flavoured, area: str) -> None:
     assert "file, 32 bytes" in stat.text
 
 
+def test_read_small_and_long_line_files_without_final_newline(
+    flavoured: Flavoured, area: str
+) -> None:
+    """A small file is sliced by sed alone (its missing final newline stays
+    missing); one with a line over the cut width goes through cut, whose added
+    newline the reader takes back. Both read the same; FileStat of several
+    paths (one stat for all) pairs each with its own size."""
+    s, st = flavoured.session, flavoured.state()
+    flavoured.sh(f"printf 'one\\ntwo' > {area}/short.txt")
+    long_line = "{ printf 'one\\n'; head -c 9000 /dev/zero | tr '\\0' x; }"
+    flavoured.sh(f"sh -c {shlex.quote(long_line)} > {area}/long.txt")
+    out = files.read(s, f"{area}/short.txt", state=st).text
+    assert out == "     1→one\n     2→two"
+    long = files.read(s, f"{area}/long.txt", state=st).text.split("\n")
+    assert long[0] == "     1→one" and long[1].startswith("     2→xxx") and len(long) == 2
+    both = files.multi_read(s, [{"file_path": f"{area}/short.txt"}], state=st).text
+    assert both.rstrip("\n").endswith("     2→two")
+    stat = files.file_stat(s, [f"{area}/long.txt", f"{area}/nothing", f"{area}/short.txt"],
+                           state=st).structured  # fmt: skip
+    assert [e.get("size") for e in stat["entries"]] == [9004, None, 7]
+
+
 def test_edit_and_multi_edit_with_the_hosts_engine(flavoured: Flavoured, area: str) -> None:
     s, st = flavoured.session, flavoured.state()
     path = f"{area}/code.py"

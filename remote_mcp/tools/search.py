@@ -151,7 +151,7 @@ def glob(
     values: dict[str, object] = {
         "root": root, "backend": backend, "pattern": pattern, "cap": GLOB_LIMIT + 1,
         "find_args": [], "mtime_tool": "find" if "gnu_find" in has else "stat",
-        **guard_values(state),
+        "zsort": "zsort" in has, **guard_values(state),
     }  # fmt: skip
     matcher: RipgrepGlob | None = None
     if backend != "rg":
