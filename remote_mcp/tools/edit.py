@@ -110,8 +110,10 @@ def python_program() -> str:
 
 def _has_docstring(body: list[ast.stmt]) -> bool:
     first = body[0] if body else None
-    return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and (
-        isinstance(first.value.value, str)
+    return (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and (isinstance(first.value.value, str))
     )
 
 
