@@ -62,7 +62,12 @@ def _run_perl(tmp: Path, data: bytes, edits: list[Edit]) -> tuple:
 
 
 def _run_python(
-    tmp: Path, data: bytes | None, edits: list[Edit], expect: str = "-", umask: int = 0o022
+    tmp: Path,
+    data: bytes | None,
+    edits: list[Edit],
+    expect: str = "-",
+    umask: int = 0o022,
+    max_size: int = 1 << 20,
 ) -> tuple[bytes | None, list[str]]:
     """The shipped python3 program on FILE (``data``; None: missing), as
     edit.sh.j2 runs it. Returns the file's content if it committed, and the
@@ -70,7 +75,8 @@ def _run_python(
     path = tmp / "file"
     if data is not None:
         path.write_bytes(data)
-    argv = [str(path), str(tmp / ".t.tmp"), str(tmp / ".t.bak"), expect, str(int(data is None))]
+    argv = [str(path), str(tmp / ".t.tmp"), str(tmp / ".t.bak"), expect, str(int(data is None)),
+            str(max_size)]  # fmt: skip
     run = subprocess.run(
         [sys.executable, "-I", "-S", "-c", python_program(), *argv], input=_request(edits),
         capture_output=True, timeout=30, check=False, preexec_fn=lambda: os.umask(umask),
@@ -83,7 +89,12 @@ def _run_python(
         assert path.exists() is (data is not None) and (data is None or path.read_bytes() == data)
         return None, lines
     committed = path.read_bytes()
-    assert lines[-1] == "done " + hashlib.sha256(committed).hexdigest()
+    # SIZE MTIME exactly as `stat -c '%s %y'` (the format every template compares)
+    shown = subprocess.run(["stat", "-c", "%s %y", str(path)], capture_output=True, text=True)
+    assert lines[-2:] == [
+        f"done {hashlib.sha256(committed).hexdigest()} {shown.stdout.strip()}",
+        "",
+    ]
     return committed, lines
 
 
@@ -184,6 +195,12 @@ def test_python_engine_refuses_a_hash_other_than_the_one_read(tmp_path: Path) ->
     assert _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect=good)[0] == b"one\n2\n"
 
 
+def test_python_engine_refuses_a_file_over_the_size_limit(tmp_path: Path) -> None:
+    """The engine checks the size of the file it opened (no separate stat)."""
+    result, lines = _run_python(tmp_path, b"two\n" * 5, _EDIT, max_size=19)
+    assert (result, lines[0]) == (None, "toolarge 20 19")
+
+
 def test_python_engine_renames_a_plain_file_keeping_its_mode(tmp_path: Path) -> None:
     path = tmp_path / "file"
     path.write_bytes(b"two\n")
@@ -241,7 +258,7 @@ def test_python_engine_creates_its_temp_file_private(
     path = tmp_path / "file"
     path.write_bytes(b"two\n")
     path.chmod(0o644)
-    argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak"), "-", "0"]
+    argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak"), "-", "0", "99"]
     old_mask = os.umask(0)
     try:
         monkeypatch.setattr(os, "write", write)
