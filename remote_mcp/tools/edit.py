@@ -56,7 +56,7 @@ from .base import (
 from .guard import check_writable, guard_values, refusal
 from .write_errors import backup_path, commit_failure, errno_message
 
-# Edit's local engine sends the new content base64-encoded (edit_upload).
+# Edit's local engine sends the new content base64-encoded (edit.sh.j2's upload half).
 WITHOUT_BASE64_LOCAL = (
     "This host has neither python3 nor perl, so Edit would send the new content "
     "base64-encoded. Read, Grep, Glob, Bash and Upload (which can replace a whole file) still "
@@ -113,7 +113,7 @@ def _has_docstring(body: list[ast.stmt]) -> bool:
     return (
         isinstance(first, ast.Expr)
         and isinstance(first.value, ast.Constant)
-        and (isinstance(first.value.value, str))
+        and isinstance(first.value.value, str)
     )
 
 
