@@ -27,8 +27,8 @@ def test(c: Context, args: str = "", fast: bool = False) -> None:
 @task
 def lint(c: Context) -> None:
     """ruff (lint + format check) and mypy, as CI runs them."""
-    c.run("ruff check remote_mcp tests tasks.py docs")
-    c.run("ruff format --check remote_mcp tests tasks.py docs")
+    c.run("ruff check remote_mcp tests tasks.py docs shell_templates/engines")
+    c.run("ruff format --check remote_mcp tests tasks.py docs shell_templates/engines")
     c.run(f"{sys.executable} -m mypy remote_mcp")
 
 

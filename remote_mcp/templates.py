@@ -23,7 +23,7 @@ import jinja2
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-__all__ = ["TEMPLATE_DIR", "render", "template_names"]
+__all__ = ["TEMPLATE_DIR", "engine_source", "render", "template_names"]
 
 
 def _find_template_dir() -> Path:
@@ -106,3 +106,10 @@ def render(name: str, /, **values: Any) -> str:
 def template_names() -> list[str]:
     """All shipped templates (partials starting with ``_`` included)."""
     return sorted(p.name for p in TEMPLATE_DIR.glob("*.sh.j2"))
+
+
+def engine_source(name: str) -> str:
+    """A program shipped in ``shell_templates/engines/`` (e.g. ``"edit.py"``):
+    a real file, so it can be linted and run on its own; templates receive
+    its text as a quoted value."""
+    return (TEMPLATE_DIR / "engines" / name).read_text(encoding="utf-8")

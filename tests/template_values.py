@@ -92,6 +92,7 @@ def _edit_values() -> dict[str, dict[str, Any]]:
             program=python_program(),
             edits=[hostile_edit],
             expect="any",
+            sha256="-",
             create=1,
             notebook=0,
             max_size=1 << 20,
@@ -99,9 +100,7 @@ def _edit_values() -> dict[str, dict[str, Any]]:
             refused=10,
             allowed=["{dir}", f"{{dir}}/{HOSTILE}"],
         ),
-        "edit_python.sh.j2": dict(program=python_program()),
-        "edit_perl.sh.j2": {},
-        "edit_upload.sh.j2": dict(refused=10),
+        "_edit_request.sh.j2": dict(edits=[hostile_edit]),
     }
 
 

@@ -29,7 +29,7 @@ from remote_mcp.testing import remote_exec
 from remote_mcp.tools import edit as edit_module
 from remote_mcp.tools import files
 from remote_mcp.tools.base import FileRecord, ToolState
-from remote_mcp.tools.edit import edit, multi_edit, python_program
+from remote_mcp.tools.edit import edit, multi_edit, perl_program, python_program
 from tests.conftest import require_program
 
 ARROW = "\u2192"
@@ -576,13 +576,14 @@ def test_five_edits_of_10mb_are_one_command_under_64kb(session, state, remote, t
 
 
 def test_an_edit_refuses_a_file_changed_after_its_check(session, state, remote, remote_dir):
-    """The commit re-checks size, mtime and inode, not a second hash: a file
-    replaced between the engine's read and the commit is reported as stale."""
+    """With perl, the shell commit re-checks size, mtime and inode, not a second
+    hash: a file replaced between the engine's read and the commit is reported
+    as stale. (The python3 engine's own re-check: test_edit_engines.py.)"""
     p = f"{remote_dir}/raced.txt"
     remote.write_bytes(p, b"one\n")
     files.read(session, p, state=state)
     script = render(
-        "edit.sh.j2", path=p, engine="python3", program=python_program(),
+        "edit.sh.j2", path=p, engine="perl", program=perl_program(), sha256="-",
         edits=[{"old": b"one", "new": b"two", "replace_all": 0, "clash": 0}],
         expect={"sha256": hashlib.sha256(b"one\n").hexdigest()}, create=0, notebook=0,
         max_size=1 << 20, token="RMCP_EOF_" + uuid.uuid4().hex, refused=10,
@@ -718,16 +719,19 @@ def test_python_program_is_python36_syntax():
 def test_python_program_runs_on_python36(tmp_path):
     """Remotes such as RHEL 8 ship python 3.6: run the program there (locally:
     this checks the interpreter version, not the remote)."""
-    src, out = tmp_path / "src", tmp_path / "out"
-    src.write_bytes(b"x\r\nhello \xe2\x80\x9cworld\xe2\x80\x9d\r\ny\r\n")
+    src = tmp_path / "src"
+    old = b"x\r\nhello \xe2\x80\x9cworld\xe2\x80\x9d\r\ny\r\n"
+    src.write_bytes(old)
     request = b"1\naGVsbG8gIndvcmxkIg==\nYnll\n00\n"  # 'hello "world"' -> 'bye'
     run = subprocess.run(
         ["/root/.pyenv/versions/3.6.15/bin/python3", "-I", "-S", "-c", python_program(), str(src),
-         str(out)], input=request, capture_output=True, timeout=30,
+         str(tmp_path / "tmp"), str(tmp_path / "bak"), hashlib.sha256(old).hexdigest(), "0", "99"],
+        input=request, capture_output=True, timeout=30,
     )  # fmt: skip
     assert (run.returncode, run.stderr) == (0, b"")
     assert run.stdout.startswith(b"ok 1 1 ")
-    assert out.read_bytes() == b"x\r\nbye\r\ny\r\n"
+    assert src.read_bytes() == b"x\r\nbye\r\ny\r\n"
+    assert b"\ndone " + hashlib.sha256(src.read_bytes()).hexdigest().encode() in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -739,6 +743,7 @@ def test_template_is_posix_sh(engine, shell, tmp_path):
     require_program(shell[0])
     script = render(
         "edit.sh.j2", engine=engine, program=python_program(), refused=10, content=b"x\n",
+        sha256="ab" * 32,
         edits=[{"old": HOSTILE_TEXT.encode(), "new": b"", "replace_all": 1, "clash": 0}],
         path="/tmp/" + HOSTILE_NAMES[2], expect=FileRecord("ab" * 32, "m", 1), create=0,
         notebook=0, max_size=1 << 30, token="RMCP_EOF_abc",
@@ -751,8 +756,9 @@ def test_template_is_posix_sh(engine, shell, tmp_path):
 def test_runs_under_plain_sh_on_the_remote(session, state, remote, put, engine):
     """The remote may have no bash: run the rendered command under /bin/sh."""
     p = put("sh.txt", b"plain sh\n")
+    program = python_program() if engine == "python3" else perl_program()
     script = render(
-        "edit.sh.j2", engine=engine, program=python_program(), refused=10, path=p,
+        "edit.sh.j2", engine=engine, program=program, refused=10, path=p, sha256="-",
         edits=[{"old": b"plain", "new": b"posix", "replace_all": 0, "clash": 0}],
         expect=state.files[p], create=0, notebook=0, max_size=1 << 30, token="RMCP_EOF_abc",
     )  # fmt: skip

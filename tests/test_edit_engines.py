@@ -1,17 +1,21 @@
 """The Edit engines on byte fixtures, run locally: no sshd.
 
-Edit runs on the remote as a python3 program (``edit.python_program()``, the
-engine section of tools/edit.py) or, with perl only, as the port in
-``edit_perl.sh.j2``. Both must give the same reply and the same bytes. Here
-the python engine runs in process and as the shipped program, the perl one
-under the local perl, on generated files and edits (CRLF, curly quotes,
-invalid UTF-8, empty strings): the fast layer catches a drift between them
-before any SSH test runs.
+Edit runs on the remote as the python3 program shell_templates/engines/edit.py
+(sent as ``edit.python_program()``: the file minus docstrings) or, with perl
+only, as its port engines/edit.pl. Both must give the same reply and the same
+bytes. Here the python engine runs in process and as the shipped program, the
+perl one under the local perl, on generated files and edits (CRLF, curly
+quotes, invalid UTF-8, empty strings): the fast layer catches a drift between
+them before any SSH test runs. The python engine also checks the precondition
+and commits (file-identity rule): those paths run here on real files too.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remote_mcp.templates import render
-from remote_mcp.tools.edit import _apply_edits, python_program
+from remote_mcp.templates import TEMPLATE_DIR
+from remote_mcp.tools.edit import engine, perl_program, python_program
 from tests.conftest import require_program
 
 _CHUNKS = st.sampled_from(
@@ -41,13 +45,14 @@ def _request(edits: list[Edit]) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
-def _run_engine(argv: list[str], tmp: Path, data: bytes, edits: list[Edit]) -> tuple:
+def _run_perl(tmp: Path, data: bytes, edits: list[Edit]) -> tuple:
+    """engines/edit.pl as edit.sh.j2 runs it: ``perl -e PROGRAM -- FILE TMP``."""
     src, out = tmp / "src", tmp / "out"
     src.write_bytes(data)
     out.unlink(missing_ok=True)
     run = subprocess.run(
-        [*argv, str(src), str(out)], input=_request(edits), capture_output=True, timeout=30,
-        check=False,
+        ["perl", "-e", perl_program(), "--", str(src), str(out)], input=_request(edits),
+        capture_output=True, timeout=30, check=False,
     )  # fmt: skip
     assert run.stderr == b"", run.stderr
     assert run.returncode in (0, 10), run.returncode  # 10: refused, nothing written
@@ -56,13 +61,41 @@ def _run_engine(argv: list[str], tmp: Path, data: bytes, edits: list[Edit]) -> t
     return written, run.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
-@pytest.fixture(scope="module")
-def perl_engine(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The perl engine as edit.sh.j2 defines it, callable as ``sh FILE SRC OUT``."""
-    require_program("perl")
-    script = tmp_path_factory.mktemp("perl") / "engine.sh"
-    script.write_text(render("edit_perl.sh.j2") + "\nrmcp_in=$1 rmcp_tmp=$2\nrmcp_engine\n")
-    return ["sh", str(script)]
+def _run_python(
+    tmp: Path,
+    data: bytes | None,
+    edits: list[Edit],
+    expect: str = "-",
+    umask: int = 0o022,
+    max_size: int = 1 << 20,
+) -> tuple[bytes | None, list[str]]:
+    """The shipped python3 program on FILE (``data``; None: missing), as
+    edit.sh.j2 runs it. Returns the file's content if it committed, and the
+    reply lines."""
+    path = tmp / "file"
+    if data is not None:
+        path.write_bytes(data)
+    argv = [str(path), str(tmp / ".t.tmp"), str(tmp / ".t.bak"), expect, str(int(data is None)),
+            str(max_size)]  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", python_program(), *argv], input=_request(edits),
+        capture_output=True, timeout=30, check=False, preexec_fn=lambda: os.umask(umask),
+    )  # fmt: skip
+    assert run.stderr == b"", run.stderr
+    assert run.returncode in (0, 10), run.returncode
+    lines = run.stdout.decode("utf-8", "surrogateescape").split("\n")
+    assert not (tmp / ".t.tmp").exists() and not (tmp / ".t.bak").exists()
+    if run.returncode == 10:
+        assert path.exists() is (data is not None) and (data is None or path.read_bytes() == data)
+        return None, lines
+    committed = path.read_bytes()
+    # SIZE MTIME exactly as `stat -c '%s %y'` (the format every template compares)
+    shown = subprocess.run(["stat", "-c", "%s %y", str(path)], capture_output=True, text=True)
+    assert lines[-2:] == [
+        f"done {hashlib.sha256(committed).hexdigest()} {shown.stdout.strip()}",
+        "",
+    ]
+    return committed, lines
 
 
 _CURLY = {
@@ -97,11 +130,11 @@ def _cases(draw: st.DrawFn) -> tuple[bytes, list[Edit]]:
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=_cases())
 def test_perl_engine_gives_the_python_engines_reply_and_bytes(
-    perl_engine: list[str], tmp_path: Path, case: tuple[bytes, list[Edit]]
+    perl: None, tmp_path: Path, case: tuple[bytes, list[Edit]]
 ) -> None:
     data, edits = case
-    expected = _apply_edits(data, edits)
-    assert _run_engine(perl_engine, tmp_path, data, edits) == expected, (data, edits)
+    expected = engine().apply_edits(data, edits)
+    assert _run_perl(tmp_path, data, edits) == expected, (data, edits)
 
 
 @pytest.mark.parametrize(
@@ -122,30 +155,134 @@ def test_perl_engine_gives_the_python_engines_reply_and_bytes(
     ],
 )  # fmt: skip
 def test_engines_on_byte_fixtures(
-    perl_engine: list[str],
+    perl: None,
     tmp_path: Path,
     data: bytes,
     edits: list[Edit],
     written: bytes | None,
     reply_word: str,
 ) -> None:
-    """The shipped python program (annotations stripped, run with -I -S), the
-    engine in process and the perl port agree, and say what Edit needs."""
-    argv = [sys.executable, "-I", "-S", "-c", python_program()]
-    result, reply = _run_engine(argv, tmp_path, data, edits)
-    assert (result, reply) == _apply_edits(data, edits)
+    """The shipped python program (run with -I -S, committing into the file),
+    the engine in process and the perl port agree, and say what Edit needs."""
+    result, lines = _run_python(tmp_path, data, edits)
+    assert (result, lines[0]) == engine().apply_edits(data, edits)
     assert result == written
-    assert reply.split(" ", 1)[0] == reply_word, reply
-    assert _run_engine(perl_engine, tmp_path, data, edits) == (result, reply)
+    assert lines[0].split(" ", 1)[0] == reply_word, lines
+    assert _run_perl(tmp_path, data, edits) == (result, lines[0])
 
 
-def test_perl_program_compiles(perl_engine: list[str]) -> None:
-    """perl -c on the program exactly as the template passes it (a shell
-    function named perl stands in to print its -e argument)."""
-    show = 'perl() { printf %s "$2"; }; . "$0" in out'
-    shown = subprocess.run(["sh", "-c", show, perl_engine[1]], capture_output=True, timeout=30,
-                           check=False)  # fmt: skip
-    program = shown.stdout
-    assert b"use strict;" in program
-    run = subprocess.run(["perl", "-c", "-e", program], capture_output=True, timeout=30)
+def test_perl_program_compiles(perl: None) -> None:
+    """perl -c on the shipped file, which is what the template sends."""
+    assert perl_program() == (TEMPLATE_DIR / "engines" / "edit.pl").read_text()
+    run = subprocess.run(["perl", "-c", "-e", perl_program()], capture_output=True, timeout=30)
     assert run.returncode == 0 and b"syntax OK" in run.stderr, run.stderr
+
+
+def test_python_program_is_the_engine_file_without_docstrings() -> None:
+    program = python_program()
+    assert '"""' not in program and "import hashlib" in program
+    assert len(program) < 0.75 * len((TEMPLATE_DIR / "engines" / "edit.py").read_text())
+
+
+_EDIT = [(b"two", b"2", False, False)]
+
+
+def test_python_engine_refuses_a_hash_other_than_the_one_read(tmp_path: Path) -> None:
+    """The precondition is checked on the bytes the engine read."""
+    result, lines = _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect="ab" * 32)
+    assert (result, lines[0]) == (None, "stale")
+    good = hashlib.sha256(b"one\ntwo\n").hexdigest()
+    assert _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect=good)[0] == b"one\n2\n"
+
+
+def test_python_engine_refuses_a_file_over_the_size_limit(tmp_path: Path) -> None:
+    """The engine checks the size of the file it opened (no separate stat)."""
+    result, lines = _run_python(tmp_path, b"two\n" * 5, _EDIT, max_size=19)
+    assert (result, lines[0]) == (None, "toolarge 20 19")
+
+
+def test_python_engine_renames_a_plain_file_keeping_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"two\n")
+    path.chmod(0o640)
+    before = path.stat().st_ino
+    assert _run_python(tmp_path, b"two\n", _EDIT)[0] == b"2\n"
+    after = path.stat()
+    assert stat.S_IMODE(after.st_mode) == 0o640
+    assert after.st_ino != before  # renamed over: atomic
+
+
+def test_python_engine_writes_a_hard_linked_file_in_place(tmp_path: Path) -> None:
+    """Renaming would split the links: the new content goes into the same inode."""
+    path, link = tmp_path / "file", tmp_path / "link"
+    path.write_bytes(b"two\n")
+    os.link(path, link)
+    before = path.stat().st_ino
+    assert _run_python(tmp_path, b"two\n", _EDIT)[0] == b"2\n"
+    assert path.stat().st_ino == before and link.read_bytes() == b"2\n"
+
+
+def test_python_engine_gives_a_new_file_the_umask_mode(tmp_path: Path) -> None:
+    result, _ = _run_python(tmp_path, None, [(b"", b"new\n", False, False)], umask=0o027)
+    assert result == b"new\n"
+    assert stat.S_IMODE((tmp_path / "file").stat().st_mode) == 0o640
+
+
+def test_python_engine_commit_refuses_a_file_replaced_after_its_read(tmp_path: Path) -> None:
+    """Size, mtime and inode as read are re-checked just before the commit: a
+    file replaced meanwhile (same size, new inode) is reported, not overwritten."""
+    path, tmp = tmp_path / "file", tmp_path / ".t.tmp"
+    path.write_bytes(b"one\n")
+    seen = path.stat()
+    tmp.write_bytes(b"two\n")
+    (tmp_path / "new").write_bytes(b"uno\n")
+    os.replace(tmp_path / "new", path)
+    refused = engine().commit(str(path), str(tmp), str(tmp_path / ".t.bak"), seen, b"one\n",
+                              b"two\n")  # fmt: skip
+    assert refused == "stale" and path.read_bytes() == b"uno\n"
+
+
+def test_python_engine_creates_its_temp_file_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under umask 000 the temp copy of a 0644 file is still 0600 while the
+    content is written into it (the final mode comes once it is complete):
+    every write(2) of the engine is checked with fstat."""
+    modes: list[int] = []
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real_write(fd, data)
+
+    path = tmp_path / "file"
+    path.write_bytes(b"two\n")
+    path.chmod(0o644)
+    argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak"), "-", "0", "99"]
+    old_mask = os.umask(0)
+    try:
+        monkeypatch.setattr(os, "write", write)
+        stdin = _BytesStream(_request(_EDIT))
+        status = engine().main(argv, stdin, _BytesStream(b""))
+    finally:
+        os.umask(old_mask)
+    assert status == 0 and path.read_bytes() == b"2\n"
+    assert modes and set(modes) == {0o600}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+class _BytesStream:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self) -> bytes:
+        return self.data
+
+    def write(self, data: bytes) -> int:
+        self.data += data
+        return len(data)
+
+
+@pytest.fixture(scope="module")
+def perl() -> None:
+    require_program("perl")

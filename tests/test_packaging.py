@@ -1,4 +1,5 @@
-"""The wheel ships the shell templates, and they render from an installed copy."""
+"""The wheel ships the shell templates and the Edit engine programs; they
+render and load from an installed copy."""
 
 from __future__ import annotations
 
@@ -41,13 +42,17 @@ def test_wheel_installs_and_renders_every_template(tmp_path: Path) -> None:
         "for n in names:\n"
         "    env.get_template(n)\n"  # parses: every template compiles from the wheel
         "print(len(names), t.render('stat.sh.j2', paths=['/x y']).count(\"'/x y'\"))\n"
+        # The Edit engines are files under shell_templates/engines/, shipped too.
+        "from remote_mcp.tools import edit\n"
+        "print(edit.engine().REFUSED_EXIT, 'use strict;' in edit.perl_program())\n"
     )
     # Nor through PYTHONPATH, which a worktree checkout sets to itself.
     clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
                          cwd=tmp_path, env=clean_env, timeout=60, check=False)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    count, quoted = run.stdout.split()
+    count, quoted, refused, perl_shipped = run.stdout.split()
+    assert (refused, perl_shipped) == ("10", "True")
     shipped = sorted(p.name for p in (ROOT / "shell_templates").glob("*.sh.j2"))
     assert int(count) == len(shipped) and int(quoted) == 1
     cli = subprocess.run([str(env_dir / "bin" / "remote-mcp"), "--version"],

@@ -13,11 +13,12 @@ Wording and validation order follow reference/claude-code-tools.md sections 3-4
   identity: docs/explanation/file-identity.md) are one remote command
   (``edit.sh.j2``). Without python3/perl the file is fetched, edited locally
   and written back (two commands), under the same precondition.
-* **One matching engine.** The functions in the "engine" section below are
-  what runs: locally for the fallback, and shipped verbatim (annotations
-  stripped, so any python3 >= 3.6 runs them) as the remote python3 program.
-  ``edit_perl.sh.j2`` is a line-for-line port for hosts with perl only; the
-  tests run the same cases through all three and require identical results.
+* **One matching engine.** ``shell_templates/engines/edit.py`` is the remote
+  python3 program (any python3 >= 3.6; it also checks the precondition and
+  commits, hashing each content once) and, imported here, the local
+  fallback's engine. ``engines/edit.pl`` is a line-for-line port for hosts
+  with perl only; the tests run the same cases through all of them and
+  require identical results.
 
 Matching works on bytes, so every byte outside the replaced text stays as it
 was (final newline, mixed line endings, BOM). Claude Code matches on text with
@@ -29,20 +30,17 @@ CRLF line endings when the file mostly uses CRLF.
 from __future__ import annotations
 
 import ast
-import base64
 import hashlib
-import inspect
-import re
 import secrets
-import sys
-import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from types import ModuleType
 from typing import Any
 
 from ..errors import ToolError
 from ..schemas import EditOperation
+from ..templates import engine_source
 from .base import (
     FileRecord,
     Runner,
@@ -65,14 +63,14 @@ from .edit_replies import (
 from .guard import check_writable, guard_values
 from .refusals import backup_path, errno_message, parse_refusal, refusal_error
 
-# Edit's local engine sends the new content base64-encoded (edit_upload).
+# Edit's local engine sends the new content base64-encoded (edit.sh.j2's upload half).
 WITHOUT_BASE64_LOCAL = (
     "This host has neither python3 nor perl, so Edit would send the new content "
     "base64-encoded. Read, Grep, Glob, Bash and Upload (which can replace a whole file) still "
     "work."
 )
 
-__all__ = ["edit", "multi_edit", "python_program"]
+__all__ = ["edit", "multi_edit", "engine", "perl_program", "python_program"]
 
 EDIT_MAX_BYTES = 1 << 30  # Claude Code 2.1's cap; the remote engines hold the file in memory
 LOCAL_MAX_BYTES = 32 << 20  # the fallback moves the file twice: keep that bounded
@@ -93,247 +91,42 @@ NO_CHANGE = "String not found in file. Failed to apply edit."
 IDENTICAL = "Original and edited file match exactly. Failed to apply edit."
 
 
-# ---------------------------------------------------------------------------
-# Engine: pure functions over bytes. They are ALSO the remote python3 program
-# (see _python_program), so they must stay Python 3.6 compatible once their
-# annotations are stripped: no f-strings, no walrus, no 3.7+ library calls.
-# edit_perl.sh.j2 mirrors them; change both together.
-#
-# Reply words: ok REPLACED (FIRST_LINE HEX | -) | notutf8 OFFSET | clash I |
-# exists I | notfound I | multiple I COUNT LINE,LINE,... | nochange I | identical
-# ---------------------------------------------------------------------------
-_QUOTE_GROUPS = (
-    (b"'", b"\xe2\x80\x98", b"\xe2\x80\x99"),  # ' and its curly forms
-    (b'"', b"\xe2\x80\x9c", b"\xe2\x80\x9d"),  # " and its curly forms
-)
-_CONTEXT_LINES = 4  # Claude Code's snippet context (HN2, G=4)
-_SNIPPET_LINE_BYTES = SNIPPET_LINE_CHARS * 4  # enough bytes for 2000 UTF-8 characters
-_LINES_SHOWN = 20  # match line numbers reported for "multiple"
-_BLANK = b" \t\n\r\x0b\x0c"  # what counts as a blank file (old_string "" may replace it)
-_REFUSED_EXIT = 10  # the remote program's exit status for "refused, nothing written"
+_REFUSED_EXIT = 10  # the engines' exit status for "refused, nothing written"
 
 
-def _utf8_error(data: bytes) -> int:
-    """Offset of the first byte that is not well-formed UTF-8, or -1."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return err.start
-    return -1
-
-
-def _literal(chunk: bytes) -> bytes:
-    """Regex source matching ``chunk`` as Claude Code matches on LF-normalised
-    text: LF also matches CRLF, and a lone CR never eats the LF of a CRLF.
-    Only ASCII letters/digits stay bare; every other byte becomes ``\\xHH``, a
-    form Python's ``re`` and Perl read identically."""
-    out = []
-    for byte in bytearray(chunk):
-        if byte == 10:
-            out.append(b"\\r?\\n")
-        elif byte == 13:
-            out.append(b"\\r(?!\\n)")
-        elif 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122:
-            out.append(bytes(bytearray([byte])))
-        else:
-            out.append(f"\\x{byte:02x}".encode("ascii"))
-    return b"".join(out)
-
-
-def _pattern(old: bytes, fold_quotes: bool) -> bytes:
-    """Regex source for ``old``; with ``fold_quotes`` a straight or curly quote
-    matches any quote of its kind (Claude Code's quote normalisation)."""
-    out = []
-    i = 0
-    while i < len(old):
-        group = None
-        width = 1
-        if fold_quotes:
-            for quotes in _QUOTE_GROUPS:
-                for quote in quotes:
-                    if group is None and old.startswith(quote, i):
-                        group = quotes
-                        width = len(quote)
-        if group is None:
-            out.append(_literal(old[i : i + 1]))
-        else:
-            out.append(b"(?:" + b"|".join(_literal(q) for q in group) + b")")
-        i += width
-    return b"".join(out)
-
-
-def _find(data: bytes, regex: Any) -> tuple[int, int, list[int]]:
-    """(number of matches, offset of the first, line numbers of the first few)."""
-    count = 0
-    first = -1
-    line = 1
-    last = 0
-    lines: list[int] = []
-    for match in regex.finditer(data):
-        count += 1
-        if first < 0:
-            first = match.start()
-        if len(lines) < _LINES_SHOWN:
-            line += data.count(b"\n", last, match.start())
-            last = match.start()
-            lines.append(line)
-    return count, first, lines
-
-
-def _snippet(content: bytes, start: int, new_lines: int) -> str:
-    """``FIRST_LINE HEX``: the lines around an edit at byte ``start``, as Claude
-    Code picks them (4 before, the new text, 4 after; split like JS
-    ``split(/\\r?\\n/)``, so a final newline shows as an empty last line)."""
-    line = content.count(b"\n", 0, start)
-    first = max(0, line - _CONTEXT_LINES)
-    wanted = line + _CONTEXT_LINES + new_lines - first
-    cut = content.rfind(b"\n", 0, start)
-    for _ in range(line - first):
-        cut = content.rfind(b"\n", 0, cut)
-    pos = cut + 1
-    lines: list[bytes] = []
-    while len(lines) < wanted:
-        end = content.find(b"\n", pos)
-        if end < 0:
-            lines.append(content[pos:][:_SNIPPET_LINE_BYTES])
-            break
-        piece = content[pos:end]
-        if piece.endswith(b"\r"):
-            piece = piece[:-1]
-        lines.append(piece[:_SNIPPET_LINE_BYTES])
-        pos = end + 1
-    text = b"\n".join(lines).hex()
-    return f"{first + 1} {text}"
-
-
-def _apply_edits(
-    data: bytes, edits: list[tuple[bytes, bytes, bool, bool]]
-) -> tuple[bytes | None, str]:
-    """Apply ``(old, new, replace_all, clash)`` edits in order, all or none.
-
-    Returns (new content, reply) or (None, refusal reply). ``clash`` is
-    precomputed by the caller: old_string occurs in an earlier new_string.
-    """
-    bad = _utf8_error(data)
-    if bad >= 0:
-        return None, f"notutf8 {bad}"
-    crlf = data.count(b"\r\n") * 2 > data.count(b"\n")
-    current = data
-    replaced = 0
-    first = 0
-    for index, (old, new, replace_all, clash) in enumerate(edits):
-        if clash:
-            return None, f"clash {index}"
-        old = old.replace(b"\r\n", b"\n")
-        styled = new
-        if crlf:
-            styled = new.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        before = current
-        if not old:
-            if current.strip(_BLANK):
-                return None, f"exists {index}"
-            current = styled
-            first = 0
-            count = 1
-        else:
-            regex = re.compile(_pattern(old, False))
-            count, first, lines = _find(current, regex)
-            if count == 0:
-                match = re.compile(_pattern(old, True)).search(current)
-                if match is None:
-                    return None, f"notfound {index}"
-                actual = current[match.start() : match.end()].replace(b"\r\n", b"\n")
-                regex = re.compile(_pattern(actual, False))
-                count, first, lines = _find(current, regex)
-            if count > 1 and not replace_all:
-                return None, f"multiple {index} {count} {','.join(map(str, lines))}"
-            if not new and not old.endswith(b"\n"):
-                # Deleting text also deletes the line break right after it.
-                regex = re.compile(regex.pattern + b"(?:\\r?\\n)?")
-            if replace_all:
-                # Only backslashes are special in a re replacement: escaped, it is literal.
-                current = regex.sub(styled.replace(b"\\", b"\\\\"), current)
-            else:
-                match = regex.search(current, first)
-                assert match is not None  # the same text matched a moment ago
-                current = current[: match.start()] + styled + current[match.end() :]
-                count = 1
-        if current == before:
-            return None, f"nochange {index}"
-        replaced += count
-    if current == data:
-        return None, "identical"
-    snippet = "-"
-    if len(edits) == 1 and not edits[0][2]:
-        snippet = _snippet(current, first, edits[0][1].replace(b"\r\n", b"\n").count(b"\n") + 1)
-    return current, f"ok {replaced} {snippet}"
-
-
-def _remote_main() -> None:
-    """The remote program's entry: argv = file to read, temp file to write;
-    stdin = the request (count, then old/new base64 and flags per edit)."""
-    fields = sys.stdin.buffer.read().split(b"\n")
-    edits = []
-    for i in range(int(fields[0])):
-        old, new, flags = fields[1 + 3 * i : 4 + 3 * i]
-        edits.append(
-            (base64.b64decode(old), base64.b64decode(new), flags[:1] == b"1", flags[1:2] == b"1")
-        )
-    with open(sys.argv[1], "rb") as source:
-        data = source.read()
-    result, reply = _apply_edits(data, edits)
-    if result is not None:
-        with open(sys.argv[2], "wb") as target:
-            target.write(result)
-    sys.stdout.write(reply + "\n")
-    sys.stdout.flush()
-    sys.exit(0 if result is not None else _REFUSED_EXIT)
-
-
-_ENGINE_CONSTANTS = (
-    "_QUOTE_GROUPS",
-    "_CONTEXT_LINES",
-    "_SNIPPET_LINE_BYTES",
-    "_LINES_SHOWN",
-    "_BLANK",
-    "_REFUSED_EXIT",
-)
-_ENGINE_FUNCTIONS = (_utf8_error, _literal, _pattern, _find, _snippet, _apply_edits, _remote_main)
-# --------------------------------------------------------------------------- end of engine
-
-
-class _StripAnnotations(ast.NodeTransformer):
-    """Drop annotations and docstrings: ``bytes | None`` is a TypeError before
-    Python 3.10, and docstrings are bytes on the wire."""
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        node.returns = None
-        args = node.args
-        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-            if arg is not None:
-                arg.annotation = None
-        body = node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            node.body = body[1:] or [ast.Pass()]
-        self.generic_visit(node)
-        return node
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
-        if node.value is None:
-            return None
-        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+@cache
+def engine() -> ModuleType:
+    """The python3 engine (shell_templates/engines/edit.py), imported: the
+    local fallback runs its matching functions here, on the fetched bytes."""
+    module = ModuleType("remote_mcp_edit_engine")
+    exec(compile(engine_source("edit.py"), "engines/edit.py", "exec"), module.__dict__)
+    return module
 
 
 @cache
 def python_program() -> str:
-    """The remote python3 program: the engine above, verbatim minus annotations."""
-    parts = ["import base64, re, sys"]
-    parts += [f"{name} = {globals()[name]!r}" for name in _ENGINE_CONSTANTS]
-    for function in _ENGINE_FUNCTIONS:
-        tree = _StripAnnotations().visit(ast.parse(textwrap.dedent(inspect.getsource(function))))
-        parts.append(ast.unparse(ast.fix_missing_locations(tree)))
-    parts.append("_remote_main()")
-    return "\n".join(parts) + "\n"
+    """The engine as sent to the remote: docstrings and comments dropped
+    (they are bytes on the wire), the code itself unchanged."""
+    tree = ast.parse(engine_source("edit.py"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.FunctionDef) and _has_docstring(node.body):
+            node.body = node.body[1:] or [ast.Pass()]
+    return ast.unparse(tree) + "\n"
+
+
+def _has_docstring(body: list[ast.stmt]) -> bool:
+    first = body[0] if body else None
+    return (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+
+
+@cache
+def perl_program() -> str:
+    """The perl engine (shell_templates/engines/edit.pl), for hosts without python3."""
+    return engine_source("edit.pl")
 
 
 # ---------------------------------------------------------------------------
@@ -423,10 +216,13 @@ def _run(
     backend = _backend(state, runner)
     record = state.files.get(path)
     create = changes[0].old == ""
+    # The python3 engine checks the hash on the bytes it reads; otherwise the shell does.
+    sha256 = record.sha256 if backend == "python3" and record and not create else ""
     values: dict[str, Any] = {
         "path": path,
         # Creating needs no Read: the engine refuses unless the file is missing or blank.
-        "expect": "any" if create else record if record is not None else "absent",
+        "expect": "any" if create or sha256 else record if record is not None else "absent",
+        "sha256": sha256 or "-",
         "create": int(create),
         "notebook": int(path.lower().endswith(".ipynb")),
         "max_size": LOCAL_MAX_BYTES if backend == "local" else EDIT_MAX_BYTES,
@@ -437,8 +233,9 @@ def _run(
         require_command(state, runner, "Edit", "base64", WITHOUT_BASE64_LOCAL)
         reply, done = _edit_locally(runner, values, encoded, file_path, state)
     else:
+        program = python_program() if backend == "python3" else perl_program()
         result = run_template(
-            runner, "edit.sh.j2", engine=backend, program=python_program(), edits=encoded,
+            runner, "edit.sh.j2", engine=backend, program=program, edits=encoded,
             refused=_REFUSED_EXIT, **values,
         )  # fmt: skip
         if _too_old(result.stdout, result.stderr, backend, state):
@@ -514,7 +311,7 @@ def _edit_locally(
     if len(data) != size:
         raise ToolError(f"The copy of {file_path} arrived incomplete; nothing was changed.")
     edits = [(e["old"], e["new"], bool(e["replace_all"]), bool(e["clash"])) for e in encoded]
-    content, reply = _apply_edits(data, edits)
+    content, reply = engine().apply_edits(data, edits)
     if content is None:
         return reply, ""
     # Write back only over exactly what was edited (or onto a still-missing path).

@@ -1,11 +1,12 @@
-{#- Edit engine on a remote with perl but no python3 (included by edit.sh.j2).
-    A line-for-line port of the engine section of remote_mcp/tools/edit.py:
-    same regex text, same reply words; tests/test_edit.py runs every case
-    through both and requires identical results. Only perl-base is assumed
-    (no MIME::Base64, Digest::SHA or Encode): base64 is decoded with
-    unpack "u", UTF-8 is checked with a regex. Exit 0 = temp file written,
-    10 = refused. -#}
-{% set perl_program %}{% raw %}
+#!/usr/bin/perl
+# The Edit engine for hosts with perl but no python3: a line-for-line port of
+# the matching functions of engines/edit.py (same regex text, same reply
+# words; tests/test_edit_engines.py runs every case through both and requires
+# identical results). Run by edit.sh.j2 as `perl -e PROGRAM -- FILE TMP` with
+# the edits on stdin; writes the new content into TMP (created 0600 by the
+# shell) and prints one reply line. Only perl-base is assumed (no MIME::Base64,
+# Digest::SHA or Encode): base64 is decoded with unpack "u", UTF-8 is checked
+# with a regex. Exit 0 = TMP written, 10 = refused.
 use strict;
 use warnings;
 
@@ -203,7 +204,3 @@ if (defined $result) {
 }
 print "$reply\n";
 exit(defined $result ? 0 : $REFUSED_EXIT);
-{% endraw %}{% endset %}
-rmcp_engine() {
-  perl -e {{ perl_program|q }} -- "$rmcp_in" "$rmcp_tmp"
-}

@@ -1,0 +1,427 @@
+"""The Edit engine: one python3 process does the whole edit on the remote.
+
+Run as ``python3 -I -S -c PROGRAM FILE TMP BAK EXPECT MISSING MAX_SIZE`` by
+edit.sh.j2 (PROGRAM is this file minus docstrings and comments), with the
+edits on stdin: their count, then per edit old and new base64 and two flag
+digits (replace_all, clash). It checks the precondition on the bytes it reads
+(EXPECT: the sha256 the session last saw, or ``-`` when the shell checked it),
+applies the edits, writes the new content to TMP (created 0600 so no other
+user can read it meanwhile) and puts it in place by the rule of
+docs/explanation/file-identity.md, hashing each content once, in memory.
+
+Prints the reply line (``ok REPLACED SNIPPET`` or a refusal word such as
+``toolarge SIZE LIMIT``), then ``done SHA256 SIZE MTIME`` or a commit
+refusal line: stale | denied | failed STEP TEXT | corrupt. Exit 0 =
+committed, 10 = refused with nothing changed.
+
+remote_mcp/tools/edit.py imports this file too: the local fallback and the
+tests run the same matching functions. edit.pl is a port; change both
+together. Must run on any python3 >= 3.6: no annotations, no walrus.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import sys
+import time
+
+REFUSED_EXIT = 10
+QUOTE_GROUPS = (
+    (b"'", b"\xe2\x80\x98", b"\xe2\x80\x99"),
+    (b'"', b"\xe2\x80\x9c", b"\xe2\x80\x9d"),
+)
+CONTEXT_LINES = 4  # Claude Code's snippet context
+SNIPPET_LINE_BYTES = 8000  # enough bytes for 2000 UTF-8 characters
+LINES_SHOWN = 20  # match line numbers reported for "multiple"
+BLANK = b" \t\n\r\x0b\x0c"  # what counts as a blank file (old_string "" may replace it)
+
+
+def utf8_error(data):
+    """Offset of the first byte that is not well-formed UTF-8, or -1."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start
+    return -1
+
+
+def literal(chunk, has_cr):
+    """Regex source matching ``chunk`` as Claude Code matches on LF-normalised
+    text: LF also matches CRLF, and a lone CR never eats the LF of a CRLF.
+    In content without CR that is the chunk itself, which ``re`` searches
+    for as a plain string (ten times faster on a big file). Only ASCII
+    letters and digits stay bare; other bytes become ``\\xHH``, which Python
+    and Perl read alike."""
+    out = []
+    for byte in bytearray(chunk):
+        if byte == 10 and has_cr:
+            out.append(b"\\r?\\n")
+        elif byte == 13 and has_cr:
+            out.append(b"\\r(?!\\n)")
+        elif 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122:
+            out.append(bytes(bytearray([byte])))
+        else:
+            out.append((f"\\x{byte:02x}").encode("ascii"))
+    return b"".join(out)
+
+
+def pattern(old, fold_quotes, has_cr=True):
+    """Regex source for ``old``; with ``fold_quotes`` a straight or curly quote
+    matches any quote of its kind (Claude Code's quote normalisation)."""
+    out = []
+    i = 0
+    while i < len(old):
+        group = None
+        width = 1
+        if fold_quotes:
+            for quotes in QUOTE_GROUPS:
+                for quote in quotes:
+                    if group is None and old.startswith(quote, i):
+                        group = quotes
+                        width = len(quote)
+        if group is None:
+            out.append(literal(old[i : i + 1], has_cr))
+        else:
+            out.append(b"(?:" + b"|".join(literal(q, has_cr) for q in group) + b")")
+        i += width
+    return b"".join(out)
+
+
+def find(data, regex):
+    """(number of matches, offset of the first, line numbers of the first few)."""
+    count = 0
+    first = -1
+    line = 1
+    last = 0
+    lines = []
+    for match in regex.finditer(data):
+        count += 1
+        if first < 0:
+            first = match.start()
+        if len(lines) < LINES_SHOWN:
+            line += data.count(b"\n", last, match.start())
+            last = match.start()
+            lines.append(line)
+    return count, first, lines
+
+
+def find_literal(data, old):
+    """``find`` for a pattern that is plain bytes (content without CR, no
+    quote folding): bytes.find and bytes.count, several times faster than
+    the regex on a big file, with the same non-overlapping matches."""
+    count = data.count(old)
+    first = data.find(old)
+    lines = []
+    line = 1
+    last = 0
+    at = first
+    while at >= 0 and len(lines) < LINES_SHOWN:
+        line += data.count(b"\n", last, at)
+        last = at
+        lines.append(line)
+        at = data.find(old, at + len(old))
+    return count, first, lines
+
+
+def snippet(content, start, new_lines):
+    """``FIRST_LINE HEX``: the lines around an edit at byte ``start``, as Claude
+    Code picks them (4 before, the new text, 4 after; split like JS
+    ``split(/\\r?\\n/)``, so a final newline shows as an empty last line)."""
+    line = content.count(b"\n", 0, start)
+    first = max(0, line - CONTEXT_LINES)
+    wanted = line + CONTEXT_LINES + new_lines - first
+    cut = content.rfind(b"\n", 0, start)
+    for _ in range(line - first):
+        cut = content.rfind(b"\n", 0, cut)
+    pos = cut + 1
+    lines = []
+    while len(lines) < wanted:
+        end = content.find(b"\n", pos)
+        if end < 0:
+            lines.append(content[pos:][:SNIPPET_LINE_BYTES])
+            break
+        piece = content[pos:end]
+        if piece.endswith(b"\r"):
+            piece = piece[:-1]
+        lines.append(piece[:SNIPPET_LINE_BYTES])
+        pos = end + 1
+    shown = b"\n".join(lines).hex()
+    return f"{first + 1} {shown}"
+
+
+def apply_edits(data, edits):
+    """Apply ``(old, new, replace_all, clash)`` edits in order, all or none.
+
+    Returns (new content, reply) or (None, refusal reply). ``clash`` is
+    precomputed by the caller: old_string occurs in an earlier new_string.
+    Reply words: ok REPLACED (FIRST_LINE HEX | -) | notutf8 OFFSET | clash I |
+    exists I | notfound I | multiple I COUNT LINE,LINE,... | nochange I | identical
+    """
+    bad = utf8_error(data)
+    if bad >= 0:
+        return None, f"notutf8 {bad}"
+    crlf = b"\r" in data and data.count(b"\r\n") * 2 > data.count(b"\n")
+    current = data
+    replaced = 0
+    first = 0
+    for index, (old, new, replace_all, clash) in enumerate(edits):
+        if clash:
+            return None, f"clash {index}"
+        old = old.replace(b"\r\n", b"\n")
+        styled = new
+        if crlf:
+            styled = new.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        before = current
+        has_cr = b"\r" in current
+        if not old:
+            if current.strip(BLANK):
+                return None, f"exists {index}"
+            current = styled
+            first = 0
+            count = 1
+        else:
+            regex = re.compile(pattern(old, False, has_cr))
+            if has_cr:
+                count, first, lines = find(current, regex)
+            else:
+                count, first, lines = find_literal(current, old)
+            if count == 0:
+                match = re.compile(pattern(old, True, has_cr)).search(current)
+                if match is None:
+                    return None, f"notfound {index}"
+                actual = current[match.start() : match.end()].replace(b"\r\n", b"\n")
+                regex = re.compile(pattern(actual, False, has_cr))
+                count, first, lines = find(current, regex)
+            if count > 1 and not replace_all:
+                return None, f"multiple {index} {count} {','.join(map(str, lines))}"
+            if not new and not old.endswith(b"\n"):
+                # Deleting text also deletes the line break right after it.
+                regex = re.compile(regex.pattern + b"(?:\\r?\\n)?")
+            if replace_all:
+                # Only backslashes are special in a re replacement: escaped, it is literal.
+                current = regex.sub(styled.replace(b"\\", b"\\\\"), current)
+            else:
+                match = regex.search(current, first)
+                view = memoryview(current)  # joined without copying the two halves first
+                current = b"".join((view[: match.start()], styled, view[match.end() :]))
+                count = 1
+        if current == before:
+            return None, f"nochange {index}"
+        replaced += count
+    if current == data:
+        return None, "identical"
+    shown = "-"
+    if len(edits) == 1 and not edits[0][2]:
+        shown = snippet(current, first, edits[0][1].replace(b"\r\n", b"\n").count(b"\n") + 1)
+    return current, f"ok {replaced} {shown}"
+
+
+def read_request(stream):
+    """The edits from stdin: count, then old/new base64 and flags per edit."""
+    fields = stream.read().split(b"\n")
+    edits = []
+    for i in range(int(fields[0])):
+        old, new, flags = fields[1 + 3 * i : 4 + 3 * i]
+        edits.append(
+            (base64.b64decode(old), base64.b64decode(new), flags[:1] == b"1", flags[1:2] == b"1")
+        )
+    return edits
+
+
+def create_private(path):
+    """A new file only its owner can read: the content is not world-readable
+    while it is written; the final mode is applied when it is complete."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def failed(step, err, path):
+    return f"failed {step} {path}: {os.strerror(err.errno or 0)}"
+
+
+def xattrs(path):
+    """The file's extended attributes (ACLs and SELinux labels are xattrs)."""
+    try:
+        return sorted((name, os.getxattr(path, name)) for name in os.listxattr(path))
+    except (OSError, AttributeError):
+        return None
+
+
+def has_writer(info):
+    """Does a process hold the file open for writing? Seen in /proc where
+    readable (the user's own processes; all of them for root)."""
+    try:
+        pids = [pid for pid in os.listdir("/proc") if pid.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        fd_dir = "/proc/" + pid + "/fd/"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                other = os.stat(fd_dir + fd)
+                if (other.st_ino, other.st_dev) != (info.st_ino, info.st_dev):
+                    continue
+                with open("/proc/" + pid + "/fdinfo/" + fd) as fdinfo:
+                    for line in fdinfo:
+                        if line.startswith("flags:") and int(line.split()[1], 8) & 3:
+                            return True
+            except (OSError, ValueError, IndexError):
+                continue
+    return False
+
+
+def commit(path, tmp, bak, seen, old, new):
+    """Put ``new`` (already complete in ``tmp``) in place of ``path``; ``seen`` is
+    the file's stat when it was read (None: it did not exist). Returns None on
+    success, else the refusal line. Rename when nothing of the file's identity
+    would be lost (one link, the user's, no writer, the temp copy given the same
+    owner, group, mode and xattrs), else copy into the file over a private
+    synced backup of the old content."""
+    if seen is None:
+        if os.path.lexists(path):
+            return "stale"
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.rename(tmp, path)
+        return None
+    try:
+        now = os.stat(path)
+    except OSError:
+        return "stale"
+    if (now.st_size, now.st_mtime_ns, now.st_ino) != (
+        seen.st_size,
+        seen.st_mtime_ns,
+        seen.st_ino,
+    ):
+        return "stale"
+    if not os.access(path, os.W_OK):
+        return "denied"
+    try:  # owner and group first: chown clears setuid/setgid, so the mode goes last
+        os.chown(tmp, now.st_uid, now.st_gid)
+    except OSError:
+        pass
+    try:
+        os.chmod(tmp, now.st_mode & 0o7777)
+    except OSError:
+        pass
+    copy = os.stat(tmp)
+    if (
+        now.st_nlink == 1
+        and now.st_uid == os.geteuid()
+        and (copy.st_uid, copy.st_gid, copy.st_mode) == (now.st_uid, now.st_gid, now.st_mode)
+        and xattrs(path) == xattrs(tmp)
+        and not has_writer(now)
+    ):
+        try:
+            os.rename(tmp, path)
+        except OSError as err:
+            return failed("open", err, path)
+        return None
+    try:
+        fd = create_private(bak)
+        try:
+            write_all(fd, old)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        try:
+            os.unlink(bak)
+        except OSError:
+            pass
+        return failed("tmp", err, bak)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            write_all(fd, new)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        if not restore(path, old):
+            return "corrupt"
+        os.unlink(bak)
+        return failed("write", err, path)
+    os.unlink(bak)
+    return None
+
+
+def restore(path, old):
+    """Put the old content back after a failed in-place copy; False if that failed too."""
+    try:
+        with open(path, "rb") as now:
+            if now.read() == old:
+                return True
+        with open(path, "r+b") as target:
+            target.truncate(0)
+            target.write(old)
+        return True
+    except OSError:
+        return False
+
+
+def stat_line(path):
+    """``SIZE MTIME`` as ``stat -c '%s %y'`` prints them (the session's record)."""
+    info = os.stat(path)
+    local = time.localtime(info.st_mtime_ns // 1000000000)
+    nanoseconds = info.st_mtime_ns % 1000000000
+    when = time.strftime("%Y-%m-%d %H:%M:%S", local)
+    return f"{info.st_size} {when}.{nanoseconds:09d} {time.strftime('%z', local)}"
+
+
+def main(argv, stdin, stdout):
+    """Precondition, apply, write, commit; returns the exit status."""
+    path, tmp, bak, expect, missing, max_size = argv
+    edits = read_request(stdin)
+    seen = None
+    data = b""
+    if missing != "1":
+        with open(path, "rb") as source:
+            seen = os.fstat(source.fileno())
+            if seen.st_size > int(max_size):
+                stdout.write(f"toolarge {seen.st_size} {max_size}\n".encode("ascii"))
+                return REFUSED_EXIT
+            data = source.read()
+        if expect != "-" and hashlib.sha256(data).hexdigest() != expect:
+            stdout.write(b"stale\n")
+            return REFUSED_EXIT
+    result, reply = apply_edits(data, edits)
+    stdout.write(reply.encode("ascii") + b"\n")
+    if result is None:
+        return REFUSED_EXIT
+    try:
+        fd = create_private(tmp)
+        try:
+            write_all(fd, result)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        stdout.write(failed("tmp", err, tmp).encode("utf-8", "surrogateescape") + b"\n")
+        return REFUSED_EXIT
+    digest = hashlib.sha256(result).hexdigest()
+    refused = commit(path, tmp, bak, seen, data, result)
+    if os.path.lexists(tmp):  # not renamed: refused, or copied in place
+        os.unlink(tmp)
+    if refused is not None:
+        stdout.write(refused.encode("utf-8", "surrogateescape") + b"\n")
+        return REFUSED_EXIT
+    stdout.write(f"done {digest} {stat_line(path)}\n".encode("ascii"))
+    return 0
+
+
+if __name__ == "__main__":
+    status = main(sys.argv[1:], sys.stdin.buffer, sys.stdout.buffer)
+    sys.stdout.flush()
+    sys.exit(status)
