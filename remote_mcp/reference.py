@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
 from . import cli
-from .config import KEY_HELP, HostConfig
+from .config import KEY_HELP, HostSettings, type_words
 from .reference_code import ENV_HELP, cli_help, env_reads, error_sites, warning_texts
 from .schemas import TOOLS, input_schema
 
@@ -135,16 +134,14 @@ def config_reference(lang: str = "en") -> str:
         ],
     }
     out = [*text[lang], "|---|---|---|---|"]
-    for f in fields(HostConfig):
-        if f.name in ("name", "explicit"):
-            continue
-        if f.default is not MISSING:
-            default = json.dumps(f.default if not isinstance(f.default, tuple) else list(f.default))
-        else:
+    for key, info in HostSettings.model_fields.items():
+        if info.is_required():
             default = "required" if lang == "en" else "必填"
-        kind = str(f.type).replace("|", "or")
-        meaning = KEY_HELP[f.name].replace("|", "\\|")  # a table cell
-        out.append(f"| `{f.name}` | `{kind}` | {default} | {meaning} |")
+        else:
+            value = info.default
+            default = json.dumps(list(value) if isinstance(value, tuple) else value)
+        meaning = KEY_HELP[key].replace("|", "\\|")  # a table cell
+        out.append(f"| `{key}` | `{type_words(key)}` | {default} | {meaning} |")
     return "\n".join(out) + "\n"
 
 

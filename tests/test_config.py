@@ -124,3 +124,34 @@ def test_cli_config_errors_exit_2_without_traceback(args: list[str], needle: str
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_groups_are_read_as_names_or_patterns(tmp_path: Path) -> None:
+    text = "hosts:\n  gpu01: {hostname: x}\ngroups:\n  gpus:\n    - gpu[01-16]\n    - web1\n"
+    assert load_config(write(tmp_path, text)).groups == {"gpus": ["gpu[01-16]", "web1"]}
+    assert load_config(write(tmp_path, "hosts: {a: {hostname: x}}\n")).groups == {}
+
+
+def test_a_group_that_is_not_a_list_of_names_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "hosts:\n  a: {hostname: x}\ngroups:\n  gpus: gpu01\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}:4: groups.gpus: must be a mapping of group names to lists of host names "
+        "or patterns (like gpu[01-16])."
+    )
+
+
+def test_null_is_not_unset_and_keys_report_in_file_order(tmp_path: Path) -> None:
+    """pydantic reports errors in field order; the message follows the file."""
+    path = write(tmp_path, "hosts:\n  a:\n    workers: 0\n    port: x\n    colour: red\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path).host("a")
+    assert str(err.value) == f"{path}:3: hosts.a.workers: workers must be between 1 and 16, got 0."
+    path = write(tmp_path, "hosts:\n  a:\n    hostname: x\n    keepalive_s:\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path).host("a")
+    assert (
+        str(err.value)
+        == f"{path}:4: hosts.a.keepalive_s: expected int or number, got NoneType None."
+    )
