@@ -294,8 +294,8 @@ def _host_problem(exc: ValidationError, name: str, order: list[Any], cfg: Config
     if kind == "extra_forbidden":
         allowed = ", ".join(sorted(HostSettings.model_fields))
         return ConfigError(f"{where}: unknown key {key!r} (allowed: {allowed}).")
-    if kind == "config_message":
-        return ConfigError(f"{where}: {error['msg']}")
+    if kind == "value_error":  # a validator's own message (host_settings.py)
+        return ConfigError(f"{where}: {error['ctx']['error']}")
     if kind in ("greater_than_equal", "less_than_equal"):
         info = HostSettings.model_fields[key]
         low, high = (

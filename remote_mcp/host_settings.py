@@ -11,7 +11,6 @@ import types
 from typing import Annotated, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
 
 __all__ = [
     "BashPolicy",
@@ -41,7 +40,7 @@ def _path_list(prefixes: tuple[str, ...], message: str) -> BeforeValidator:
         if not isinstance(value, list | tuple):
             return value  # the tuple type then reports "expected list"
         if not all(isinstance(p, str) and p.startswith(prefixes) for p in value):
-            raise PydanticCustomError("config_message", message)
+            raise ValueError(message)  # config.py shows it as it is
         return tuple(value)
 
     return BeforeValidator(check)
