@@ -90,80 +90,76 @@ def _measure(
     return Row(name, what, median, rtts, commands, sent, received, per_phase)
 
 
-def _scenarios(session: Session, state: ToolState, area: str) -> list[tuple[str, str, Callable]]:
-    from .tools import files
+Scenario = tuple[str, str, Callable[[], object]]
+
+
+def _scenarios(session: Session, state: ToolState, area: str) -> list[Scenario]:
+    from .tools import bash, edit, files, search
 
     big = f"{area}/big.log"
     small = [f"{area}/small{i}.txt" for i in range(10)]
-    scenarios: list[tuple[str, str, Callable]] = [
-        ("Read", "20 lines at offset 100000 of a 20 MB file",
-         lambda: files.read(session, big, offset=100000, limit=20, state=state)),
-        ("Read", "whole 200-line file",
-         lambda: files.read(session, small[0], state=state)),
-        ("MultiRead", "10 files of 200 lines",
-         lambda: files.multi_read(session, [{"file_path": p} for p in small], state=state)),
-        ("FileStat", "10 paths",
-         lambda: files.file_stat(session, small, state=state)),
-        ("Write", "10 KB file (atomic replace)",
-         lambda: files.write(session, f"{area}/w10k.txt", "x" * 10_000 + "\n",
-                             state=state)),
-    ]  # fmt: skip
-    scenarios += _optional_scenarios(session, state, area, big)
-    return scenarios
+    scenarios: list[Scenario] = [
+        (
+            "Read",
+            "20 lines at offset 100000 of a 20 MB file",
+            lambda: files.read(session, big, offset=100000, limit=20, state=state),
+        ),
+        ("Read", "whole 200-line file", lambda: files.read(session, small[0], state=state)),
+        (
+            "MultiRead",
+            "10 files of 200 lines",
+            lambda: files.multi_read(session, [{"file_path": p} for p in small], state=state),
+        ),
+        ("FileStat", "10 paths", lambda: files.file_stat(session, small, state=state)),
+        (
+            "Write",
+            "10 KB file (atomic replace)",
+            lambda: files.write(session, f"{area}/w10k.txt", "x" * 10_000 + "\n", state=state),
+        ),
+    ]
+    target = f"{area}/edit10m.txt"
+    counter = iter(range(10**6))
 
-
-def _optional_scenarios(
-    session: Session, state: ToolState, area: str, big: str
-) -> list[tuple[str, str, Callable]]:
-    """Tools from the other families, when present in this build."""
-    out: list[tuple[str, str, Callable]] = []
-    try:
-        from .tools import edit
-    except ImportError:
-        edit = None  # type: ignore[assignment]
-    if edit is not None:
-        target = f"{area}/edit10m.txt"
-        counter = iter(range(10**6))
-
+    def edit_with(backend_state: ToolState) -> Callable[[], object]:
         def one_line_edit() -> None:
             old, new = ("line 5 marker", "line 5 MARKER")
             if next(counter) % 2:
                 old, new = new, old
-            edit.edit(session, target, old, new, state=state)
+            edit.edit(session, target, old, new, state=backend_state)
 
-        out.append(("Edit", "1 line of a 10 MB file, python3 on the remote", one_line_edit))
-        for backend in ("perl", "local"):
-            forced = ToolState(host_name="bench", info=state.info, cwd=area,
-                               backends={"edit": backend}, files=state.files)  # fmt: skip
+        return one_line_edit
 
-            def forced_edit(forced: ToolState = forced) -> None:
-                old, new = ("line 5 marker", "line 5 MARKER")
-                if next(counter) % 2:
-                    old, new = new, old
-                edit.edit(session, target, old, new, state=forced)
-
-            where = (
-                "perl on the remote" if backend == "perl" else "local fallback (no python3/perl)"
-            )
-            out.append(("Edit", f"1 line of a 10 MB file, {where}", forced_edit))
-    try:
-        from .tools import search
-    except ImportError:
-        search = None  # type: ignore[assignment]
-    if search is not None:
-        out.append(("Glob", "**/*.txt over 12 files",
-                    lambda: search.glob(session, "**/*.txt", area, state=state)))  # fmt: skip
-        out.append(("Grep", "content mode, -C 2, 10 files",
-                    lambda: search.grep(session, "line 1[0-9]$", area, output_mode="content",
-                                        context=2, state=state)))  # fmt: skip
-    try:
-        from .tools import bash
-    except ImportError:
-        bash = None  # type: ignore[assignment]
-    if bash is not None:
-        out.append(("Bash", "echo hi on the persistent shell",
-                    lambda: bash.bash(session, "echo hi", state=state)))  # fmt: skip
-    return out
+    scenarios.append(("Edit", "1 line of a 10 MB file, python3 on the remote", edit_with(state)))
+    for backend in ("perl", "local"):
+        forced = ToolState(
+            host_name="bench",
+            info=state.info,
+            cwd=area,
+            backends={"edit": backend},
+            files=state.files,
+        )
+        where = "perl on the remote" if backend == "perl" else "local fallback (no python3/perl)"
+        scenarios.append(("Edit", f"1 line of a 10 MB file, {where}", edit_with(forced)))
+    scenarios += [
+        (
+            "Glob",
+            "**/*.txt over 12 files",
+            lambda: search.glob(session, "**/*.txt", area, state=state),
+        ),
+        (
+            "Grep",
+            "content mode, -C 2, 10 files",
+            lambda: search.grep(
+                session, "line 1[0-9]$", area, output_mode="content", context=2, state=state
+            ),
+        ),
+        (
+            "Bash",
+            "echo hi on the persistent shell",
+            lambda: bash.bash(session, "echo hi", state=state),
+        ),
+    ]
+    return scenarios
 
 
 def run(delay_ms: float, repeat: int) -> tuple[list[Row], dict[str, Any]]:

@@ -22,10 +22,9 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from .errors import ConfigError
-from .host_settings import KEY_HELP, HostConfig, HostSettings, type_words
+from .host_settings import HostConfig, HostSettings, type_words
 
 __all__ = [
-    "KEY_HELP",
     "Config",
     "HostConfig",
     "HostSettings",

@@ -269,8 +269,9 @@ class HostConnection:
 
     def transport(self) -> paramiko.Transport:
         conn = self.open()
-        assert conn.transport is not None
-        return conn.transport
+        transport: paramiko.Transport | None = conn.transport
+        assert transport is not None
+        return transport
 
     def open_channel(self) -> paramiko.Channel:
         """A new session channel (one round trip) with a large window."""

@@ -6,13 +6,15 @@ them); ``tests/test_docs.py`` fails when they are stale."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import cli
-from .config import KEY_HELP, HostSettings, type_words
+from .host_settings import KEY_HELP, HostSettings, type_words
 from .reference_code import ENV_HELP, cli_help, env_reads, error_sites, warning_texts
 from .schemas import TOOLS, input_schema
 
@@ -266,15 +268,15 @@ def env_reference(lang: str = "en") -> str:
     return "\n".join(out) + "\n"
 
 
-_MAKERS = {
+_MAKERS: dict[str, Callable[[str], str]] = {
     "tools": tools_reference,
     "config": config_reference,
     "cli": cli_reference,
     "errors": errors_reference,
     "environment": env_reference,
 }
-PAGES = {
-    f"{name}{suffix}.md": (lambda make=make, lang=lang: make(lang))
+PAGES: dict[str, Callable[[], str]] = {
+    f"{name}{suffix}.md": functools.partial(make, lang)
     for name, make in _MAKERS.items()
     for suffix, lang in (("", "en"), (".zh", "zh"))
 }
