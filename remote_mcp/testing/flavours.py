@@ -97,7 +97,7 @@ def _wrapper(workdir: Path, flavour: str, shell: str, path_dir: Path | None) -> 
     # Written in POSIX sh; it runs under /bin/sh, which may be BusyBox itself.
     script.write_text(
         "#!/bin/sh\n"
-        f"# {flavour} flavour of the remote-mcp test sshd (remote_mcp.testing_flavours).\n"
+        f"# {flavour} flavour of the remote-mcp test sshd (remote_mcp.testing.flavours).\n"
         'case "${SSH_ORIGINAL_COMMAND-}" in\n'
         f"  internal-sftp) exec {sftp} ;;\n"
         "esac\n"
