@@ -299,7 +299,7 @@ def _close_quietly(conn: fabric.Connection) -> None:
     while conn is not None:
         try:
             conn.close()
-        except Exception:  # noqa: BLE001 - closing a broken link may fail any way
+        except Exception:  # closing a broken link may fail any way
             pass
         conn = conn.gateway if isinstance(conn.gateway, fabric.Connection) else None
 

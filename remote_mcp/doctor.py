@@ -167,7 +167,7 @@ def _remote_steps(report: _Report, host: HostConfig) -> None:
         facts = _parse(result.stdout)
         report.facts = facts
         shell = facts.get("shell", "?")
-        report.ok("remote shell", f"{shell}, {session.info.uname if session.info else ''}".strip())
+        report.ok("remote shell", f"{shell}, {facts.get('uname', '')}".strip())
         _tool_lines(report, facts)
         state = facts.get("state", "failed=?").split("=", 1)
         if state[0] != "ok":

@@ -179,7 +179,7 @@ def cli_reference(lang: str = "en") -> str:
         ],
     }
     out = intro[lang]
-    for command, help_text in cli_help(cli._parser()):  # noqa: SLF001
+    for command, help_text in cli_help(cli._parser()):
         out += ["", f"## `{command}`", "", "```text", help_text.rstrip(), "```"]
     return "\n".join(out) + "\n"
 

@@ -189,7 +189,7 @@ class ShellChannel:
         if self.channel is not None:
             try:
                 self.channel.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             self.channel = None
 

@@ -48,7 +48,7 @@ def failure(session: Session, state: ToolState, command: str, **kw: object) -> s
     return str(info.value)
 
 
-def processes(remote, marker: str) -> list[str]:  # noqa: ANN001 - conftest RemoteHelper
+def processes(remote, marker: str) -> list[str]:  # conftest RemoteHelper
     """Remote processes whose command line contains ``marker`` (not the ps itself)."""
     out = remote.sh("ps -A -o pid= -o stat= -o args=")
     return [
@@ -58,7 +58,7 @@ def processes(remote, marker: str) -> list[str]:  # noqa: ANN001 - conftest Remo
     ]
 
 
-def wait_gone(remote, marker: str, seconds: float = 5) -> list[str]:  # noqa: ANN001
+def wait_gone(remote, marker: str, seconds: float = 5) -> list[str]:
     deadline = time.monotonic() + seconds
     left = processes(remote, marker)
     while left and time.monotonic() < deadline:

@@ -73,7 +73,6 @@ class FileRecord:
     sha256: str | None
     mtime: str
     size: int
-    partial: bool = False
 
 
 @dataclass

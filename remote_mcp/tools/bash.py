@@ -383,7 +383,7 @@ class _Progress:
         message = f"Running for {int(elapsed)}s" + (f": {line}" if line else "")
         try:
             self.progress(round(elapsed, 1), message)
-        except Exception:  # noqa: BLE001 - progress is best effort
+        except Exception:  # progress is best effort
             pass
 
 

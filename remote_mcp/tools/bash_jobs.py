@@ -39,7 +39,7 @@ LIST_CAP = 50  # jobs shown by BashOutput "list" (the newest)
 def bash_output(
     host: BashHost,
     bash_id: str,
-    filter: str | None = None,  # noqa: A002 - Claude Code's parameter name
+    filter: str | None = None,  # Claude Code's parameter name
     block: bool | None = False,
     timeout: float | None = None,
     all_sessions: bool | None = False,

@@ -233,9 +233,8 @@ def _binary_message(ext: str) -> str:
 
 
 def _remember(state: ToolState, req: _Request, size: int, digest: str, mtime: str) -> None:
-    partial = not req.check_size
     state.files[req.path] = FileRecord(
-        sha256=None if digest == "-" else digest, mtime=mtime, size=size, partial=partial
+        sha256=None if digest == "-" else digest, mtime=mtime, size=size
     )
 
 

@@ -281,13 +281,13 @@ def _grep_backend(state: ToolState, runner: Runner) -> str:
     return want
 
 
-def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
+def grep(  # Claude Code's schema, one keyword per field
     runner: Runner,
     pattern: str,
     path: str | None = None,
     *,
     glob: str | None = None,
-    type: str | None = None,  # noqa: A002 - the schema's name
+    type: str | None = None,  # the schema's name
     output_mode: str | None = None,
     before: int | None = None,
     after: int | None = None,
