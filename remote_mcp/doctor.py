@@ -261,8 +261,11 @@ def _summary(report: _Report, host: HostConfig) -> None:
         if "perl" in present
         else ("local (no python3 or perl: the file travels both ways)")
     )
-    backends = {"Grep": (host.grep_backend, grep), "Glob": (host.find_backend, glob),
-                "Edit": (host.edit_backend, edit)}  # fmt: skip
+    backends = {
+        "Grep": (host.grep_backend, grep),
+        "Glob": (host.find_backend, glob),
+        "Edit": (host.edit_backend, edit),
+    }
     lines = ["Bash: " + ("bash" if "bash" in present else "/bin/sh (no bash)")]
     for tool, (forced, auto) in backends.items():
         lines.append(

@@ -383,9 +383,14 @@ class ShellChannel:
 
 def _partial(out: StreamCapture, err: StreamCapture) -> PartialOutput:
     return PartialOutput(
-        bytes(out.kept), bytes(err.kept), out.dropped_bytes, err.dropped_bytes,
-        out.dropped_tail, err.dropped_tail, out.dropped_lines + err.dropped_lines,
-    )  # fmt: skip
+        bytes(out.kept),
+        bytes(err.kept),
+        out.dropped_bytes,
+        err.dropped_bytes,
+        out.dropped_tail,
+        err.dropped_tail,
+        out.dropped_lines + err.dropped_lines,
+    )
 
 
 def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> CommandTimedOut:
