@@ -1,8 +1,8 @@
 """One pydantic model per tool: the JSON schema in tools/list AND the argument
 check on tools/call come from the same definition, so they cannot drift.
 
-Field names, types and defaults follow Claude Code's built-ins
-(reference/claude-code-tools.md). Descriptions name the remote host, so the
+Field names, types and defaults follow Claude Code's built-in tools
+(v2.0.77). Descriptions name the remote host, so the
 agent never confuses these tools with its local ones; ``{host}`` is filled in
 by :func:`tool_definitions`.
 """

@@ -46,7 +46,7 @@ def bash_output(
     *,
     state: ToolState,
 ) -> ToolOutput:
-    """New output and status of a background job (S0 BashOutput blocks).
+    """New output and status of a background job (v1.0.128's BashOutput blocks).
 
     Jobs belong to the server session that started them: another session's
     job is refused unless ``all_sessions``. ``bash_id`` "list" lists this
@@ -198,7 +198,7 @@ def _list_jobs(shell: BashRuntime, state: ToolState, *, all_sessions: bool) -> T
 def kill_shell(
     host: BashHost, shell_id: str, all_sessions: bool | None = False, *, state: ToolState
 ) -> ToolOutput:
-    """Kill background job ``shell_id`` and its whole process group (S0
+    """Kill background job ``shell_id`` and its whole process group (v1.0.128
     KillShell); another session's job only with ``all_sessions``."""
     del state
     _check_id(shell_id)

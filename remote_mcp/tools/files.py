@@ -1,8 +1,8 @@
 """Read, Write, MultiRead and FileStat.
 
-Read and Write speak Claude Code's exact wording (reference/claude-code-tools.md,
-sections 1-2). Each call is one remote command; Read slices on the remote, so
-the bytes moved follow the lines asked for, not the file's size.
+Read and Write speak Claude Code's exact wording (v2.0.77). Each call is one
+remote command; Read slices on the remote, so the bytes moved follow the lines
+asked for, not the file's size.
 """
 
 from __future__ import annotations

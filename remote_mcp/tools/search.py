@@ -1,6 +1,6 @@
 """Glob and Grep: Claude Code's search tools, run on the remote in one command.
 
-Claude Code (v2.0.77, reference/claude-code-tools.md sections 8-9) answers both
+Claude Code (v2.0.77) answers both
 with ripgrep. remote-mcp uses the remote's ``rg`` when it has one, with the
 same arguments, so results match; otherwise it falls back to ``find`` (Glob)
 or ``find`` + GNU ``grep`` (Grep) and makes them behave like ripgrep:
@@ -207,7 +207,7 @@ def _context_args(req: GrepRequest) -> list[str]:
 
 
 def _rg_args(req: GrepRequest, sep: str) -> list[str]:
-    """Claude Code's argument list (S1 Grep.call), plus --null and a random
+    """Claude Code's argument list (v2.0.77's Grep call), plus --null and a random
     context separator so that any file name and line text parse back."""
     args = ["--hidden"]
     for vcs in VCS_DIRS:
