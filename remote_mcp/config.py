@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from .errors import ConfigError
-from .host_settings import HostConfig, HostSettings, type_words
+from .host_settings import HOST_KEYS, HostConfig, HostSettings, type_words
 
 __all__ = [
     "Config",
@@ -35,7 +35,7 @@ __all__ = [
 
 
 def _mapping_or_empty(value: object) -> object:
-    """``hosts:`` left empty means no hosts; YAML may give names as numbers."""
+    """``hosts:``/``groups:`` left empty means none; YAML may give names as numbers."""
     if value is None:
         return {}
     if isinstance(value, dict):
@@ -56,8 +56,9 @@ class ConfigFile(BaseModel):
 
     hosts: Annotated[dict[str, Any], BeforeValidator(_mapping_or_empty)] = {}
     default_host: Annotated[str | None, BeforeValidator(_text_or_none)] = None
-    # Group name -> host names or patterns (``gpu[01-16]``); resolved by the caller.
-    groups: dict[str, list[str]] = {}
+    # ``groups:`` as written: group name -> host names or patterns (``gpu[01-16]``);
+    # each group is checked and expanded when it is asked for, like a host.
+    groups: Annotated[dict[str, Any], BeforeValidator(_mapping_or_empty)] = {}
 
 
 class Config(ConfigFile):
@@ -244,11 +245,10 @@ def _top_problem(exc: ValidationError, cfg_path: Path, lines: dict[str, int]) ->
     if not first:
         return ConfigError(f"{cfg_path}: top level must be a mapping with a 'hosts:' key.")
     if first[0] == "groups":
-        dotted = ".".join(str(part) for part in first[:2])
-        line = lines.get(dotted) or lines.get("groups")
+        line = lines.get("groups")
         return ConfigError(
-            f"{cfg_path}{f':{line}' if line else ''}: {dotted}: must be a mapping of group "
-            "names to lists of host names or patterns (like gpu[01-16])."
+            f"{cfg_path}{f':{line}' if line else ''}: 'groups' must be a mapping of group "
+            "names to host lists, for example 'groups: {gpu: [gpu[01-08]]}'."
         )
     return ConfigError(
         f"{cfg_path}: 'hosts' must be a non-empty mapping of host names, for example "
@@ -261,16 +261,15 @@ def _parse_host(name: str, spec: object, cfg: Config) -> HostConfig:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: must be a mapping with at least 'hostname'.")
     # null is not "unset": ``port:`` with no value is almost always a slip.
-    nulls = [
-        key for key, value in spec.items() if value is None and key in HostSettings.model_fields
-    ]
+    nulls = [key for key, value in spec.items() if value is None and key in HOST_KEYS]
     if nulls:
         raise _type_problem(cfg.where(f"hosts.{name}.{nulls[0]}"), nulls[0], None)
+    given = {str(key): value for key, value in spec.items()}
     try:
-        settings = HostSettings.model_validate(spec, strict=True)
+        HostSettings(**given)
     except ValidationError as exc:
-        raise _host_problem(exc, name, list(spec), cfg) from None
-    return HostConfig(name=name, explicit=frozenset(spec), **dict(settings))
+        raise _host_problem(exc, name, list(given), cfg) from None
+    return HostConfig(name=name, explicit=frozenset(given), **given)
 
 
 def _host_problem(exc: ValidationError, name: str, order: list[Any], cfg: Config) -> ConfigError:
@@ -290,20 +289,20 @@ def _host_problem(exc: ValidationError, name: str, order: list[Any], cfg: Config
             f"{cfg.where(f'hosts.{name}')}: 'hostname' is required (an address or "
             "~/.ssh/config alias)."
         )
-    if kind == "extra_forbidden":
-        allowed = ", ".join(sorted(HostSettings.model_fields))
+    if kind == "unexpected_keyword_argument":
+        allowed = ", ".join(sorted(HOST_KEYS))
         return ConfigError(f"{where}: unknown key {key!r} (allowed: {allowed}).")
     if kind == "value_error":  # a validator's own message (host_settings.py)
         return ConfigError(f"{where}: {error['ctx']['error']}")
     if kind in ("greater_than_equal", "less_than_equal"):
-        info = HostSettings.model_fields[key]
+        info = HOST_KEYS[key]
         low, high = (
             next(getattr(m, bound) for m in info.metadata if hasattr(m, bound))
             for bound in ("ge", "le")
         )
         return ConfigError(f"{where}: {key} must be between {low} and {high}, got {value}.")
     if kind == "literal_error" and isinstance(value, str):
-        choices = get_args(HostSettings.model_fields[key].annotation)
+        choices = get_args(HOST_KEYS[key].annotation)
         return ConfigError(f"{where}: must be one of {', '.join(choices)}, got {value!r}.")
     return _type_problem(where, key, value)
 

@@ -8,9 +8,12 @@ a one-line message naming file, key and fix.
 from __future__ import annotations
 
 import types
+from dataclasses import field
 from typing import Annotated, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
 
 __all__ = [
     "BashPolicy",
@@ -18,6 +21,7 @@ __all__ = [
     "FindBackend",
     "GrepBackend",
     "HostConfig",
+    "HOST_KEYS",
     "HostKeyPolicy",
     "HostSettings",
     "JobsOnExit",
@@ -53,13 +57,17 @@ LocalPaths = Annotated[
 ]
 
 
-class HostSettings(BaseModel):
+# Strict: YAML's `port: "22"` or `compression: 1` is a mistake to report, not
+# to coerce. A dataclass (not a BaseModel), so dataclasses.replace/fields work.
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+@dataclass(frozen=True, kw_only=True, config=_STRICT)
+class HostSettings:
     """The keys of one entry under ``hosts:``. Only ``hostname`` is required.
 
     Each description is the key's line in docs/reference/config.md (generated).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     hostname: str = Field(
         description="address, or a Host alias from ~/.ssh/config (its HostName/User/Port/"
@@ -142,6 +150,7 @@ class HostSettings(BaseModel):
     )
 
 
+@dataclass(frozen=True, kw_only=True, config=_STRICT)
 class HostConfig(HostSettings):
     """A host to serve: its settings, its name, and which keys config.yaml set.
 
@@ -151,18 +160,19 @@ class HostConfig(HostSettings):
 
     name: str
     # The keys config.yaml set for this host: ssh_config fills in the others.
-    explicit: frozenset[str] = Field(default=frozenset(), repr=False)
+    explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
+# The keys of a host entry, as pydantic describes them (type, default, range).
+# (``vars``: mypy does not know the attribute pydantic adds to its dataclasses.)
+HOST_KEYS: dict[str, FieldInfo] = vars(HostSettings)["__pydantic_fields__"]
 # One line per key, for docs/reference/config.md (generated).
-KEY_HELP: dict[str, str] = {
-    key: info.description or "" for key, info in HostSettings.model_fields.items()
-}
+KEY_HELP: dict[str, str] = {key: info.description or "" for key, info in HOST_KEYS.items()}
 
 
 def type_words(key: str) -> str:
     """A key's type as docs/reference/config.md shows it (``str or None``)."""
-    annotation = HostSettings.model_fields[key].annotation
+    annotation = HOST_KEYS[key].annotation
     optional = get_origin(annotation) in (Union, types.UnionType)
     if optional:
         annotation = next(a for a in get_args(annotation) if a is not type(None))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cli
-from .host_settings import KEY_HELP, HostSettings, type_words
+from .host_settings import HOST_KEYS, KEY_HELP, type_words
 from .reference_code import ENV_HELP, cli_help, env_reads, error_sites, warning_texts
 from .schemas import TOOLS, input_schema
 
@@ -136,7 +136,7 @@ def config_reference(lang: str = "en") -> str:
         ],
     }
     out = [*text[lang], "|---|---|---|---|"]
-    for key, info in HostSettings.model_fields.items():
+    for key, info in HOST_KEYS.items():
         if info.is_required():
             default = "required" if lang == "en" else "必填"
         else:

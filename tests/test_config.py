@@ -126,19 +126,19 @@ def test_cli_config_errors_exit_2_without_traceback(args: list[str], needle: str
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_groups_are_read_as_names_or_patterns(tmp_path: Path) -> None:
-    text = "hosts:\n  gpu01: {hostname: x}\ngroups:\n  gpus:\n    - gpu[01-16]\n    - web1\n"
-    assert load_config(write(tmp_path, text)).groups == {"gpus": ["gpu[01-16]", "web1"]}
-    assert load_config(write(tmp_path, "hosts: {a: {hostname: x}}\n")).groups == {}
+def test_groups_are_kept_as_written_for_the_fleet_to_expand(tmp_path: Path) -> None:
+    text = "hosts:\n  gpu01: {hostname: x}\ngroups:\n  gpus:\n    - gpu[01-16]\n  one: 7\n"
+    assert load_config(write(tmp_path, text)).groups == {"gpus": ["gpu[01-16]"], "one": 7}
+    assert load_config(write(tmp_path, "hosts: {a: {hostname: x}}\ngroups:\n")).groups == {}
 
 
-def test_a_group_that_is_not_a_list_of_names_is_one_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "hosts:\n  a: {hostname: x}\ngroups:\n  gpus: gpu01\n")
+def test_groups_that_are_not_a_mapping_are_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "hosts:\n  a: {hostname: x}\ngroups: [a]\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value) == (
-        f"{path}:4: groups.gpus: must be a mapping of group names to lists of host names "
-        "or patterns (like gpu[01-16])."
+        f"{path}:3: 'groups' must be a mapping of group names to host lists, for example "
+        "'groups: {gpu: [gpu[01-08]]}'."
     )
 
 
