@@ -18,8 +18,11 @@ from pydantic.fields import FieldInfo
 __all__ = [
     "BashPolicy",
     "EditBackend",
+    "EditEngine",
     "FindBackend",
+    "GlobEngine",
     "GrepBackend",
+    "GrepEngine",
     "HostConfig",
     "HOST_KEYS",
     "HostKeyPolicy",
@@ -31,8 +34,12 @@ __all__ = [
 
 HostKeyPolicy = Literal["strict", "accept-new"]
 BashPolicy = Literal["auto", "allow", "deny"]  # auto: deny when read_only
-EditBackend = Literal["auto", "python3", "perl", "local"]
-GrepBackend = Literal["auto", "rg", "grep", "busybox"]
+# What a tool runs on the remote; "auto" in the config picks one by probing.
+EditEngine = Literal["python3", "perl", "local"]
+GrepEngine = Literal["rg", "grep", "busybox"]
+GlobEngine = Literal["rg", "gnu", "posix"]  # rg is never forced: find_backend is find's flavour
+EditBackend = Literal["auto", EditEngine]
+GrepBackend = Literal["auto", GrepEngine]
 FindBackend = Literal["auto", "gnu", "posix"]
 JobsOnExit = Literal["keep", "kill"]
 

@@ -30,6 +30,7 @@ import secrets
 from invoke.runners import Result
 
 from ..errors import ToolError
+from ..host_settings import GlobEngine, GrepEngine
 from .base import Runner, ToolOutput, ToolState, decode_text, run_template
 from .glob_to_find import find_filter
 from .guard import guard_values, raise_if_refused
@@ -108,7 +109,7 @@ def _split_absolute(pattern: str) -> tuple[str, str]:
     return (pattern[:cut] or "/"), pattern[cut + 1 :]
 
 
-def _glob_backend(state: ToolState, runner: Runner) -> str:
+def _glob_backend(state: ToolState, runner: Runner) -> GlobEngine:
     want = state.backends.get("find", "auto")
     if want != "auto":
         return want
@@ -268,7 +269,7 @@ def _busybox_records(body: bytes) -> bytes:
     return b"\n".join(lines)
 
 
-def _grep_backend(state: ToolState, runner: Runner) -> str:
+def _grep_backend(state: ToolState, runner: Runner) -> GrepEngine:
     want = state.backends.get("grep", "auto")
     has = state.remote_info(runner).has
     if want == "auto":
