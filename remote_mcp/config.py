@@ -15,6 +15,7 @@ when asked for, so a mistake in one entry never stops another being served.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
@@ -272,15 +273,12 @@ def _parse_host(name: str, spec: object, cfg: Config) -> HostConfig:
     return HostConfig(name=name, explicit=frozenset(given), **given)
 
 
-def _host_problem(exc: ValidationError, name: str, order: list[Any], cfg: Config) -> ConfigError:
+def _host_problem(exc: ValidationError, name: str, order: list[str], cfg: Config) -> ConfigError:
     """One line for the host entry's first mistake, in the file's key order
     (a missing hostname is reported after every key that is present)."""
-
-    def position(error: Any) -> int:
-        key = error["loc"][0] if error["loc"] else None
-        return order.index(key) if key in order else len(order)
-
-    error = min(exc.errors(), key=position)
+    keys = [str(error["loc"][0]) if error["loc"] else "" for error in exc.errors()]
+    ranks = [order.index(key) if key in order else len(order) for key in keys]
+    error = exc.errors()[ranks.index(min(ranks))]
     key = str(error["loc"][0])
     where = cfg.where(f"hosts.{name}.{key}")
     kind, value = error["type"], error["input"]
@@ -317,5 +315,5 @@ def _kind(key: str) -> str:
     return {"float": "int or number", "tuple[str, ...]": "list"}.get(words, words)
 
 
-def _names(hosts: dict[str, Any]) -> str:
+def _names(hosts: Iterable[str]) -> str:
     return ", ".join(sorted(hosts)) or "none"
