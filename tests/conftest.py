@@ -31,6 +31,7 @@ os.environ.pop("SSH_AUTH_SOCK", None)
 os.makedirs(os.path.join(TEST_HOME, ".ssh"), mode=0o700)
 atexit.register(shutil.rmtree, TEST_HOME, ignore_errors=True)
 
+import functools  # noqa: E402
 import inspect  # noqa: E402
 import re  # noqa: E402
 import shlex  # noqa: E402
@@ -55,15 +56,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that starts an sshd, through the fixture, by hand or as a
-    sandbox, so `-m "not sshd"` (``invoke test --fast``) runs the rest in seconds."""
-    starts = ("start_sshd(", '"sandbox"', "ensure_sandbox(")
+    """Mark every test that starts an sshd -- through the fixture, by hand, as a
+    sandbox or in a fixture of its own -- so `-m "not sshd"` (``invoke test
+    --fast``) runs the rest in seconds."""
     for item in items:
-        function = getattr(item, "function", None)
-        source = inspect.getsource(function) if function is not None else ""
-        by_hand = any(start in source for start in starts)
-        if "sshd" in getattr(item, "fixturenames", ()) or by_hand:
+        functions = [getattr(item, "function", None)]
+        info = getattr(item, "_fixtureinfo", None)
+        if info is not None:
+            functions += [d.func for defs in info.name2fixturedefs.values() for d in defs]
+        if "sshd" in getattr(item, "fixturenames", ()) or any(map(_starts_sshd, functions)):
             item.add_marker(pytest.mark.sshd)
+
+
+@functools.cache
+def _starts_sshd(function: object) -> bool:
+    try:
+        source = inspect.getsource(function)  # type: ignore[arg-type]
+    except (TypeError, OSError):
+        return False
+    return bool(_STARTS_SSHD.search(source))
+
+
+_STARTS_SSHD = re.compile(r"\bstart_\w*(?:sshd|fleet)\(|\bensure_sandbox\(|\"sandbox\"")
 
 
 # --------------------------------------------------------------------------

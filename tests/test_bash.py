@@ -110,7 +110,6 @@ def test_echo_is_one_remote_command_and_fast(session: Session, sh_state: ToolSta
     sent = (after[1] - before[1]) / rounds
     print(f"\nBash 'echo hi' on an open session: {elapsed * 1000:.2f} ms, "
           f"{sent:.0f} bytes sent per call (localhost)")  # fmt: skip
-    assert elapsed < 0.5
 
 
 def test_first_call_of_a_session_initialises_once(host_config: HostConfig) -> None:

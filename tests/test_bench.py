@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from remote_mcp import bench
 from remote_mcp.session import Session
 
@@ -22,6 +24,7 @@ def test_phase_timer_attributes_a_command_to_write_wait_and_remote(session: Sess
     assert sum(phases[k] for k in ("before", "write", "wait", "after")) <= row.median_ms + 1
 
 
+@pytest.mark.slow  # spawns the server several times: seconds, not milliseconds
 def test_cold_start_answers_initialize_and_measures_the_sdk_floor() -> None:
     figures = bench.cold_start(repeat=1)
     assert figures["initialize_ms"] > 0 and figures["import_mcp_ms"] > 0

@@ -228,7 +228,7 @@ def test_silent_host_fails_within_connect_timeout(sshd: SshdServer, tmp_path: Pa
         start = time.monotonic()
         with pytest.raises(Exception, match="accepted the connection but sent no SSH banner"):
             HostConnection(host).open()
-        assert time.monotonic() - start < 2 + 1
+        assert time.monotonic() - start < 2 + 5  # was 16 s: the banner wait follows the setting
         proc = run_cli("--config", str(config), "--host", "h", "--test")
         assert_one_failure_line(
             proc, f"127.0.0.1:{listener.port} accepted the connection but sent no SSH banner "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 
@@ -88,24 +89,30 @@ def test_exit_in_a_worker_command_does_not_kill_the_shell(shell: ShellChannel) -
     assert shell.generation == generation
 
 
-def test_pool_runs_calls_in_parallel(session: Session) -> None:
+def test_pool_runs_calls_in_parallel(session: Session, remote_dir: str) -> None:
+    """Three commands that each wait (bounded) until all three have started:
+    they can only all finish with "together" if they ran at the same time."""
     pool = ChannelPool(session.conn, size=3)
     try:
         pool.warm()
         before = session.stats.snapshot()[0]
         results: list[str] = []
-        started = time.monotonic()
+        barrier = shlex.quote(f"{remote_dir}/barrier")
+        command = (
+            f"mkdir -p {barrier}; mktemp {barrier}/XXXXXX >/dev/null; i=0; "
+            f'while [ "$(ls {barrier} | wc -l)" -lt 3 ] && [ $i -lt 200 ]; do '
+            "sleep 0.05; i=$((i + 1)); done; "
+            f'[ "$(ls {barrier} | wc -l)" -ge 3 ] && echo together || echo alone'
+        )
         threads = [
-            threading.Thread(target=lambda: results.append(pool.run("sleep 1; echo x").stdout))
+            threading.Thread(target=lambda: results.append(pool.run(command).stdout))
             for _ in range(3)
         ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        elapsed = time.monotonic() - started
-        assert results == ["x\n"] * 3
-        assert elapsed < 2.5, f"3 parallel 1 s commands took {elapsed:.1f} s"
+        assert results == ["together\n"] * 3
         assert session.stats.snapshot()[0] - before == 3
     finally:
         pool.close()
