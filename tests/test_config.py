@@ -119,8 +119,12 @@ def test_cli_config_errors_exit_2_without_traceback(args: list[str], needle: str
     """--test stops at a config error (serving does not: see test_config_errors_reach_the_agent)."""
     proc = subprocess.run(
         [sys.executable, "-m", "remote_mcp", *args, "--test"],
-        capture_output=True, text=True, env={**os.environ}, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

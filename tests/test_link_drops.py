@@ -67,7 +67,7 @@ def test_parallel_uploads_and_downloads_are_byte_exact(
                 f"{remote_dir}/u{i}.bin",
                 str(tmp_path / f"down{i}.bin"),
                 state=state,
-            )  # fmt: skip
+            )
             for i in range(4)
         ]
         for f in downs:
