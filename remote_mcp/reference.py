@@ -104,7 +104,7 @@ def config_reference(lang: str = "en") -> str:
             "",
             _other("config", lang),
             "",
-            "Generated from `remote_mcp/config.py` by `python -m remote_mcp.reference`.",
+            "Generated from `remote_mcp/host_settings.py` by `python -m remote_mcp.reference`.",
             "",
             "File: `--config PATH`, else `$REMOTE_MCP_CONFIG`, else "
             "`~/.config/remote-mcp/config.yaml` (optional: `--host` also takes a Host alias "
@@ -121,7 +121,7 @@ def config_reference(lang: str = "en") -> str:
             "",
             _other("config", lang),
             "",
-            "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/config.py` 生成；"
+            "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/host_settings.py` 生成；"
             "说明列保持代码中的英文原文。",
             "",
             "配置文件：`--config PATH`，否则 `$REMOTE_MCP_CONFIG`，否则 "
