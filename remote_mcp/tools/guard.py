@@ -19,11 +19,13 @@ description of the mode that tools/list and ``doctor`` show.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import HostConfig
 from ..errors import ToolError
-from .base import ToolState
+
+if TYPE_CHECKING:  # the server imports guard at start-up; tools.base loads later
+    from .base import ToolState
 
 __all__ = [
     "BASH_TOOLS",
