@@ -57,10 +57,22 @@ def sandbox(c: Context, stop: bool = False) -> None:
     c.run(f"{sys.executable} -m remote_mcp sandbox{' --stop' if stop else ''}", pty=False)
 
 
-@task(help={"delay_ms": "one-way delay added by the proxy (RTT = 2x)", "out": "report file"})
-def bench(c: Context, delay_ms: int = 50, out: str = "bench-report.md") -> None:
+@task(
+    help={
+        "delay_ms": "one-way delay added by the proxy (RTT = 2x)",
+        "out": "report file",
+        "fleet": "measure one call on 1-100 hosts instead (remote_mcp.bench_fleet)",
+    }
+)
+def bench(
+    c: Context, delay_ms: int = 50, out: str = "bench-report.md", fleet: bool = False
+) -> None:
     """Measure round trips, latency and bytes per tool; write a Markdown report.
 
     First over an emulated slow link, then over plain loopback (remote work alone).
+    With --fleet: one call on 1, 10, 50 and 100 hosts at 50 ms RTT instead.
     """
+    if fleet:
+        c.run(f"{sys.executable} -m remote_mcp.bench_fleet --out {out}")
+        return
     c.run(f"{sys.executable} -m remote_mcp.bench --delay-ms {delay_ms} 0 --out {out}")

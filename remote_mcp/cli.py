@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         "over SSH. Without a subcommand it serves --host over stdio.",
     )
     parser.add_argument("--host", help=HOST_HELP)
+    parser.add_argument(
+        "--group",
+        help="serve every host of this group from config.yaml's 'groups:' as one server "
+        "(each tool gets a 'hosts' argument)",
+    )
     parser.add_argument("--config", help=CONFIG_HELP)
     parser.add_argument(
         "--test",
@@ -136,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor import run_doctor
 
         return run_doctor(getattr(args, "host", None), getattr(args, "config", None))
+    if args.group is not None:
+        return _serve_group(args)
     try:
         config = load_config(args.config)
         host = config.host(args.host)
@@ -150,6 +157,33 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(host, config_file=config.path)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _serve_group(args: argparse.Namespace) -> int:
+    """``--group NAME``: one server for the group; a config mistake is served
+    as the answer to every tool call, as for ``--host``."""
+    from .fleet_config import group_hosts
+    from .fleet_server import serve_group
+
+    if args.host is not None or args.test:
+        print(
+            "remote-mcp: --group serves a group; it cannot be combined with --host or --test.",
+            file=sys.stderr,
+        )
+        return 2
+    config_file = None
+    try:
+        config = load_config(args.config)
+        config_file = config.path
+        hosts, error = group_hosts(config, args.group), None
+    except ConfigError as err:
+        print(f"remote-mcp: {err}", file=sys.stderr)
+        hosts, error = [], str(err)
+    try:
+        serve_group(args.group, hosts, config_error=error, config_file=config_file)
     except KeyboardInterrupt:
         pass
     return 0

@@ -7,6 +7,7 @@ imports this module in its background connect thread.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +17,9 @@ from .config import HostConfig
 from .session import Session
 from .tools import bash, bash_jobs, edit, feedback, files, search, transfer
 from .tools.base import ToolOutput, ToolState
+from .tools.transfer import private_local_paths
 
-__all__ = ["HANDLERS", "CallEnv", "Handler"]
+__all__ = ["HANDLERS", "CallEnv", "Handler", "make_state"]
 
 
 @dataclass
@@ -34,6 +36,25 @@ class CallEnv:
 
 
 Handler = Callable[[CallEnv, Any], ToolOutput]
+
+
+def make_state(host: HostConfig, config_file: str | os.PathLike[str] | None) -> ToolState:
+    """A host's fresh tool state: its guards, backends and start directory."""
+    return ToolState(
+        host_name=host.name,
+        cwd=host.cwd,
+        read_only=host.read_only,
+        allowed_paths=host.allowed_paths,
+        bash=host.bash,
+        local_paths=host.local_paths,
+        private_local=private_local_paths(config_file),
+        backends={
+            "edit": host.edit_backend,
+            "grep": host.grep_backend,
+            "find": host.find_backend,
+        },
+    )
+
 
 HANDLERS: dict[str, Handler] = {
     "Read": lambda env, a: files.read(env.session, a.file_path, a.offset, a.limit, state=env.state),

@@ -112,7 +112,15 @@ def config_reference(lang: str = "en") -> str:
             "Keys set here win over ~/.ssh/config; unset ones come from it (HostName, User, "
             "Port, IdentityFile, ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, "
             "ConnectTimeout, ServerAliveInterval, Compression), then from the defaults below.",
-            "Top level: `hosts:` (a mapping of names to the keys below) and `default_host:`.",
+            "Top level: `hosts:` (a mapping of names to the keys below), `default_host:` and "
+            "`groups:`.",
+            "",
+            "`groups:` maps a group name to its members, served as one server by `--group NAME` "
+            "([run on many hosts at once](../how-to/run-on-many-hosts.md)). A member is a name "
+            "`--host` accepts (an entry of `hosts:`, a Host alias of ~/.ssh/config, "
+            "`user@host[:port]`) or a host pattern: `gpu[01-16]`, `web[1-3,7]`, "
+            "`rack[1-2]-node[01-04]` (at most 10,000 names). A single pattern may stand for the "
+            "list; quote patterns inside a flow list: `groups: {gpu: ['gpu[01-16]', login1]}`.",
             "",
             "| key | type | default | meaning |",
         ],
@@ -130,7 +138,14 @@ def config_reference(lang: str = "en") -> str:
             "这里设置的键优先于 ~/.ssh/config；未设置的键取自 ~/.ssh/config（HostName、User、"
             "Port、IdentityFile、ProxyJump、UserKnownHostsFile、StrictHostKeyChecking、"
             "ConnectTimeout、ServerAliveInterval、Compression），再取下表中的默认值。",
-            "顶层：`hosts:`（主机名到下列键的映射）和 `default_host:`。",
+            "顶层：`hosts:`（主机名到下列键的映射）、`default_host:` 和 `groups:`。",
+            "",
+            "`groups:` 把组名映射到它的成员，由 `--group NAME` 作为一个服务器提供"
+            "（[同时在多台主机上运行](../how-to/run-on-many-hosts.zh.md)）。成员可以是 `--host` "
+            "接受的名称（`hosts:` 中的条目、~/.ssh/config 中的 Host 别名、`user@host[:port]`），"
+            "也可以是主机模式：`gpu[01-16]`、`web[1-3,7]`、`rack[1-2]-node[01-04]`"
+            "（最多 10,000 个名称）。单个模式可以代替整个列表；在流式列表中要给模式加引号："
+            "`groups: {gpu: ['gpu[01-16]', login1]}`。",
             "",
             "| 键 | 类型 | 默认值 | 含义 |",
         ],

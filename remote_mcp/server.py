@@ -50,6 +50,7 @@ from .schemas import TOOLS, format_validation_error, tool_definitions
 from .tools.guard import BASH_TOOLS, check_bash, check_writable, hidden_tools, mode_note
 
 if TYPE_CHECKING:  # imported for real in the connect thread (cold start)
+    from .fleet_calls import GroupCall
     from .handlers import CallEnv
     from .session import Session
     from .tools.base import ToolOutput, ToolState
@@ -84,7 +85,7 @@ class RemoteServer:
         self._notices_lock = threading.Lock()
         self._connect_lock = threading.Lock()
         # Calls running now, by id: every exit path stops their remote commands.
-        self._inflight: dict[int, CallEnv] = {}
+        self._inflight: dict[int, CallEnv | GroupCall] = {}
         self.hidden = hidden_tools(host)
         self.tools = [
             types.Tool(
@@ -110,26 +111,11 @@ class RemoteServer:
         client's ``initialize`` is answered (a call that comes first waits)."""
         with self._runtime_lock:
             if self._runtime is None:
+                from .handlers import make_state
                 from .session import Session
-                from .tools.base import ToolState
-                from .tools.transfer import private_local_paths
 
-                host = self.host
-                state = ToolState(
-                    host_name=host.name,
-                    cwd=host.cwd,
-                    read_only=host.read_only,
-                    allowed_paths=host.allowed_paths,
-                    bash=host.bash,
-                    local_paths=host.local_paths,
-                    private_local=private_local_paths(self.config_file),
-                    backends={
-                        "edit": host.edit_backend,
-                        "grep": host.grep_backend,
-                        "find": host.find_backend,
-                    },
-                )
-                self._runtime = (Session(host), state)
+                state = make_state(self.host, self.config_file)
+                self._runtime = (Session(self.host), state)
             return self._runtime
 
     @property
@@ -261,25 +247,7 @@ class RemoteServer:
         def attempt() -> ToolOutput:
             if spec.open_world:
                 self.wait_connected()
-            try:
-                return handler(env, args)
-            except CommandDetached as detached:
-                # The Bash command runs on, detached: calling again re-attaches
-                # to the same run (its rest of output and status), never re-runs it.
-                try:
-                    return handler(env, args)
-                except SessionError as exc:  # the link is still down
-                    raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
-            except ConnectionLost:
-                if not spec.read_only:
-                    # Never re-run a change blindly: its precondition (content
-                    # hash) makes a deliberate retry safe instead.
-                    raise ToolError(
-                        f"The SSH connection to {self.host.name} dropped while {name} was "
-                        "running, so the change may or may not have been applied. Check the "
-                        "current state (Read, FileStat or Bash) before repeating it."
-                    ) from None
-            return handler(env, args)  # read-only: reconnect and answer
+            return run_handler(env, name, args)
 
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
 
@@ -363,6 +331,34 @@ class RemoteServer:
 
     def close(self) -> None:
         self.session.close()
+
+
+def run_handler(env: CallEnv, name: str, args: Any) -> ToolOutput:
+    """Run the tool's handler once the host is connected, with the policy for a
+    dropped link: re-attach to a detached Bash command, answer a read-only call
+    after reconnecting, and never re-run a change blindly."""
+    from .handlers import HANDLERS
+
+    handler = HANDLERS[name]
+    try:
+        return handler(env, args)
+    except CommandDetached as detached:
+        # The Bash command runs on, detached: calling again re-attaches
+        # to the same run (its rest of output and status), never re-runs it.
+        try:
+            return handler(env, args)
+        except SessionError as exc:  # the link is still down
+            raise ToolError(f"{detached} Reconnecting failed: {describe(exc)}") from exc
+    except ConnectionLost:
+        if not TOOLS[name].read_only:
+            # Never re-run a change blindly: its precondition (content
+            # hash) makes a deliberate retry safe instead.
+            raise ToolError(
+                f"The SSH connection to {env.host.name} dropped while {name} was "
+                "running, so the change may or may not have been applied. Check the "
+                "current state (Read, FileStat or Bash) before repeating it."
+            ) from None
+    return handler(env, args)  # read-only: reconnect and answer
 
 
 def _quietly(hook: Callable[[], None]) -> None:

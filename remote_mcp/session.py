@@ -93,6 +93,9 @@ class Session:
         self._generation = 0  # the connection generation the pool belongs to
         self._idle_sftp: list[tuple[int, paramiko.SFTPClient]] = []
 
+    def __repr__(self) -> str:  # what a fabric GroupResult shows for its keys
+        return f"<Session host={self.host.name!r}>"
+
     @property
     def stats(self) -> TransferStats:
         """Commands run and bytes on the wire (tests and benchmarks read these)."""

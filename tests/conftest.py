@@ -41,7 +41,14 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from remote_mcp.testing import SshdServer, remote_exec, start_sshd  # noqa: E402
+from remote_mcp.testing import (  # noqa: E402
+    Fleet,
+    SshdError,
+    SshdServer,
+    remote_exec,
+    start_fleet,
+    start_sshd,
+)
 
 # --------------------------------------------------------------------------
 # 2. Markers
@@ -217,6 +224,27 @@ class RemoteHelper:
 def remote(sshd: SshdServer) -> RemoteHelper:
     """Helper to read and change remote state without going through the product code."""
     return RemoteHelper(sshd)
+
+
+FLEET_SIZE = 20
+# Each fleet node mounts its own tmpfs here (one path, as on many hosts).
+FLEET_AREA = Path(f"/tmp/remote-mcp-fleet-area-{os.getpid()}")
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """20 sshds that pass for distinct hosts ``node01``..``node20`` (see
+    `remote_mcp.testing.fleet`): serve them with ``--config
+    fleet.config_path --group fleet``. Tests must leave every node running
+    and its files as they found them: the fleet is shared by the session."""
+    try:
+        nodes = start_fleet(tmp_path_factory.mktemp("fleet"), FLEET_SIZE, isolated_root=FLEET_AREA)
+    except SshdError as exc:
+        if in_ci() or os.geteuid() == 0:
+            raise
+        pytest.skip(f"the fleet needs mount namespaces: {exc}")
+    with nodes:
+        yield nodes
 
 
 # --------------------------------------------------------------------------

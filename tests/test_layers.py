@@ -15,7 +15,14 @@ PACKAGE = Path(remote_mcp.__file__).parent
 # libraries belong to the session layer below it.
 FORBIDDEN_IN_TOOLS = {"remote_mcp.shell", "remote_mcp.connection", "paramiko", "fabric"}
 # The session layer and templates never reach up into tools/ or the server.
-SESSION_LAYER = ("bash_shell.py", "session.py", "shell/*.py", "connection.py", "templates.py")
+SESSION_LAYER = (
+    "bash_shell.py",
+    "session.py",
+    "shell/*.py",
+    "connection.py",
+    "templates.py",
+    "fleet.py",
+)
 FORBIDDEN_IN_SESSION_LAYER = {"remote_mcp.tools", "remote_mcp.server", "mcp"}
 
 

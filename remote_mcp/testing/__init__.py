@@ -21,14 +21,18 @@ What is here:
 * `LinkProxy`: a TCP proxy that adds latency and injects faults (cut, stall,
   refuse), because ``tc netem`` is not available everywhere and tests of
   reconnect logic need a link they can break on purpose.
+* `start_fleet` / `Fleet`: many such servers at once, each in namespaces of
+  its own (files, ``/etc/hostname``, ``hostname`` where permitted), with the
+  config and ssh_config that name them ``node01``... for group tests.
 * `free_port`.
 
 Nothing in this package imports other remote_mcp modules: the helpers must
 stay usable when the product code under test is broken.
 
 Modules: `sshd` (`start_sshd`, `SshdServer`), `sshd_setup` (its keys, config
-and readiness checks), `flavours`, `hostile` (`start_hostile_login_sshd`),
-`remote` (`remote_exec`, `wait_until`) and `link_proxy` (`LinkProxy`). Import
+and readiness checks), `fleet` (`start_fleet`, `Fleet`), `flavours`, `hostile`
+(`start_hostile_login_sshd`), `remote` (`remote_exec`, `wait_until`) and
+`link_proxy` (`LinkProxy`). Import
 the names from ``remote_mcp.testing`` itself; the module split may change.
 
 .. versionadded:: 0.1
@@ -37,6 +41,7 @@ the names from ``remote_mcp.testing`` itself; the module split may change.
 from __future__ import annotations
 
 from remote_mcp.testing.flavours import FLAVOURS
+from remote_mcp.testing.fleet import Fleet, start_fleet
 from remote_mcp.testing.hostile import HostileLogin, start_hostile_login_sshd
 from remote_mcp.testing.link_proxy import LinkProxy
 from remote_mcp.testing.remote import remote_exec, wait_until
@@ -46,12 +51,14 @@ from remote_mcp.testing.sshd_setup import SSHD, SshdError, free_port
 __all__ = [
     "FLAVOURS",
     "SSHD",
+    "Fleet",
     "HostileLogin",
     "LinkProxy",
     "SshdError",
     "SshdServer",
     "free_port",
     "remote_exec",
+    "start_fleet",
     "start_hostile_login_sshd",
     "start_sshd",
     "wait_until",

@@ -36,6 +36,7 @@ from remote_mcp.testing.sshd_setup import (
     _probe_isolation,
     _run,
     _tail,
+    _uts_permitted,
     _wait_ready,
     _write_config,
     free_port,
@@ -76,6 +77,10 @@ class SshdServer:
     """The remote flavour (see `remote_mcp.testing.flavours`)."""
     other_user: str | None = None
     """An unprivileged account that may also log in with ``client_key`` (see `start_sshd`)."""
+    hostname: str | None = None
+    """The remote's own name (see `start_sshd`): ``/etc/hostname`` reads it."""
+    own_uts: bool = False
+    """True when the ``hostname`` command also prints `hostname` (a UTS namespace)."""
     _keys_dir: Path | None = field(default=None, repr=False)
     _remove_root: bool = field(default=False, repr=False)
     _client: paramiko.SSHClient | None = field(default=None, init=False, repr=False)
@@ -137,6 +142,8 @@ def start_sshd(
     detach: bool = False,
     flavour: str = "bash",
     other_user: str | None = None,
+    hostname: str | None = None,
+    die_with_parent: bool | None = None,
 ) -> SshdServer:
     """Start a throwaway OpenSSH server on 127.0.0.1 and wait until it answers.
 
@@ -166,6 +173,18 @@ def start_sshd(
     with ``client_key``, creating it (with a group of its own, home ``/tmp``)
     if it does not exist: tests of permissions need a user that root's
     privileges do not hide. Not root: ignored, and ``other_user`` stays None.
+
+    ``hostname`` (with isolation) gives the remote a name of its own, as a
+    fleet of test hosts needs: inside its namespace ``/etc/hostname`` reads
+    that name (a file of ``workdir`` mounted over it, when the local system
+    has the file) and, where a UTS namespace is permitted (root, most CI
+    containers), the ``hostname`` command prints it too; `SshdServer.own_uts`
+    says which. The local machine's name is untouched.
+
+    sshd is killed with this process (PR_SET_PDEATHSIG) unless ``detach``.
+    That signal follows the *thread* that started it, so by default it is
+    set only from the main thread; ``die_with_parent=True`` says the calling
+    thread outlives the server (a pool kept until the servers stop).
 
     Raises `SshdError` (with the tail of the log) when sshd does not come up.
     """
@@ -219,6 +238,13 @@ def start_sshd(
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             print(message, file=sys.stderr)
 
+    uts = isolated and hostname is not None and _uts_permitted()
+    binds = _bind_args(setup.busybox_over)
+    marked = isolated and hostname is not None and Path("/etc/hostname").is_file()
+    if marked:
+        marker = workdir / "etc-hostname"
+        marker.write_text(f"{hostname}\n")
+        binds += [str(marker), "/etc/hostname"]
     log_path = workdir / "sshd.log"
     last_error = ""
     for _attempt in range(3):
@@ -230,26 +256,32 @@ def start_sshd(
             argv = [
                 "unshare",
                 "--mount",
+                *(["--uts"] if uts else []),
                 "--propagation",
                 "private",
                 "sh",
                 "-c",
                 'mount -t tmpfs -o mode=1777 tmpfs "$1" || exit 1\n'
-                "sshd=$2 config=$3\n"
-                "shift 3\n"
-                # SOURCE TARGET pairs: a flavour's programs over the system's.
+                "sshd=$2 config=$3 name=$4\n"
+                "shift 4\n"
+                'if [ -n "$name" ]; then hostname "$name" || exit 1; fi\n'
+                # SOURCE TARGET pairs: a flavour's programs over the system's,
+                # the hostname marker over /etc/hostname.
                 'while [ $# -gt 1 ]; do mount --bind "$1" "$2" || exit 1; shift 2; done\n'
                 'exec "$sshd" -D -e -f "$config"',
                 "sh",
                 str(isolated_root),
                 SSHD,
                 str(config),
-                *_bind_args(setup.busybox_over),
+                hostname if uts and hostname is not None else "",
+                *binds,
             ]
         else:
             argv = [SSHD, "-D", "-e", "-f", str(config)]
         # PDEATHSIG fires when the parent *thread* exits, so only use it from the main thread.
         in_main = threading.current_thread() is threading.main_thread() and not detach
+        if die_with_parent is not None:
+            in_main = die_with_parent and not detach
         with open(log_path, "wb") as log:
             # unshare and sh exec, so the Popen pid is sshd itself: terminate() reaches it.
             proc = subprocess.Popen(
@@ -276,6 +308,8 @@ def start_sshd(
                 config_path=config,
                 flavour=flavour,
                 other_user=other_user if keys_dir is not None else None,
+                hostname=hostname if marked or uts else None,
+                own_uts=uts,
                 _keys_dir=keys_dir,
                 _remove_root=remove_root,
             )

@@ -6,6 +6,7 @@ Nothing here imports other remote_mcp modules (see `remote_mcp.testing`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pwd
 import shutil
@@ -112,11 +113,13 @@ MaxStartups 64
     return config
 
 
+@functools.cache
 def _probe_isolation(root: Path) -> str | None:
     """Return None if a private tmpfs can be mounted over ``root``, else why not.
 
     A dry run in a throwaway namespace: cheaper and clearer than telling a
-    failed mount apart from a failed sshd afterwards.
+    failed mount apart from a failed sshd afterwards. Asked once per root:
+    a fleet starts many servers over the same one.
     """
     if shutil.which("unshare") is None:
         return "the unshare command is not installed"
@@ -143,6 +146,24 @@ def _probe_isolation(root: Path) -> str | None:
     if proc.returncode != 0:
         return f"unshare/mount failed (rc {proc.returncode}): {proc.stderr.strip()}"
     return None
+
+
+@functools.cache
+def _uts_permitted() -> bool:
+    """Whether this process may give a child its own hostname (a UTS
+    namespace: root, or a container that allows it). Asked once."""
+    if shutil.which("unshare") is None or shutil.which("hostname") is None:
+        return False
+    try:
+        proc = subprocess.run(
+            ["unshare", "--uts", "hostname", "remote-mcp-uts-probe"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
 
 
 def _authorize_other_user(user: str, client_key: Path) -> Path | None:
