@@ -1,0 +1,126 @@
+"""Peak local memory (RSS) of big answers, for ``python -m remote_mcp.bench``:
+a whole Read of a 259 MB file and Greps deep into it, measured on this
+process while the answer is built."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import HostConfig
+from .session import Session
+from .templates import render
+from .testing import remote_exec, start_sshd
+from .tools.base import ToolState
+
+__all__ = ["MemoryRow", "memory", "memory_report"]
+
+
+@dataclass
+class MemoryRow:
+    what: str
+    peak_mb: float  # peak RSS during the call, above the RSS before it
+    received: int
+    seconds: float
+    outcome: str
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _peak_during(fn: Callable[[], Any]) -> tuple[float, str, float]:
+    """Peak RSS growth (MB) while ``fn`` runs: VmHWM reset through
+    /proc/self/clear_refs (Linux), so each call is measured on its own."""
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _rss_kb("VmRSS")
+    start = time.perf_counter()
+    try:
+        out = fn()
+        outcome = f"{len(out.text)} chars returned"
+    except Exception as exc:  # a refusal is an outcome here
+        outcome = f"refused: {str(exc)[:60]}..."
+    seconds = time.perf_counter() - start
+    return (_rss_kb("VmHWM") - before) / 1024, outcome, seconds
+
+
+def memory() -> list[MemoryRow]:
+    """Big answers on plain loopback: peak local RSS and bytes received."""
+    from .tools import files, search
+
+    with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
+        server = start_sshd(Path(tmp) / "sshd")
+        known = Path(tmp) / "known_hosts"
+        known.write_text(server.known_hosts_line)
+        host = HostConfig(
+            name="bench",
+            hostname="127.0.0.1",
+            port=server.port,
+            user=server.user,
+            key_path=str(server.client_key),
+            known_hosts=str(known),
+        )
+        area = f"{tmp}/area"
+        rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area, huge=True), 300)
+        assert rc == 0, err
+        session = Session(host)
+        try:
+            info = session.connect()
+            state = ToolState(host_name="bench", info=info, cwd=area)
+            big = f"{area}/numbers.txt"
+            calls: list[tuple[str, Callable[[], Any]]] = [
+                ("Read of a 259 MB file (whole)", lambda: files.read(session, big, state=state)),
+                (
+                    "Read of a 259 MB file, offset 1, limit 1000000",
+                    lambda: files.read(session, big, offset=1, limit=1_000_000, state=state),
+                ),
+                (
+                    'Grep "." content, offset 29000000, head_limit 3 (259 MB file)',
+                    lambda: search.grep(
+                        session,
+                        ".",
+                        big,
+                        output_mode="content",
+                        offset=29_000_000,
+                        head_limit=3,
+                        state=state,
+                    ),
+                ),
+                (
+                    'Grep "." content, no limit (259 MB file)',
+                    lambda: search.grep(session, ".", big, output_mode="content", state=state),
+                ),
+            ]
+            rows = []
+            for what, fn in calls:
+                before = session.stats.snapshot()[2]
+                peak, outcome, seconds = _peak_during(fn)
+                received = session.stats.snapshot()[2] - before
+                rows.append(MemoryRow(what, peak, received, seconds, outcome))
+            return rows
+        finally:
+            session.close()
+            server.stop()
+
+
+def memory_report(rows: list[MemoryRow]) -> str:
+    lines = [
+        "# Peak local memory of big answers",
+        "",
+        "Plain loopback. Peak RSS of the process running the tool (as the server runs it),",
+        "above its RSS before the call; bytes received on the SSH socket.",
+        "",
+        "| call | peak RSS growth MB | bytes recv | seconds | outcome |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        outcome = r.outcome.replace("|", "/").replace("\n", " ")
+        lines.append(f"| {r.what} | {r.peak_mb:.1f} | {r.received} | {r.seconds:.1f} | {outcome} |")
+    return "\n".join(lines) + "\n"
