@@ -25,6 +25,7 @@ __all__ = [
     "ConnectError",
     "AuthError",
     "CallCancelled",
+    "CommandFailed",
     "ConnectionLost",
     "HostKeyError",
     "RemoteMCPError",
@@ -47,6 +48,16 @@ class ConfigError(RemoteMCPError):
 
 class ToolError(RemoteMCPError):
     """A tool call failed; `str(err)` is exactly what the agent is shown."""
+
+
+class CommandFailed(ToolError):
+    """A Bash command that failed by Claude Code's rules (non-zero exit, timeout,
+    interrupt): the agent sees its text as an error; a group server shows it
+    with the other hosts' results, grouped by ``exit_code``."""
+
+    def __init__(self, text: str, exit_code: int | None) -> None:
+        super().__init__(text)
+        self.exit_code = exit_code
 
 
 class SessionError(RemoteMCPError):

@@ -22,7 +22,7 @@ from typing import Any
 
 from .call_gate import CALL_GATE, CallGate, call_cancel_hooks, call_stoppable
 from .config import HostConfig
-from .errors import RemoteMCPError, SessionError, ToolError, describe
+from .errors import CommandFailed, RemoteMCPError, SessionError, ToolError, describe
 from .fleet import DEFAULT_MAX_PARALLEL, SessionGroup
 from .handlers import CallEnv, make_state
 from .hostlist import HostPatternError, compress, expand
@@ -235,6 +235,8 @@ class Fleet:
                 (check_bash if name in BASH_TOOLS else check_writable)(state, name)
             self._ready(session)
             output = run_handler(env, name, args)
+        except CommandFailed as err:  # a Bash command's own failure is its output
+            return HostOutcome(host.name, str(err), exit_code=err.exit_code), None
         except SessionError as err:
             return HostOutcome(host.name, "", failure=_line(describe(err))), None
         except RemoteMCPError as err:

@@ -58,6 +58,19 @@ def test_same_output_is_listed_once_and_different_outputs_apart(
         assert different.count(name) == 2, different
 
 
+def test_failing_commands_are_grouped_by_exit_code_not_listed_as_failures(
+    nodes: FleetRuntime,
+) -> None:
+    """A Bash command that exits non-zero is that host's answer (Claude Code's
+    "Exit code N" text), grouped with the hosts that gave the same one."""
+    command = "echo same; exit $(( $(hostname | tr -dc 0-9 | sed 's/^0*//') % 2 + 3 ))"
+    text = call(nodes, "Bash", {"command": command}).text
+    headers = [line for line in text.splitlines() if line.startswith("==")]
+    assert len(headers) == 2, text
+    assert sorted(h.split("exit code ")[1].rstrip(" =") for h in headers) == ["3", "4"], text
+    assert "failed" not in text.splitlines()[0], text
+
+
 def test_hosts_selects_members_and_a_stranger_is_refused(nodes: FleetRuntime) -> None:
     out = call(nodes, "Bash", {"command": "echo picked", "hosts": ["node0[2-3]"]})
     assert list(out.structured["hosts"]) == ["node02", "node03"]

@@ -57,7 +57,7 @@ from typing import Protocol
 
 from ..bash_foreground import RunOutcome, Stream
 from ..bash_jobs import ForeignJob, JobKill, JobListing, JobRead, JobStart
-from ..errors import ToolError
+from ..errors import CommandFailed, ToolError
 from .base import ToolOutput, ToolState
 from .guard import check_bash
 
@@ -261,7 +261,8 @@ def _format(command: str, outcome: RunOutcome, timeout_ms: float) -> ToolOutput:
         note = f"Command timed out after {format_duration(timeout_ms)}"
         stderr = note + ("\n" + stderr if stderr else "")
     if o.timed_out or o.interrupted or _is_error(command, o.exit_code):
-        raise ToolError(_failure_text(o, stderr))
+        code = None if o.timed_out or o.interrupted else o.exit_code
+        raise CommandFailed(_failure_text(o, stderr), code)
     if o.exit_code:  # a non-error exit, e.g. grep's 1: Claude Code keeps the reading aside
         structured["return_code_interpretation"] = _NON_ERROR_EXIT_1[command.split()[0]]
     merged = o.stdout.rstrip() + "\n" + stderr.rstrip() + "\n"
