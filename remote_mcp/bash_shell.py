@@ -141,7 +141,7 @@ class BashShell:
             stopper = ShellChannel(self.session.conn, subshell=True)
             try:
                 stopper.run(script, warn=True, timeout=STOP_TIMEOUT_S)
-            except Exception:  # noqa: BLE001 - shutdown must go on whatever the remote does
+            except Exception:  # shutdown must go on whatever the remote does
                 log.debug("Bash shell shutdown on %s failed", self.host_name, exc_info=True)
             finally:
                 stopper.close()

@@ -45,7 +45,7 @@ def peak_during(fn: Callable[[], Any]) -> tuple[float, str, float]:
     try:
         out = fn()
         outcome = f"{len(out.text)} chars returned"
-    except Exception as exc:  # noqa: BLE001 - a refusal is an outcome here
+    except Exception as exc:
         outcome = f"refused: {str(exc)[:60]}..."
     seconds = time.perf_counter() - start
     return (_rss_kb("VmHWM") - before) / 1024, outcome, seconds

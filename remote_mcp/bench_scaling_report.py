@@ -90,6 +90,10 @@ def table(points: list[Point], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ms(point: Point) -> float:
+    return point.ms
+
+
 def plot(points: list[Point], path: Path) -> str:
     """Draw every section's curves (log-log) into ``path``; say what was done."""
     try:
@@ -114,7 +118,7 @@ def plot(points: list[Point], path: Path) -> str:
                 continue
             mine = sorted((p for p in points if p.series == series), key=lambda p: p.x)
             if mine:
-                get = y_of.get(metric, lambda p: p.ms)
+                get = y_of.get(metric, _ms)
                 ax.plot([p.x for p in mine], [get(p) for p in mine], marker="o", label=heading)
         ax.set_xscale("log")
         ax.set_yscale("log" if metric == "ms" else "linear")

@@ -2,7 +2,9 @@
 
 The file is small and hand-edited, so every mistake (unknown key, wrong type,
 missing host) gets one message that names the file, the key and what to do,
-instead of a traceback from deep inside an SSH connect.
+instead of a traceback from deep inside an SSH connect. The pydantic models
+(host_settings.py for a host's keys) are the one description of the keys;
+`_host_problem` turns pydantic's first error into that message.
 
 Lookup order: ``--config PATH``, then ``$REMOTE_MCP_CONFIG``, then
 ``~/.config/remote-mcp/config.yaml`` (optional: without it, ``--host`` names an
@@ -13,71 +15,60 @@ when asked for, so a mistake in one entry never stops another being served.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from .errors import ConfigError
+from .host_settings import HOST_KEYS, HostConfig, HostSettings, type_words
 
-__all__ = ["Config", "HostConfig", "config_path", "default_config_path", "load_config"]
-
-HOST_KEY_POLICIES = ("strict", "accept-new")
-
-
-@dataclass(frozen=True)
-class HostConfig:
-    """One entry under ``hosts:``. Only ``hostname`` is required.
-
-    ``hostname`` may be an alias from ``~/.ssh/config``; its HostName, User,
-    Port, IdentityFile and ProxyJump then apply unless set here.
-    """
-
-    name: str
-    hostname: str
-    user: str | None = None
-    port: int | None = None
-    key_path: str | None = None
-    proxy_jump: str | None = None
-    # An extra known_hosts file (like ssh's UserKnownHostsFile); accept-new
-    # records new keys there instead of ~/.ssh/known_hosts.
-    known_hosts: str | None = None
-    compression: bool = True
-    keepalive_s: float = 15.0
-    connect_timeout_s: float = 15.0
-    op_timeout_s: float = 120.0
-    host_key_policy: str = "strict"
-    read_only: bool = False
-    allowed_paths: tuple[str, ...] = ()
-    bash: str = "auto"  # auto | allow | deny (auto: deny when read_only)
-    local_paths: tuple[str, ...] = ()
-    cwd: str | None = None
-    # Which remote helpers the tools may use; "auto" detects. Forcing a fallback
-    # is how tests cover the paths a minimal remote would take.
-    edit_backend: str = "auto"  # auto | python3 | perl | local
-    grep_backend: str = "auto"  # auto | rg | grep | busybox
-    find_backend: str = "auto"  # auto | gnu | posix
-    workers: int = 3
-    # What a clean exit of the server does to its running background jobs.
-    jobs_on_exit: str = "keep"  # keep | kill
-    # The keys config.yaml set for this host: ssh_config fills in the others.
-    explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+__all__ = [
+    "Config",
+    "HostConfig",
+    "HostSettings",
+    "config_path",
+    "default_config_path",
+    "load_config",
+]
 
 
-@dataclass(frozen=True)
-class Config:
-    """The config file, read but not yet validated per host: a bad entry for
-    one host must not stop another host from being served."""
+def _mapping_or_empty(value: object) -> object:
+    """``hosts:``/``groups:`` left empty means none; YAML may give names as numbers."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(name): spec for name, spec in value.items()}
+    return value
+
+
+def _text_or_none(value: object) -> object:
+    return None if value is None else str(value)
+
+
+class ConfigFile(BaseModel):
+    """The top level of config.yaml. Each host entry stays raw here and is
+    checked when it is asked for: a bad entry for one host must not stop
+    another host from being served."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hosts: Annotated[dict[str, Any], BeforeValidator(_mapping_or_empty)] = {}
+    default_host: Annotated[str | None, BeforeValidator(_text_or_none)] = None
+    # ``groups:`` as written: group name -> host names or patterns (``gpu[01-16]``);
+    # each group is checked and expanded when it is asked for, like a host.
+    groups: Annotated[dict[str, Any], BeforeValidator(_mapping_or_empty)] = {}
+
+
+class Config(ConfigFile):
+    """The config file, read but not yet validated per host."""
 
     path: Path
-    hosts: dict[str, Any] = field(default_factory=dict)
-    default_host: str | None = None
-    # ``groups:`` as written (fleet_config.py checks and expands a group when asked).
-    groups: dict[str, Any] = field(default_factory=dict)
     exists: bool = True
     # "hosts.NAME" / "hosts.NAME.KEY" -> 1-based line, for messages.
-    lines: dict[str, int] = field(default_factory=dict, compare=False)
+    lines: dict[str, int] = {}
 
     def where(self, dotted: str) -> str:
         """``FILE:LINE: dotted.key`` (the line of the key, or of its host)."""
@@ -161,49 +152,6 @@ def _literal_host(spec: str) -> HostConfig:
     return HostConfig(name=spec, hostname=host, user=user, port=port)
 
 
-# One line per key: shown in docs/reference/config.md (generated).
-KEY_HELP = {
-    "hostname": "address, or a Host alias from ~/.ssh/config (its HostName/User/Port/"
-    "IdentityFile/ProxyJump apply)",
-    "user": "login user (default: ssh_config's User, else the local user)",
-    "port": "SSH port (default: ssh_config's Port, else 22)",
-    "key_path": "private key file; ssh-agent and ~/.ssh default keys are tried too",
-    "proxy_jump": "jump host(s), as ssh -J: 'bastion' or 'a,b'",
-    "known_hosts": "extra known_hosts file; accept-new records new keys there",
-    "compression": "SSH zlib compression",
-    "keepalive_s": "seconds between keepalives; a dead link is declared after ~3 missed",
-    "connect_timeout_s": "TCP + SSH handshake time limit",
-    "op_timeout_s": "time limit of one file/search operation on the remote",
-    "host_key_policy": "strict: unknown keys refused; accept-new: recorded on first use",
-    "read_only": "no tool changes this host: Write/Edit/MultiEdit/Upload are not offered, "
-    "and neither is Bash unless `bash: allow`",
-    "allowed_paths": "if set, the file, search and transfer tools only touch paths that "
-    "resolve (symlinks and `..` followed, on the remote) under these directories (Bash is "
-    "not restricted)",
-    "bash": "auto | allow | deny: offer Bash/BashOutput/KillShell (auto: not on a read_only "
-    "host). With read_only, `allow` is an explicit opt-in: the shell can still change "
-    "anything the login user can",
-    "local_paths": "if set, Download only writes under these local directories; it never "
-    "writes into ~/.ssh or remote-mcp's own config, whatever this says",
-    "cwd": "start directory of the Bash shell and base of relative paths (default: $HOME)",
-    "edit_backend": "auto | python3 | perl | local: where Edit applies replacements",
-    "grep_backend": "auto | rg | grep | busybox: Grep's engine on the remote",
-    "find_backend": "auto | gnu | posix: Glob's find flavour when rg is absent",
-    "workers": "worker channels for parallel stateless calls (1-16)",
-    "jobs_on_exit": "keep | kill: what a clean server exit does to the background jobs it "
-    "started (keep: a long training run outlives the session; Claude Code kills its own)",
-}
-
-_CHOICES = {
-    "bash": ("auto", "allow", "deny"),
-    "host_key_policy": HOST_KEY_POLICIES,
-    "edit_backend": ("auto", "python3", "perl", "local"),
-    "grep_backend": ("auto", "rg", "grep", "busybox"),
-    "find_backend": ("auto", "gnu", "posix"),
-    "jobs_on_exit": ("keep", "kill"),
-}
-
-
 def default_config_path() -> Path:
     return Path(os.path.expanduser("~/.config/remote-mcp/config.yaml"))
 
@@ -254,8 +202,8 @@ def parse_text(text: str, cfg_path: Path) -> Config:
     return parse_config(data, cfg_path, _key_lines(node))
 
 
-def _key_lines(node: Any) -> dict[str, int]:
-    """Line numbers of the top-level keys, the hosts and their keys."""
+def _key_lines(node: yaml.Node | None) -> dict[str, int]:
+    """Line numbers of the top-level keys, the hosts and groups, and host keys."""
     lines: dict[str, int] = {}
     if not isinstance(node, yaml.MappingNode):
         return lines
@@ -273,110 +221,99 @@ def _key_lines(node: Any) -> dict[str, int]:
     return lines
 
 
-def parse_config(data: Any, cfg_path: Path, lines: dict[str, int] | None = None) -> Config:
+def parse_config(data: object, cfg_path: Path, lines: dict[str, int] | None = None) -> Config:
     """Check the top level only; each host is checked when it is asked for."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{cfg_path}: top level must be a mapping with a 'hosts:' key.")
-    unknown = sorted(set(data) - {"hosts", "default_host", "groups"})
+    lines = lines or {}
+    try:
+        top = ConfigFile.model_validate({} if data is None else data, strict=True)
+    except ValidationError as exc:
+        raise _top_problem(exc, cfg_path, lines) from None
+    return Config(path=cfg_path, lines=lines, **dict(top))
+
+
+def _top_problem(exc: ValidationError, cfg_path: Path, lines: dict[str, int]) -> ConfigError:
+    """The message for the first top-level mistake (unknown keys first)."""
+    errors = exc.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
     if unknown:
-        line = (lines or {}).get(str(unknown[0]))
-        raise ConfigError(
+        line = lines.get(unknown[0])
+        allowed = ", ".join(ConfigFile.model_fields)
+        return ConfigError(
             f"{cfg_path}{f':{line}' if line else ''}: unknown top-level key {unknown[0]!r} "
-            "(allowed: hosts, default_host, groups)."
+            f"(allowed: {allowed})."
         )
-    raw_hosts = data.get("hosts") or {}
-    if not isinstance(raw_hosts, dict):
-        raise ConfigError(
-            f"{cfg_path}: 'hosts' must be a non-empty mapping of host names, for example "
-            "'hosts: {myserver: {hostname: 10.0.0.5}}'."
-        )
-    default = data.get("default_host")
-    hosts = {str(name): spec for name, spec in raw_hosts.items()}
-    raw_groups = data.get("groups") or {}
-    if not isinstance(raw_groups, dict):
-        line = (lines or {}).get("groups")
-        raise ConfigError(
+    first = errors[0]["loc"]
+    if not first:
+        return ConfigError(f"{cfg_path}: top level must be a mapping with a 'hosts:' key.")
+    if first[0] == "groups":
+        line = lines.get("groups")
+        return ConfigError(
             f"{cfg_path}{f':{line}' if line else ''}: 'groups' must be a mapping of group "
             "names to host lists, for example 'groups: {gpu: [gpu[01-08]]}'."
         )
-    return Config(
-        path=cfg_path,
-        hosts=hosts,
-        default_host=None if default is None else str(default),
-        groups={str(name): members for name, members in raw_groups.items()},
-        lines=lines or {},
+    return ConfigError(
+        f"{cfg_path}: 'hosts' must be a non-empty mapping of host names, for example "
+        "'hosts: {myserver: {hostname: 10.0.0.5}}'."
     )
 
 
-def _parse_host(name: str, spec: Any, cfg: Config) -> HostConfig:
+def _parse_host(name: str, spec: object, cfg: Config) -> HostConfig:
     where = cfg.where(f"hosts.{name}")
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: must be a mapping with at least 'hostname'.")
-    known = {f.name: f for f in fields(HostConfig) if f.name not in ("name", "explicit")}
-    values: dict[str, Any] = {"name": name}
-    for key, value in spec.items():
-        if key not in known:
-            raise ConfigError(
-                f"{cfg.where(f'hosts.{name}.{key}')}: unknown key {key!r} "
-                f"(allowed: {', '.join(sorted(known))})."
-            )
-        values[key] = _check_type(cfg.where(f"hosts.{name}.{key}"), key, value)
-    if "hostname" not in values:
-        raise ConfigError(f"{where}: 'hostname' is required (an address or ~/.ssh/config alias).")
-    values["explicit"] = frozenset(spec)
-    return HostConfig(**values)
+    # null is not "unset": ``port:`` with no value is almost always a slip.
+    nulls = [key for key, value in spec.items() if value is None and key in HOST_KEYS]
+    if nulls:
+        raise _type_problem(cfg.where(f"hosts.{name}.{nulls[0]}"), nulls[0], None)
+    given = {str(key): value for key, value in spec.items()}
+    try:
+        HostSettings(**given)
+    except ValidationError as exc:
+        raise _host_problem(exc, name, list(given), cfg) from None
+    return HostConfig(name=name, explicit=frozenset(given), **given)
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "hostname": (str,),
-    "user": (str,),
-    "port": (int,),
-    "key_path": (str,),
-    "proxy_jump": (str,),
-    "known_hosts": (str,),
-    "compression": (bool,),
-    "keepalive_s": (int, float),
-    "connect_timeout_s": (int, float),
-    "op_timeout_s": (int, float),
-    "host_key_policy": (str,),
-    "read_only": (bool,),
-    "allowed_paths": (list,),
-    "bash": (str,),
-    "local_paths": (list,),
-    "cwd": (str,),
-    "edit_backend": (str,),
-    "grep_backend": (str,),
-    "find_backend": (str,),
-    "workers": (int,),
-    "jobs_on_exit": (str,),
-}
+def _host_problem(exc: ValidationError, name: str, order: list[str], cfg: Config) -> ConfigError:
+    """One line for the host entry's first mistake, in the file's key order
+    (a missing hostname is reported after every key that is present)."""
+    keys = [str(error["loc"][0]) if error["loc"] else "" for error in exc.errors()]
+    ranks = [order.index(key) if key in order else len(order) for key in keys]
+    error = exc.errors()[ranks.index(min(ranks))]
+    key = str(error["loc"][0])
+    where = cfg.where(f"hosts.{name}.{key}")
+    kind, value = error["type"], error["input"]
+    if kind == "missing":
+        return ConfigError(
+            f"{cfg.where(f'hosts.{name}')}: 'hostname' is required (an address or "
+            "~/.ssh/config alias)."
+        )
+    if kind == "unexpected_keyword_argument":
+        allowed = ", ".join(sorted(HOST_KEYS))
+        return ConfigError(f"{where}: unknown key {key!r} (allowed: {allowed}).")
+    if kind == "value_error":  # a validator's own message (host_settings.py)
+        return ConfigError(f"{where}: {error['ctx']['error']}")
+    if kind in ("greater_than_equal", "less_than_equal"):
+        info = HOST_KEYS[key]
+        low, high = (
+            next(getattr(m, bound) for m in info.metadata if hasattr(m, bound))
+            for bound in ("ge", "le")
+        )
+        return ConfigError(f"{where}: {key} must be between {low} and {high}, got {value}.")
+    if kind == "literal_error" and isinstance(value, str):
+        choices = get_args(HOST_KEYS[key].annotation)
+        return ConfigError(f"{where}: must be one of {', '.join(choices)}, got {value!r}.")
+    return _type_problem(where, key, value)
 
 
-def _check_type(where: str, key: str, raw: Any) -> Any:
-    expected = _TYPES[key]
-    # bool is an int subclass; `port: yes` must not pass as a port.
-    if not isinstance(raw, expected) or (isinstance(raw, bool) and bool not in expected):
-        names = " or ".join("number" if t is float else t.__name__ for t in expected)
-        raise ConfigError(f"{where}: expected {names}, got {type(raw).__name__} {raw!r}.")
-    value: Any = raw
-    if key in _CHOICES and value not in _CHOICES[key]:
-        raise ConfigError(f"{where}: must be one of {', '.join(_CHOICES[key])}, got {value!r}.")
-    if key == "allowed_paths":
-        if not all(isinstance(p, str) and p.startswith("/") for p in value):
-            raise ConfigError(f"{where}: must be a list of absolute paths.")
-        return tuple(value)
-    if key == "local_paths":
-        if not all(isinstance(p, str) and p.startswith(("/", "~")) for p in value):
-            raise ConfigError(f"{where}: must be a list of absolute local paths (or ~/...).")
-        return tuple(value)
-    if key == "port" and not 0 < value < 65536:
-        raise ConfigError(f"{where}: port must be between 1 and 65535, got {value}.")
-    if key == "workers" and not 1 <= value <= 16:
-        raise ConfigError(f"{where}: workers must be between 1 and 16, got {value}.")
-    return float(value) if float in expected else value
+def _type_problem(where: str, key: str, value: object) -> ConfigError:
+    return ConfigError(f"{where}: expected {_kind(key)}, got {type(value).__name__} {value!r}.")
 
 
-def _names(hosts: dict[str, Any]) -> str:
+def _kind(key: str) -> str:
+    """What YAML type a key takes, in words (``int``, ``int or number``, ``list``)."""
+    words = type_words(key).removesuffix(" or None")
+    return {"float": "int or number", "tuple[str, ...]": "list"}.get(words, words)
+
+
+def _names(hosts: Iterable[str]) -> str:
     return ", ".join(sorted(hosts)) or "none"

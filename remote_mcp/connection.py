@@ -42,7 +42,7 @@ __all__ = ["HostConnection", "TransferStats", "fingerprint", "tcp_connect"]
 
 log = logging.getLogger("remote_mcp.connection")
 
-# Big windows matter on long fat links (see stack-notes: 17 -> 99 MiB/s at 100 ms).
+# Big windows matter on long fat links (measured: 17 -> 99 MiB/s at 100 ms RTT).
 WINDOW_SIZE = 16 << 20
 
 
@@ -269,8 +269,9 @@ class HostConnection:
 
     def transport(self) -> paramiko.Transport:
         conn = self.open()
-        assert conn.transport is not None
-        return conn.transport
+        transport: paramiko.Transport | None = conn.transport
+        assert transport is not None
+        return transport
 
     def open_channel(self) -> paramiko.Channel:
         """A new session channel (one round trip) with a large window."""
@@ -298,7 +299,7 @@ def _close_quietly(conn: fabric.Connection) -> None:
     while conn is not None:
         try:
             conn.close()
-        except Exception:  # noqa: BLE001 - closing a broken link may fail any way
+        except Exception:  # closing a broken link may fail any way
             pass
         conn = conn.gateway if isinstance(conn.gateway, fabric.Connection) else None
 

@@ -167,7 +167,7 @@ def _remote_steps(report: _Report, host: HostConfig) -> None:
         facts = _parse(result.stdout)
         report.facts = facts
         shell = facts.get("shell", "?")
-        report.ok("remote shell", f"{shell}, {session.info.uname if session.info else ''}".strip())
+        report.ok("remote shell", f"{shell}, {facts.get('uname', '')}".strip())
         _tool_lines(report, facts)
         state = facts.get("state", "failed=?").split("=", 1)
         if state[0] != "ok":
@@ -261,8 +261,11 @@ def _summary(report: _Report, host: HostConfig) -> None:
         if "perl" in present
         else ("local (no python3 or perl: the file travels both ways)")
     )
-    backends = {"Grep": (host.grep_backend, grep), "Glob": (host.find_backend, glob),
-                "Edit": (host.edit_backend, edit)}  # fmt: skip
+    backends = {
+        "Grep": (host.grep_backend, grep),
+        "Glob": (host.find_backend, glob),
+        "Edit": (host.edit_backend, edit),
+    }
     lines = ["Bash: " + ("bash" if "bash" in present else "/bin/sh (no bash)")]
     for tool, (forced, auto) in backends.items():
         lines.append(

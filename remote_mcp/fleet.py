@@ -35,7 +35,7 @@ DEFAULT_MAX_PARALLEL = 128
 T = TypeVar("T")
 
 
-class SessionGroup(Group):
+class SessionGroup(Group):  # type: ignore[misc]  # fabric has no type hints: Group is Any
     """A ``fabric.Group`` of :class:`Session` members (see module docstring).
 
     Members are given as ``--host`` names (config.yaml entries, ssh_config
@@ -90,6 +90,7 @@ class SessionGroup(Group):
         return [member.host.name for member in self]
 
     def member(self, name: str) -> Session:
+        session: Session
         for session in self:
             if session.host.name == name:
                 return session
@@ -110,7 +111,7 @@ class SessionGroup(Group):
         def one(session: Session) -> None:
             try:
                 value: Any = work(session)
-            except Exception as exc:  # noqa: BLE001 - a member's failure is its result
+            except Exception as exc:  # a member's failure is its result
                 value = exc
             with lock:
                 results[session] = value

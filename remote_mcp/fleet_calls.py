@@ -93,7 +93,7 @@ class GroupCall:
 def _quietly(hook: Callable[[], None]) -> None:
     try:
         hook()
-    except Exception:  # noqa: BLE001 - a failed stop must not hide the others
+    except Exception:  # a failed stop must not hide the others
         log.warning("cancel hook failed", exc_info=True)
 
 
@@ -238,7 +238,7 @@ class Fleet:
             return HostOutcome(host.name, "", failure=_line(describe(err))), None
         except RemoteMCPError as err:
             return HostOutcome(host.name, "", failure=_line(str(err))), None
-        except Exception as exc:  # noqa: BLE001 - one host's failure is its outcome
+        except Exception as exc:  # one host's failure is its outcome
             log.exception("%s on %s failed", name, host.name)
             return HostOutcome(
                 host.name, "", failure=f"internal error ({type(exc).__name__}: {exc})"

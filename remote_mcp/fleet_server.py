@@ -88,7 +88,7 @@ class FleetServer(RemoteServer):
         try:
             self.fleet().connect()  # a host that fails is retried by its next call
             fut.set_result(None)
-        except BaseException as exc:  # noqa: BLE001 - reported on the next tool call
+        except BaseException as exc:  # reported on the next tool call
             log.warning("connecting to group %s failed: %s", self.group_name, describe(exc))
             fut.set_exception(exc)
 
@@ -131,7 +131,7 @@ class FleetServer(RemoteServer):
             raise
         except (ToolError, RemoteMCPError) as err:
             return _error(str(err))
-        except Exception as exc:  # noqa: BLE001 - never a protocol error for a tool failure
+        except Exception as exc:  # never a protocol error for a tool failure
             log.exception("tool %s failed", name)
             return _error(f"Internal error in remote-mcp ({type(exc).__name__}: {exc}).")
         finally:
@@ -149,7 +149,7 @@ def _progress_sender(ctx: Any, token: Any) -> Callable[[float, str], None]:
     def send(progress: float, message: str) -> None:
         try:
             anyio.from_thread.run(ctx.session.report_progress, progress, None, message, token=token)
-        except Exception:  # noqa: BLE001 - progress is best effort
+        except Exception:  # progress is best effort
             log.debug("progress notification failed", exc_info=True)
 
     return send

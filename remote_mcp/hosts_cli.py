@@ -87,8 +87,10 @@ def _entry_lines(args: argparse.Namespace) -> list[str]:
     elif args.hostname:
         values = {"hostname": args.hostname}
     else:
-        raise ConfigError("add-host needs --hostname H (with --user, --port, --key ...) or "
-                          "--from-ssh-config ALIAS.")  # fmt: skip
+        raise ConfigError(
+            "add-host needs --hostname H (with --user, --port, --key ...) or "
+            "--from-ssh-config ALIAS."
+        )
     optional = {
         "user": args.user,
         "port": args.port,

@@ -6,14 +6,15 @@ them); ``tests/test_docs.py`` fails when they are stale."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from dataclasses import MISSING, fields
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import cli
-from .config import KEY_HELP, HostConfig
+from .host_settings import HOST_KEYS, KEY_HELP, type_words
 from .reference_code import ENV_HELP, cli_help, env_reads, error_sites, warning_texts
 from .schemas import TOOLS
 from .tool_list import input_schema
@@ -104,7 +105,7 @@ def config_reference(lang: str = "en") -> str:
             "",
             _other("config", lang),
             "",
-            "Generated from `remote_mcp/config.py` by `python -m remote_mcp.reference`.",
+            "Generated from `remote_mcp/host_settings.py` by `python -m remote_mcp.reference`.",
             "",
             "File: `--config PATH`, else `$REMOTE_MCP_CONFIG`, else "
             "`~/.config/remote-mcp/config.yaml` (optional: `--host` also takes a Host alias "
@@ -129,7 +130,7 @@ def config_reference(lang: str = "en") -> str:
             "",
             _other("config", lang),
             "",
-            "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/config.py` 生成；"
+            "本页由 `python -m remote_mcp.reference` 根据 `remote_mcp/host_settings.py` 生成；"
             "说明列保持代码中的英文原文。",
             "",
             "配置文件：`--config PATH`，否则 `$REMOTE_MCP_CONFIG`，否则 "
@@ -151,16 +152,14 @@ def config_reference(lang: str = "en") -> str:
         ],
     }
     out = [*text[lang], "|---|---|---|---|"]
-    for f in fields(HostConfig):
-        if f.name in ("name", "explicit"):
-            continue
-        if f.default is not MISSING:
-            default = json.dumps(f.default if not isinstance(f.default, tuple) else list(f.default))
-        else:
+    for key, info in HOST_KEYS.items():
+        if info.is_required():
             default = "required" if lang == "en" else "必填"
-        kind = str(f.type).replace("|", "or")
-        meaning = KEY_HELP[f.name].replace("|", "\\|")  # a table cell
-        out.append(f"| `{f.name}` | `{kind}` | {default} | {meaning} |")
+        else:
+            value = info.default
+            default = json.dumps(list(value) if isinstance(value, tuple) else value)
+        meaning = KEY_HELP[key].replace("|", "\\|")  # a table cell
+        out.append(f"| `{key}` | `{type_words(key)}` | {default} | {meaning} |")
     return "\n".join(out) + "\n"
 
 
@@ -196,7 +195,7 @@ def cli_reference(lang: str = "en") -> str:
         ],
     }
     out = intro[lang]
-    for command, help_text in cli_help(cli._parser()):  # noqa: SLF001
+    for command, help_text in cli_help(cli._parser()):
         out += ["", f"## `{command}`", "", "```text", help_text.rstrip(), "```"]
     return "\n".join(out) + "\n"
 
@@ -285,15 +284,15 @@ def env_reference(lang: str = "en") -> str:
     return "\n".join(out) + "\n"
 
 
-_MAKERS = {
+_MAKERS: dict[str, Callable[[str], str]] = {
     "tools": tools_reference,
     "config": config_reference,
     "cli": cli_reference,
     "errors": errors_reference,
     "environment": env_reference,
 }
-PAGES = {
-    f"{name}{suffix}.md": (lambda make=make, lang=lang: make(lang))
+PAGES: dict[str, Callable[[], str]] = {
+    f"{name}{suffix}.md": functools.partial(make, lang)
     for name, make in _MAKERS.items()
     for suffix, lang in (("", "en"), (".zh", "zh"))
 }

@@ -47,8 +47,8 @@ def cli_help(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str]]:
     os.environ["COLUMNS"] = "80"  # argparse wraps to the terminal: pin it
     try:
         yield parser.prog, parser.format_help()
-        for action in parser._actions:  # noqa: SLF001 -- argparse has no public walk
-            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+        for action in parser._actions:  # argparse has no public walk
+            if isinstance(action, argparse._SubParsersAction):
                 for sub in action.choices.values():
                     yield from cli_help(sub)
     finally:

@@ -8,8 +8,8 @@ model and the routine only; a fast test checks every routine against its
 model. The routine is named, not imported: this module loads at the server's
 cold start, the tools only in the connect thread.
 
-Field names, types and defaults follow Claude Code's built-ins
-(reference/claude-code-tools.md). Descriptions name the remote host, so the
+Field names, types and defaults follow Claude Code's built-in tools
+(v2.0.77). Descriptions name the remote host, so the
 agent never confuses these tools with its local ones; ``{host}`` is filled in
 by :func:`remote_mcp.tool_list.tool_definitions`.
 """

@@ -93,7 +93,7 @@ async def _run(server: RemoteServer) -> list[StepResult]:
     start = time.perf_counter()
     try:
         await anyio.to_thread.run_sync(server.wait_connected)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         # The cause alone: "the next tool call will try again" means nothing here.
         cause = exc.__cause__ or exc
         return [StepResult("connect", False, time.perf_counter() - start, describe(cause))]
@@ -107,7 +107,7 @@ async def _run(server: RemoteServer) -> list[StepResult]:
                 try:
                     detail = await step()
                     results.append(StepResult(name, True, time.perf_counter() - t0, detail))
-                except Exception as exc:  # noqa: BLE001 - reported as a failed step
+                except Exception as exc:  # reported as a failed step
                     results.append(StepResult(name, False, time.perf_counter() - t0, str(exc)))
                     break
             if steps.dir:

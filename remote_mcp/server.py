@@ -151,7 +151,7 @@ class RemoteServer:
             session.pool.warm()
             importer.join()
             fut.set_result(None)
-        except BaseException as exc:  # noqa: BLE001 - reported on the next tool call
+        except BaseException as exc:  # reported on the next tool call
             log.warning("connecting to %s failed: %s", self.host.name, describe(exc))
             fut.set_exception(exc)
 
@@ -208,7 +208,7 @@ class RemoteServer:
             return _error(self._with_notices(f"Remote host {self.host.name}: {err}"))
         except RemoteMCPError as err:
             return _error(self._with_notices(str(err)))
-        except Exception as exc:  # noqa: BLE001 - never a protocol error for a tool failure
+        except Exception as exc:  # never a protocol error for a tool failure
             log.exception("tool %s failed", params.name)
             return _error(f"Internal error in remote-mcp ({type(exc).__name__}: {exc}).")
         finally:
@@ -278,7 +278,7 @@ class RemoteServer:
         def send(progress: float, message: str) -> None:
             try:
                 anyio.from_thread.run(ctx.session.report_progress, progress, None, message)
-            except Exception:  # noqa: BLE001 - progress is best effort
+            except Exception:  # progress is best effort
                 log.debug("progress notification failed", exc_info=True)
 
         return send
@@ -332,7 +332,7 @@ class RemoteServer:
 def _quietly(hook: Callable[[], None]) -> None:
     try:
         hook()
-    except Exception:  # noqa: BLE001 - cleanup after a cancel must not raise
+    except Exception:  # cleanup after a cancel must not raise
         log.warning("cancel hook failed", exc_info=True)
 
 

@@ -56,8 +56,7 @@ class RemoteInfo:
     """Facts about the remote, probed once per connection."""
 
     home: str
-    user: str
-    uname: str = ""
+    # Commands and flavours the tools choose by (rg, gnu_grep, python3, ...).
     has: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
@@ -72,8 +71,6 @@ class RemoteInfo:
                 values[key] = value
         return cls(
             home=values.get("home", "/"),
-            user=values.get("user", ""),
-            uname=values.get("uname", ""),
             has=frozenset(has),
         )
 

@@ -17,13 +17,14 @@ import paramiko
 
 from .config import HostConfig, split_destination
 from .errors import ConfigError
+from .host_settings import HostKeyPolicy
 from .ssh_config import load_ssh_config
 
 __all__ = ["SshTarget", "resolve_target"]
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 MAX_JUMP_HOPS = 8
-_POLICY = {"yes": "strict", "ask": "strict", "accept-new": "accept-new"}
+_POLICY: dict[str, HostKeyPolicy] = {"yes": "strict", "ask": "strict", "accept-new": "accept-new"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class SshTarget:
     identity_explicit: bool = False
     identities_only: bool = False
     known_hosts: tuple[Path, ...] = ()
-    host_key_policy: str = "strict"
+    host_key_policy: HostKeyPolicy = "strict"
     connect_timeout_s: float = 15.0
     keepalive_s: float = 15.0
     keepalive_count: int = 3
@@ -66,7 +67,7 @@ def _words(value: object) -> list[str]:
     return str(value).split() if value else []
 
 
-def _policy(alias: str, raw: str | None) -> str | None:
+def _policy(alias: str, raw: str | None) -> HostKeyPolicy | None:
     if raw is None:
         return None
     value = raw.lower()

@@ -15,7 +15,8 @@ def input_schema(spec: ToolSpec) -> dict[str, Any]:
     """The JSON schema sent in tools/list (aliases such as ``-A`` as names)."""
     schema = spec.model.model_json_schema(by_alias=True)
     defs = schema.pop("$defs", {})
-    return _tidy(_inline(schema, defs))
+    tidy: dict[str, Any] = _tidy(_inline(schema, defs))
+    return tidy
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:

@@ -74,7 +74,7 @@ async def stdin_lines() -> AsyncIterator[str]:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    sys.stdin = open(os.devnull, encoding="utf-8")  # lives as long as the process
     async with anyio.wrap_file(os.fdopen(wire, "rb")) as stream:
         async for raw in stream:
             yield repair_line(raw)

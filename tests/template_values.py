@@ -142,7 +142,7 @@ EXTRA_VALUES.update(
 # remote-mcp doctor (remote_mcp/doctor.py): the state directory is created.
 EXTRA_VALUES["doctor.sh.j2"] = dict(state_dir=f"{{dir}}/{HOSTILE}", sample_bytes=16)
 
-# Stopping a worker command (remote_mcp/shell.py): a pid no process has.
+# Stopping a worker command (remote_mcp/shell/pool.py): a pid no process has.
 EXTRA_VALUES.update({"worker_kill.sh.j2": dict(pid=2_000_000_000)})
 
 # invoke bench --scaling (remote_mcp/bench_scaling.py): a small tree only.

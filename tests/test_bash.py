@@ -48,7 +48,7 @@ def failure(session: Session, state: ToolState, command: str, **kw: object) -> s
     return str(info.value)
 
 
-def processes(remote, marker: str) -> list[str]:  # noqa: ANN001 - conftest RemoteHelper
+def processes(remote, marker: str) -> list[str]:  # conftest RemoteHelper
     """Remote processes whose command line contains ``marker`` (not the ps itself)."""
     out = remote.sh("ps -A -o pid= -o stat= -o args=")
     return [
@@ -58,7 +58,7 @@ def processes(remote, marker: str) -> list[str]:  # noqa: ANN001 - conftest Remo
     ]
 
 
-def wait_gone(remote, marker: str, seconds: float = 5) -> list[str]:  # noqa: ANN001
+def wait_gone(remote, marker: str, seconds: float = 5) -> list[str]:
     deadline = time.monotonic() + seconds
     left = processes(remote, marker)
     while left and time.monotonic() < deadline:
@@ -108,8 +108,10 @@ def test_echo_is_one_remote_command_and_fast(session: Session, sh_state: ToolSta
     after = session.stats.snapshot()
     assert after[0] - before[0] == rounds  # ONE remote command per call
     sent = (after[1] - before[1]) / rounds
-    print(f"\nBash 'echo hi' on an open session: {elapsed * 1000:.2f} ms, "
-          f"{sent:.0f} bytes sent per call (localhost)")  # fmt: skip
+    print(
+        f"\nBash 'echo hi' on an open session: {elapsed * 1000:.2f} ms, "
+        f"{sent:.0f} bytes sent per call (localhost)"
+    )
 
 
 def test_first_call_of_a_session_initialises_once(host_config: HostConfig) -> None:
@@ -239,8 +241,12 @@ def test_stdin_is_dev_null_and_pagers_are_off(session: Session, sh_state: ToolSt
     assert run(session, sh_state, "cat; read x; echo read=$?") == "read=1"
     assert run(session, sh_state, "python3; echo py=$?") == "py=0"
     assert time.monotonic() - started < 5
-    text = run(session, sh_state, 'echo "$PAGER $GIT_PAGER $MANPAGER $TERM $GIT_EDITOR $EDITOR '
-                                  '$VISUAL $GIT_TERMINAL_PROMPT $DEBIAN_FRONTEND"')  # fmt: skip
+    text = run(
+        session,
+        sh_state,
+        'echo "$PAGER $GIT_PAGER $MANPAGER $TERM $GIT_EDITOR $EDITOR '
+        '$VISUAL $GIT_TERMINAL_PROMPT $DEBIAN_FRONTEND"',
+    )
     assert text == "cat cat cat dumb true true true 0 noninteractive"
 
 
@@ -612,8 +618,9 @@ def test_background_job_output_is_read_incrementally(
 def test_background_completed_status_and_filter(session: Session, sh_state: ToolState) -> None:
     """UNCONFIRMED in CC whether the filter ignores case; chosen: yes (its
     validation compiles the pattern with the "i" flag)."""
-    job = bash(session, "printf 'keep 1\\ndrop\\nKEEP 2\\n'", state=sh_state,
-               run_in_background=True).structured["bash_id"]  # fmt: skip
+    job = bash(
+        session, "printf 'keep 1\\ndrop\\nKEEP 2\\n'", state=sh_state, run_in_background=True
+    ).structured["bash_id"]
     out = bash_output(session, job, filter="keep", block=True, state=sh_state)
     assert out.text.startswith(
         "<status>completed</status>\n\n<exit_code>0</exit_code>\n\n<stdout>\nkeep 1\nKEEP 2\n"

@@ -92,11 +92,16 @@ def test_block_longer_than_op_timeout_waits_on_its_own_channel(sshd: SshdServer)
 
 def test_a_pathological_filter_is_bounded(session: Session, state: ToolState) -> None:
     """9.8: `(a+)+$` against a long line of a's froze the whole server."""
-    job = bash(session, "printf 'a%.0s' $(seq 1 40); echo b; echo fine", state=state,
-               run_in_background=True).structured["bash_id"]  # fmt: skip
+    job = bash(
+        session,
+        "printf 'a%.0s' $(seq 1 40); echo b; echo fine",
+        state=state,
+        run_in_background=True,
+    ).structured["bash_id"]
     bash_output(session, job, block=True, timeout=10000, filter="^fine$", state=state)
-    job = bash(session, "printf 'a%.0s' $(seq 1 40); echo b", state=state,
-               run_in_background=True).structured["bash_id"]  # fmt: skip
+    job = bash(
+        session, "printf 'a%.0s' $(seq 1 40); echo b", state=state, run_in_background=True
+    ).structured["bash_id"]
     result: list[object] = []
 
     def read() -> None:
@@ -116,8 +121,9 @@ def test_a_pathological_filter_is_bounded(session: Session, state: ToolState) ->
 
 
 def test_filter_still_matches_case_insensitively(session: Session, state: ToolState) -> None:
-    job = bash(session, "printf 'keep 1\\ndrop\\nKEEP 2\\n'", state=state,
-               run_in_background=True).structured["bash_id"]  # fmt: skip
+    job = bash(
+        session, "printf 'keep 1\\ndrop\\nKEEP 2\\n'", state=state, run_in_background=True
+    ).structured["bash_id"]
     out = bash_output(session, job, filter="keep", block=True, timeout=10000, state=state)
     assert out.structured["stdout"] == "keep 1\nKEEP 2"
 

@@ -43,7 +43,7 @@ def start_job(s: Session, st: ToolState, command: str) -> str:
     return job
 
 
-def alive(remote, marker: str) -> bool:  # noqa: ANN001 - conftest RemoteHelper
+def alive(remote, marker: str) -> bool:  # conftest RemoteHelper
     out = remote.sh("ps -A -o stat= -o args=")
     return any(
         marker in line and "ps -A" not in line and line.split()[0][0] not in "ZX"
@@ -302,7 +302,7 @@ def test_shutdown_does_not_wait_for_a_busy_worker(sshd: SshdServer, remote) -> N
     def hold_the_worker() -> None:
         try:
             s.run(f"sleep 1{marker}", warn=True)
-        except Exception:  # noqa: BLE001 - its channel is closed under it, as intended
+        except Exception:  # its channel is closed under it, as intended
             pass
 
     busy = threading.Thread(target=hold_the_worker, daemon=True)

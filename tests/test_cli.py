@@ -13,8 +13,12 @@ from remote_mcp.testing import SshdServer, free_port
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "remote_mcp", *args],
-        capture_output=True, text=True, timeout=300, env={**os.environ}, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+        check=False,
+    )
 
 
 def test_self_test_exercises_every_tool_and_prints_one_line(sshd: SshdServer, remote) -> None:

@@ -119,8 +119,43 @@ def test_cli_config_errors_exit_2_without_traceback(args: list[str], needle: str
     """--test stops at a config error (serving does not: see test_config_errors_reach_the_agent)."""
     proc = subprocess.run(
         [sys.executable, "-m", "remote_mcp", *args, "--test"],
-        capture_output=True, text=True, env={**os.environ}, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_groups_are_kept_as_written_for_the_fleet_to_expand(tmp_path: Path) -> None:
+    text = "hosts:\n  gpu01: {hostname: x}\ngroups:\n  gpus:\n    - gpu[01-16]\n  one: 7\n"
+    assert load_config(write(tmp_path, text)).groups == {"gpus": ["gpu[01-16]"], "one": 7}
+    assert load_config(write(tmp_path, "hosts: {a: {hostname: x}}\ngroups:\n")).groups == {}
+
+
+def test_groups_that_are_not_a_mapping_are_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "hosts:\n  a: {hostname: x}\ngroups: [a]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}:3: 'groups' must be a mapping of group names to host lists, for example "
+        "'groups: {gpu: [gpu[01-08]]}'."
+    )
+
+
+def test_null_is_not_unset_and_keys_report_in_file_order(tmp_path: Path) -> None:
+    """pydantic reports errors in field order; the message follows the file."""
+    path = write(tmp_path, "hosts:\n  a:\n    workers: 0\n    port: x\n    colour: red\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path).host("a")
+    assert str(err.value) == f"{path}:3: hosts.a.workers: workers must be between 1 and 16, got 0."
+    path = write(tmp_path, "hosts:\n  a:\n    hostname: x\n    keepalive_s:\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path).host("a")
+    assert (
+        str(err.value)
+        == f"{path}:4: hosts.a.keepalive_s: expected int or number, got NoneType None."
+    )

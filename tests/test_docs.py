@@ -77,4 +77,4 @@ def test_error_reference_finds_messages_in_tables_and_constants() -> None:
     assert any(t.startswith("[special] Cannot search '{shown}'") for t in texts)
     assert "[missing-glob] Directory does not exist: {path}" in texts
     assert "[notread] File has not been read yet. Read it first before writing to it." in texts
-    assert any(t.startswith("{where}: port must be between 1 and 65535") for t in texts)
+    assert "{where}: {key} must be between {low} and {high}, got {value}." in texts

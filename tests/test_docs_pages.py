@@ -208,8 +208,14 @@ def _sandbox(env: dict[str, str], action: str) -> str:
         "start": "from remote_mcp.sandbox import ensure_sandbox; print(ensure_sandbox())",
         "stop": "from remote_mcp.sandbox import stop_sandbox; stop_sandbox()",
     }[action]
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
@@ -283,8 +289,15 @@ def test_shell_snippets_run(page: Path, docs_home: DocsHome) -> None:
         if block.not_run:
             continue
         docs_home.ready()
-        proc = subprocess.run(["bash", "-e", "-c", block.text], cwd=ROOT, env=docs_home.env,
-                              capture_output=True, text=True, timeout=240, check=False)  # fmt: skip
+        proc = subprocess.run(
+            ["bash", "-e", "-c", block.text],
+            cwd=ROOT,
+            env=docs_home.env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
         assert proc.returncode == 0, (
             f"{rel(page)}:{block.line}: snippet failed ({proc.returncode}):\n{block.text}\n"
             f"--- stdout\n{proc.stdout[-2000:]}\n--- stderr\n{proc.stderr[-2000:]}"

@@ -518,7 +518,7 @@ class TestMultiEdit:
 
     def test_create_then_edit_the_new_text_is_refused(self, session, state, remote, remote_dir,
                                                       backend):  # fmt: skip
-        """S0's rule covers the created text too; nothing is created."""
+        """MultiEdit's rule (v1.0.128) covers the created text too; nothing is created."""
         p = f"{remote_dir}/made.txt"
         with pytest.raises(ToolError) as err:
             multi_edit(session, p, [{"old_string": "", "new_string": "hello world\n"},

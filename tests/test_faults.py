@@ -62,8 +62,9 @@ def test_read_after_a_cut_reconnects_and_warns(sshd, proxy, remote, remote_dir) 
     server = RemoteServer(proxied_host(sshd, proxy))
     try:
         assert call(server, "Read", {"file_path": f"{remote_dir}/f.txt"}) == (
-            False, "     1\u2192hello"
-        )  # fmt: skip
+            False,
+            "     1\u2192hello",
+        )
         proxy.cut()
         is_error, text = call(server, "Read", {"file_path": f"{remote_dir}/f.txt"})
         assert not is_error, text
@@ -188,8 +189,10 @@ def test_an_upload_temp_file_is_private_during_the_transfer_and_after_a_cut(
     src.write_bytes(os.urandom(16 << 20))  # incompressible
     server = RemoteServer(proxied_host(sshd, proxy))
     modes: list[str] = []
-    listing = f"cd {shlex.quote(remote_dir)} && for f in .rmcp-upload-*; do " \
-              '[ -s "$f" ] && stat -c %a -- "$f"; done; true'  # fmt: skip
+    listing = (
+        f"cd {shlex.quote(remote_dir)} && for f in .rmcp-upload-*; do "
+        '[ -s "$f" ] && stat -c %a -- "$f"; done; true'
+    )
 
     def stall_mid_transfer_then_cut() -> None:
         # Hold the link once 1 MB of the file is on its way, look at the

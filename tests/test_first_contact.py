@@ -58,8 +58,12 @@ def extra_sshd(tmp_path: Path, name: str, main: SshdServer) -> SshdServer:
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "remote_mcp", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ}, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ},
+        check=False,
+    )
 
 
 def test_ssh_config_only_host_with_its_own_known_hosts_file(
@@ -199,8 +203,14 @@ class SilentListener:
 
 
 def failing_config(tmp_path: Path, sshd: SshdServer, **keys: object) -> Path:
-    values = {"hostname": "127.0.0.1", "port": sshd.port, "user": sshd.user,
-              "key_path": str(KEY), "connect_timeout_s": 3, **keys}  # fmt: skip
+    values = {
+        "hostname": "127.0.0.1",
+        "port": sshd.port,
+        "user": sshd.user,
+        "key_path": str(KEY),
+        "connect_timeout_s": 3,
+        **keys,
+    }
     lines = ["hosts:", "  h:"] + [f"    {k}: {v}" for k, v in values.items() if v is not None]
     path = tmp_path / "config.yaml"
     path.write_text("\n".join(lines) + "\n")
@@ -231,9 +241,9 @@ def test_silent_host_fails_within_connect_timeout(sshd: SshdServer, tmp_path: Pa
         assert time.monotonic() - start < 2 + 5  # was 16 s: the banner wait follows the setting
         proc = run_cli("--config", str(config), "--host", "h", "--test")
         assert_one_failure_line(
-            proc, f"127.0.0.1:{listener.port} accepted the connection but sent no SSH banner "
-            "within 2 s"
-        )  # fmt: skip
+            proc,
+            f"127.0.0.1:{listener.port} accepted the connection but sent no SSH banner within 2 s",
+        )
     finally:
         listener.close()
 
@@ -272,8 +282,9 @@ def test_connection_failures_are_one_line(
         keys["known_hosts"] = str(store)
     elif case == "wrong-key":
         other = tmp_path / "other_key"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True
+        )
         keys["key_path"] = str(other)
     elif case == "key-missing":
         keys["key_path"] = str(tmp_path / "nope")
@@ -283,8 +294,9 @@ def test_connection_failures_are_one_line(
         keys["key_path"] = str(sshd.client_key.with_suffix(".pub"))
     elif case == "key-encrypted":
         enc = tmp_path / "enc_key"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", str(enc)],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", str(enc)], check=True
+        )
         keys["key_path"] = str(enc)
     elif case == "key-unreadable":
         if os.geteuid() == 0:

@@ -134,8 +134,12 @@ def test_oldest_first_sorts_by_exact_nanoseconds_then_name() -> None:
         b"1700000001 ./cut-sh"  # no NUL: a record cut short is dropped
     )
     assert oldest_first(body, None) == [
-        b"./bad.py", b"./old.txt", b"./a.py", b"./a.py", b"./b.py",
-    ]  # fmt: skip
+        b"./bad.py",
+        b"./old.txt",
+        b"./a.py",
+        b"./a.py",
+        b"./b.py",
+    ]
     assert oldest_first(body, RipgrepGlob(["*.py", "!a*"])) == [b"./bad.py", b"./b.py"]
 
 

@@ -13,6 +13,7 @@ from mcp import Client
 from remote_mcp.testing import SshdServer
 from tests.test_protocol import server_params, write_config
 
+# A word list: packed lines read better than one word a line (fmt: skip).
 ALL_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "MultiRead", "FileStat", "Glob", "Grep",
              "Bash", "BashOutput", "KillShell", "Feedback", "Upload", "Download"}  # fmt: skip
 
@@ -25,9 +26,11 @@ def test_read_only_server_lists_only_what_works_and_refuses_the_rest(
     config = write_config(tmp_path, sshd, sshd.port, read_only="true")
 
     async def main() -> None:
-        async with Client(server_params("--config", str(config), "--host", "test"),
-                          mode="legacy") as client:  # fmt: skip
+        async with Client(
+            server_params("--config", str(config), "--host", "test"), mode="legacy"
+        ) as client:
             tools = (await client.list_tools()).tools
+            # A word list: packed lines read better than one word a line (fmt: skip).
             assert {t.name for t in tools} == ALL_TOOLS - {
                 "Write", "Edit", "MultiEdit", "Upload", "Bash", "BashOutput", "KillShell"
             }  # fmt: skip
@@ -53,12 +56,14 @@ def test_read_only_server_lists_only_what_works_and_refuses_the_rest(
 def test_bash_allow_on_a_read_only_server_lists_the_shell_and_says_so(
     sshd: SshdServer, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path, sshd, sshd.port, read_only="true", bash="allow",
-                          allowed_paths="[/srv/app]")  # fmt: skip
+    config = write_config(
+        tmp_path, sshd, sshd.port, read_only="true", bash="allow", allowed_paths="[/srv/app]"
+    )
 
     async def main() -> None:
-        async with Client(server_params("--config", str(config), "--host", "test"),
-                          mode="legacy") as client:  # fmt: skip
+        async with Client(
+            server_params("--config", str(config), "--host", "test"), mode="legacy"
+        ) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
             assert set(tools) == ALL_TOOLS - {"Write", "Edit", "MultiEdit", "Upload"}
             assert tools["Bash"].description.endswith(
@@ -79,8 +84,11 @@ def test_selftest_on_a_read_only_host_connects_but_changes_nothing(
     config = write_config(tmp_path, sshd, sshd.port, read_only="true")
     proc = subprocess.run(
         [sys.executable, "-m", "remote_mcp", "--config", str(config), "--host", "test", "--test"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Connected to test (")
     assert "Tools not exercised: the host is guarded (test: read-only, Bash disabled" in (

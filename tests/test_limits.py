@@ -24,8 +24,9 @@ def test_grep_deep_offset_returns_the_lines_and_moves_only_the_page(
     path = f"{remote_dir}/numbers.txt"
     remote.sh(f"seq 1 3000000 > {shlex.quote(path)}")
     before = received(session)
-    out = search.grep(session, ".", path, output_mode="content", offset=2_900_000, head_limit=3,
-                      state=state)  # fmt: skip
+    out = search.grep(
+        session, ".", path, output_mode="content", offset=2_900_000, head_limit=3, state=state
+    )
     moved = received(session) - before
     assert out.text == (
         "2900001:2900001\n2900002:2900002\n2900003:2900003\n\n"
@@ -64,15 +65,24 @@ def test_grep_pages_fit_together_line_for_line(
         remote.sh(f"mkdir -p {shlex.quote(remote_dir)}/a {shlex.quote(remote_dir)}/b")
         remote.write_bytes(f"{remote_dir}/{name}", text.encode())
     assert session.info is not None
-    state = ToolState(host_name="test", info=session.info, cwd=remote_dir,
-                      backends={"grep": backend})  # fmt: skip
+    state = ToolState(
+        host_name="test", info=session.info, cwd=remote_dir, backends={"grep": backend}
+    )
     whole = search.grep(session, "x", remote_dir, output_mode="content", context=1, state=state)
     lines = whole.text.split("\n")
     assert len(lines) >= 9 and "--" in lines
     paged: list[str] = []
     for offset in range(0, len(lines), 2):
-        page = search.grep(session, "x", remote_dir, output_mode="content", context=1,
-                           offset=offset, head_limit=2, state=state)  # fmt: skip
+        page = search.grep(
+            session,
+            "x",
+            remote_dir,
+            output_mode="content",
+            context=1,
+            offset=offset,
+            head_limit=2,
+            state=state,
+        )
         paged += page.text.rpartition("\n\n[Showing results")[0].split("\n")
     assert paged == lines
 

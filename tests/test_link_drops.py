@@ -67,7 +67,7 @@ def test_parallel_uploads_and_downloads_are_byte_exact(
                 f"{remote_dir}/u{i}.bin",
                 str(tmp_path / f"down{i}.bin"),
                 state=state,
-            )  # fmt: skip
+            )
             for i in range(4)
         ]
         for f in downs:
@@ -164,7 +164,9 @@ def test_no_error_message_can_end_in_an_empty_reason() -> None:
     names the exception's type, so it is never empty either)."""
     root = Path(__file__).resolve().parent.parent / "remote_mcp"
     offenders = []
-    for name in ("connection.py", "shell.py", "session.py", "tools/transfer.py"):
+    names = ["connection.py", "session.py", "tools/transfer.py"]
+    names += [f"shell/{path.name}" for path in sorted((root / "shell").glob("*.py"))]
+    for name in names:
         for number, line in enumerate((root / name).read_text().splitlines(), 1):
             bare = line.replace("{type(exc).__name__}: {exc}", "")
             if re.search(r"\{(exc|err)\}", bare):

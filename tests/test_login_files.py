@@ -36,7 +36,7 @@ def hostile(
 ) -> Iterator[tuple[SshdServer, HostileLogin]]:
     try:
         server, login = start_hostile_login_sshd(tmp_path_factory.mktemp("sshd-login"))
-    except Exception as exc:  # noqa: BLE001 - not root, no useradd
+    except Exception as exc:  # not root, no useradd
         pytest.skip(f"no hostile login user here: {exc}")
     try:
         yield server, login

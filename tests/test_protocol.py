@@ -200,8 +200,10 @@ def sshd_sessions(sshd: SshdServer) -> list[str]:
     """Per-connection sshd processes (children of the listener) other than our probe's."""
     out = subprocess.run(
         ["ps", "-o", "pid=,args=", "--ppid", str(sshd.process.pid)],
-        capture_output=True, text=True, check=False,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return [line for line in out.splitlines() if line.strip()]
 
 

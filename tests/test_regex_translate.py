@@ -34,12 +34,14 @@ LOCAL = settings(
 C_LOCALE = {**os.environ, "LC_ALL": "C"}
 
 # -- regex translation -------------------------------------------------------------------
+# A word list: packed lines read better than one word a line (fmt: skip).
 HAYSTACK = [
     "plain text", "foo bar baz", "FOO BAR", "a1b2c3", "x = 42;", "tab\there", "under_score",
     "dots...and.more", "café au lait", "(parens) [brackets] {braces}", "a+b*c?d", "^caret$",
     "back\\slash", "", "   leading space", "aaa", "abab", "foofoo", "the end.", "pipe|bar",
     "x-y_z", "0123456789", "MiXeD CaSe", "ends with space ", "naïve résumé",
 ]  # fmt: skip
+# A word list: packed lines read better than one word a line (fmt: skip).
 _ATOMS = st.sampled_from([
     "a", "b", "o", "foo", "bar", "é", "café", ".", "\\d", "\\w", "\\s", "\\D", "\\W", "\\S",
     "[a-c]", "[^a-z]", "[0-9]", "[[:alpha:]]", "[\\d_]", "[-a]", "\\.", "\\$", "\\(", "\\x41",
@@ -106,8 +108,13 @@ def test_translated_regex_matches_the_lines_rg_matches(haystack: Path, pattern: 
 def test_patterns_rg_rejects_are_rejected_with_rg_wording(
     haystack: Path, pattern: str, message: str
 ) -> None:
-    run = subprocess.run([RG or "rg", "--no-config", "-e", pattern, "--", str(haystack)],
-                         capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    run = subprocess.run(
+        [RG or "rg", "--no-config", "-e", pattern, "--", str(haystack)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     with pytest.raises(ToolError) as caught:
         translate_regex(pattern)
     assert run.returncode == 2 and message in run.stderr, run.stderr

@@ -40,6 +40,7 @@ C_LOCALE = {**os.environ, "LC_ALL": "C"}
 
 # Names chosen to hit the glob features: extensions, hidden files, nesting,
 # glob metacharacters and spaces in names, bare names rg types list.
+# A word list: packed lines read better than one word a line (fmt: skip).
 TREE = [
     "a.py", "b.txt", "Makefile", ".bashrc", "CMakeLists.txt", "weird[1].txt", "brace{a}.c",
     "q?.py", "star*.md", "a b.md", "café.py", "src/main.py", "src/main.rs", "src/lib/util.rs",
@@ -71,20 +72,29 @@ def _rg_files(root: Path, args: Sequence[str]) -> tuple[int, set[bytes], str]:
     """``rg --files`` with only the given options (no ignore files, no config)."""
     run = subprocess.run(
         [RG or "rg", "--files", "--hidden", "--no-ignore", "--no-config", *args],
-        cwd=root, capture_output=True, env=C_LOCALE, timeout=30, check=False,
-    )  # fmt: skip
+        cwd=root,
+        capture_output=True,
+        env=C_LOCALE,
+        timeout=30,
+        check=False,
+    )
     return run.returncode, set(run.stdout.splitlines()), run.stderr.decode(errors="replace")
 
 
 def _find(root: Path, command: list[str], words: list[str]) -> set[bytes]:
     run = subprocess.run(
         [*command, ".", *words, "-print"],
-        cwd=root, capture_output=True, env=C_LOCALE, timeout=30, check=True,
-    )  # fmt: skip
+        cwd=root,
+        capture_output=True,
+        env=C_LOCALE,
+        timeout=30,
+        check=True,
+    )
     return {line.removeprefix(b"./") for line in run.stdout.splitlines()}
 
 
 # -- globs ------------------------------------------------------------------------------
+# A word list: packed lines read better than one word a line (fmt: skip).
 _SEGMENTS = st.sampled_from([
     "*", "**", "?", "a", "src", "lib", "docs", "x", "y", "z", "main.*", "*.py", "*.rs", "*.md",
     "*.{py,rs}", "{src,docs}", "[a-m]*", "[!a]*", "a*", "*a", ".*", "deep*", "*.txt", "a?py",
@@ -152,8 +162,13 @@ def test_a_glob_rg_rejects_is_rejected_with_rg_wording(tree: Path, glob: str, er
 # -- the type table ----------------------------------------------------------------------
 @functools.cache
 def _rg_type_list() -> dict[str, tuple[str, ...]]:
-    run = subprocess.run([RG or "rg", "--type-list", "--no-config"], capture_output=True,
-                         text=True, timeout=30, check=True)  # fmt: skip
+    run = subprocess.run(
+        [RG or "rg", "--type-list", "--no-config"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     return {
         name: tuple(globs.split(", "))
         for name, globs in (line.split(": ", 1) for line in run.stdout.splitlines())

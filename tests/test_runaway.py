@@ -145,8 +145,14 @@ def test_a_signal_stops_a_running_bash_loop(sshd: SshdServer, remote, how: str) 
         server.initialize()
         assert server.request("tools/call", {"name": "Bash", "arguments": {"command": "true"}})
         loop = f"sh -c 'while :; do :; done; : {marker}'"
-        server.send({"jsonrpc": "2.0", "id": 999, "method": "tools/call",
-                     "params": {"name": "Bash", "arguments": {"command": loop}}})  # fmt: skip
+        server.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 999,
+                "method": "tools/call",
+                "params": {"name": "Bash", "arguments": {"command": loop}},
+            }
+        )
         wait_until_running(remote, marker)
         server.proc.send_signal(getattr(signal, how))
         assert server.proc.wait(timeout=20) == 0

@@ -20,8 +20,12 @@ KEY = HOME / ".ssh" / "id_ed25519"
 def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "remote_mcp", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ}, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ},
+        check=False,
+    )
 
 
 def test_doctor_is_green_on_the_fixture(sshd: SshdServer) -> None:
@@ -96,9 +100,19 @@ def test_add_host_keeps_comments_and_order_then_tests(sshd: SshdServer, tmp_path
     )
     config.write_text(original)
     proc = run_cli(
-        "add-host", "new", "--config", str(config), "--hostname", "127.0.0.1",
-        "--port", str(sshd.port), "--user", sshd.user, "--key", str(KEY),
-    )  # fmt: skip
+        "add-host",
+        "new",
+        "--config",
+        str(config),
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        str(sshd.port),
+        "--user",
+        sshd.user,
+        "--key",
+        str(KEY),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = config.read_text()
     # Everything the user wrote is still there, in order; the block follows "old".

@@ -52,15 +52,29 @@ def _values() -> dict[str, dict[str, Any]]:
     # operations themselves still run.
     allowed = [path, "{dir}"]
     return {
-        "read.sh.j2": dict(path=path, start=1, end=10, mode="text", check_size=1,
-                           max_size=1000, hash_max=1000, line_bytes=8000, slice_bytes=100000,
-                           allowed=allowed),
+        "read.sh.j2": dict(
+            path=path,
+            start=1,
+            end=10,
+            mode="text",
+            check_size=1,
+            max_size=1000,
+            hash_max=1000,
+            line_bytes=8000,
+            slice_bytes=100000,
+            allowed=allowed,
+        ),
         "multiread.sh.j2": dict(
             files=[dict(path=path, start=1, end=5, mode="text", check_size=0, max_size=10)] * 2,
-            boundary="B_0123", hash_max=1000, line_bytes=8000, slice_bytes=100000, allowed=[],
+            boundary="B_0123",
+            hash_max=1000,
+            line_bytes=8000,
+            slice_bytes=100000,
+            allowed=[],
         ),
-        "write.sh.j2": dict(path=path, content=HOSTILE, expect="any", token="EOF_1",
-                            allowed=allowed),
+        "write.sh.j2": dict(
+            path=path, content=HOSTILE, expect="any", token="EOF_1", allowed=allowed
+        ),
         "stat.sh.j2": dict(paths=[path, "{dir}"], allowed=allowed),
         "_guard.sh.j2": dict(allowed=allowed),
         "guard_path.sh.j2": dict(path=path, allowed=allowed),
@@ -68,11 +82,12 @@ def _values() -> dict[str, dict[str, Any]]:
         "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},
         "shell_start.sh.j2": dict(marker="M_1"),
-        "_frame.sh.j2": dict(command=f"echo {HOSTILE!r}", sentinel="S_1", pidmark="S_1_pid",
-                             subshell=True),
+        "_frame.sh.j2": dict(
+            command=f"echo {HOSTILE!r}", sentinel="S_1", pidmark="S_1_pid", subshell=True
+        ),
         "_precondition.sh.j2": dict(expect=FileRecord("0" * 64, HOSTILE, 1)),
         "_commit.sh.j2": dict(token="EOF_1"),
-    }  # fmt: skip
+    }
 
 
 def _render_for(name: str, directory: str) -> str | None:
@@ -113,8 +128,12 @@ def test_rendered_templates_parse(shell: str) -> None:
         script = _render_for(name, "/tmp/x") or _render_extra(name, "/tmp/x")
         if script is None:
             continue
-        proc = subprocess.run([*argv, "-n"], input=script.encode("utf-8", "surrogateescape"),
-                              capture_output=True, check=False)  # fmt: skip
+        proc = subprocess.run(
+            [*argv, "-n"],
+            input=script.encode("utf-8", "surrogateescape"),
+            capture_output=True,
+            check=False,
+        )
         assert proc.returncode == 0, f"{name} does not parse in {shell}: {proc.stderr!r}"
 
 

@@ -49,9 +49,15 @@ def test_a_lone_surrogate_escape_gets_an_error_reply(server, remote, remote_dir)
 
 def test_bytes_that_are_not_utf8_get_an_error_reply(server, remote, remote_dir) -> None:
     server.next_id += 1
-    message = {"jsonrpc": "2.0", "id": server.next_id, "method": "tools/call",
-               "params": {"name": "Write", "arguments": {"file_path": f"{remote_dir}/NAME",
-                                                         "content": "x"}}}  # fmt: skip
+    message = {
+        "jsonrpc": "2.0",
+        "id": server.next_id,
+        "method": "tools/call",
+        "params": {
+            "name": "Write",
+            "arguments": {"file_path": f"{remote_dir}/NAME", "content": "x"},
+        },
+    }
     line = json.dumps(message).encode().replace(b"NAME", b"caf\xe9.txt")
     reply = send_line(server, line, server.next_id)
     assert reply["result"]["isError"] is True

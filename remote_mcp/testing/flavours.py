@@ -37,8 +37,11 @@ FLAVOURS = ("bash", "busybox", "dash", "tcsh", "zsh")
 """Every value `start_sshd` accepts for ``flavour``."""
 
 _HIDDEN_FROM_DASH = ("bash", "rbash", "rg", "python3")
-_SFTP_SERVERS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server",
-                 "/usr/libexec/openssh/sftp-server")  # fmt: skip
+_SFTP_SERVERS = (
+    "/usr/lib/openssh/sftp-server",
+    "/usr/libexec/sftp-server",
+    "/usr/libexec/openssh/sftp-server",
+)
 
 
 @dataclass(frozen=True)

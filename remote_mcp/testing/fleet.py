@@ -176,7 +176,7 @@ def start_fleet(
     for name, future in futures.items():
         try:
             nodes[name] = future.result()
-        except Exception as exc:  # noqa: BLE001 - reported below, after the rest are stopped
+        except Exception as exc:  # reported below, after the rest are stopped
             errors.append(f"{name}: {exc}")
     not_isolated = [name for name, node in nodes.items() if not node.isolated]
     if not_isolated:

@@ -55,8 +55,19 @@ def start_hostile_login_sshd(
     home = f"/tmp/rmcp login home {tag}"
     keys_file = Path(f"/tmp/rmcp-login-keys-{tag}")
     login = HostileLogin(user=name, home=home, keys_file=keys_file)
-    _run(["useradd", "--user-group", "--create-home", "--home-dir", home,
-          "--shell", "/bin/bash", name], "useradd")  # fmt: skip
+    _run(
+        [
+            "useradd",
+            "--user-group",
+            "--create-home",
+            "--home-dir",
+            home,
+            "--shell",
+            "/bin/bash",
+            name,
+        ],
+        "useradd",
+    )
     try:
         # sshd refuses a locked account ("!" password) when PAM is off; "*" only disables passwords.
         _run(["usermod", "--password", "*", name], "usermod")

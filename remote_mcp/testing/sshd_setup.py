@@ -173,8 +173,20 @@ def _authorize_other_user(user: str, client_key: Path) -> Path | None:
     try:
         pwd.getpwnam(user)
     except KeyError:
-        _run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/tmp",
-              "--shell", "/bin/sh", user], "useradd")  # fmt: skip
+        _run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/tmp",
+                "--shell",
+                "/bin/sh",
+                user,
+            ],
+            "useradd",
+        )
     # sshd refuses a locked account ("!" password) when PAM is off; "*" only disables passwords.
     _run(["usermod", "--password", "*", user], "usermod")
     keys_dir = Path(tempfile.mkdtemp(prefix="remote-mcp-sshd-keys-"))

@@ -13,12 +13,13 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypedDict, TypeVar
 
 from invoke.runners import Result
 from pydantic import BaseModel
 
 from ..errors import ToolError
+from ..host_settings import BashPolicy, EditBackend, FindBackend, GrepBackend
 from ..session import RemoteInfo
 from ..templates import render
 from .names import unescape_name
@@ -77,7 +78,14 @@ class FileRecord:
     sha256: str | None
     mtime: str
     size: int
-    partial: bool = False
+
+
+class Backends(TypedDict, total=False):
+    """The config's ``*_backend`` choices (a missing key means "auto")."""
+
+    edit: EditBackend
+    grep: GrepBackend
+    find: FindBackend
 
 
 @dataclass
@@ -89,11 +97,11 @@ class ToolState:
     info: RemoteInfo | None = None
     cwd: str | None = None
     files: dict[str, FileRecord] = field(default_factory=dict)
-    backends: dict[str, str] = field(default_factory=dict)
+    backends: Backends = field(default_factory=Backends)
     # The host's guards (tools/guard.py enforces them; config.py documents them).
     read_only: bool = False
     allowed_paths: tuple[str, ...] = ()
-    bash: str = "auto"
+    bash: BashPolicy = "auto"
     local_paths: tuple[str, ...] = ()
     # Local places Download never writes, whatever local_paths says (~/.ssh,
     # remote-mcp's config); the server adds the active config file.

@@ -1,5 +1,5 @@
-"""Bash: Claude Code's semantics and wording
-(reference/claude-code-tools.md, sections 5-7) over the session's Bash shell.
+"""Bash: Claude Code's semantics and wording (Bash, BashOutput and KillShell of
+Claude Code v2.0.77) over the session's Bash shell.
 
 The shell itself -- a long-lived remote shell whose cwd, variables,
 functions, aliases and options persist between calls, killable commands,
@@ -242,7 +242,7 @@ def _text(stream: Stream) -> str:
 
 
 def _format(command: str, outcome: RunOutcome, timeout_ms: float) -> ToolOutput:
-    """Claude Code's Bash result text (S1 mapToolResultToToolResultBlockParam)."""
+    """Claude Code's Bash result text (v2.0.77's mapToolResultToToolResultBlockParam)."""
     o = _Texts(outcome)
     structured: dict[str, object] = {
         "exit_code": o.exit_code,
@@ -384,7 +384,7 @@ class _Progress:
         message = f"Running for {int(elapsed)}s" + (f": {line}" if line else "")
         try:
             self.progress(round(elapsed, 1), message)
-        except Exception:  # noqa: BLE001 - progress is best effort
+        except Exception:  # progress is best effort
             pass
 
 

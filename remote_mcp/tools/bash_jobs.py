@@ -39,14 +39,14 @@ LIST_CAP = 50  # jobs shown by BashOutput "list" (the newest)
 def bash_output(
     session: BashHost,
     bash_id: str,
-    filter: str | None = None,  # noqa: A002 - Claude Code's parameter name
+    filter: str | None = None,  # Claude Code's parameter name
     block: bool | None = False,
     timeout: float | None = None,
     all_sessions: bool | None = False,
     *,
     state: ToolState,
 ) -> ToolOutput:
-    """New output and status of a background job (S0 BashOutput blocks).
+    """New output and status of a background job (v1.0.128's BashOutput blocks).
 
     Jobs belong to the server session that started them: another session's
     job is refused unless ``all_sessions``. ``bash_id`` "list" lists this
@@ -198,7 +198,7 @@ def _list_jobs(shell: BashRuntime, state: ToolState, *, all_sessions: bool) -> T
 def kill_shell(
     session: BashHost, shell_id: str, all_sessions: bool | None = False, *, state: ToolState
 ) -> ToolOutput:
-    """Kill background job ``shell_id`` and its whole process group (S0
+    """Kill background job ``shell_id`` and its whole process group (v1.0.128
     KillShell); another session's job only with ``all_sessions``."""
     del state
     _check_id(shell_id)

@@ -1,7 +1,7 @@
 """Edit and MultiEdit: Claude Code's exact-string replacement, applied on the remote.
 
-Wording and validation order follow reference/claude-code-tools.md sections 3-4
-(Edit: S1 = v2.0.77, MultiEdit: S0 = v1.0.128). Why the code has this shape:
+Wording and validation order follow Claude Code (Edit: v2.0.77; MultiEdit,
+which v2.0.77 no longer has: v1.0.128). Why the code has this shape:
 
 * **Bytes follow the edit, not the file.** When the remote has python3 or perl,
   the replacement runs there: the command carries the old/new strings (base64)
@@ -75,7 +75,7 @@ __all__ = ["edit", "multi_edit", "engine", "perl_program", "python_program"]
 EDIT_MAX_BYTES = 1 << 30  # Claude Code 2.1's cap; the remote engines hold the file in memory
 LOCAL_MAX_BYTES = 32 << 20  # the fallback moves the file twice: keep that bounded
 SNIPPET_LINE_CHARS = 2000  # snippet lines are cut like Read's (a minified file is one line)
-SUMMARY_CHARS = 50  # MultiEdit's "Replaced ..." summary (S0)
+SUMMARY_CHARS = 50  # MultiEdit's "Replaced ..." summary (v1.0.128)
 BACKENDS = ("python3", "perl", "local")
 
 SAME = "No changes to make: old_string and new_string are exactly the same."
@@ -174,7 +174,7 @@ def multi_edit(
     *,
     state: ToolState | None = None,
 ) -> ToolOutput:
-    """MultiEdit (S0): edits applied in order to one file, all or nothing.
+    """MultiEdit (v1.0.128): edits applied in order to one file, all or nothing.
 
     A failing edit is named ``"Edit I of N: "`` before Claude Code's message,
     so the agent knows which one to fix; the file is then unchanged.
@@ -251,7 +251,7 @@ def _run(
 
 
 def _encode(changes: list[_Edit], label: Callable[[int], str]) -> list[dict[str, Any]]:
-    """UTF-8 bytes per edit, plus S0's "old_string inside an earlier
+    """UTF-8 bytes per edit, plus v1.0.128's "old_string inside an earlier
     new_string" flag (pure string logic, so it is decided here once)."""
     encoded = []
     for i, change in enumerate(changes):

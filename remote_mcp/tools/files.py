@@ -1,10 +1,10 @@
 """Read and MultiRead (Write is in write.py, FileStat in file_stat.py; both
 are importable from here too, for scripts).
 
-Read speaks Claude Code's exact wording (reference/claude-code-tools.md,
-section 1). Each call is one remote command; Read slices on the remote, so
-the bytes moved follow the lines asked for, not the file's size. The
-template's reply is read by :func:`parse_read_reply`.
+Read speaks Claude Code's exact wording (v2.0.77). Each call is one remote
+command; Read slices on the remote, so the bytes moved follow the lines asked
+for, not the file's size. The template's reply is read by
+:func:`parse_read_reply`.
 """
 
 from __future__ import annotations
@@ -280,9 +280,7 @@ def _binary_message(ext: str) -> str:
 
 
 def _remember(state: ToolState, req: _Request, reply: ReadReply) -> None:
-    state.files[req.path] = FileRecord(
-        sha256=reply.sha256, mtime=reply.mtime, size=reply.size, partial=not req.check_size
-    )
+    state.files[req.path] = FileRecord(sha256=reply.sha256, mtime=reply.mtime, size=reply.size)
 
 
 def read(

@@ -19,10 +19,13 @@ description of the mode that tools/list and ``doctor`` show.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..config import HostConfig
 from ..errors import ToolError
+
+if TYPE_CHECKING:  # the server imports guard at start-up; tools.base loads later
+    from .base import ToolState
 
 __all__ = [
     "BASH_TOOLS",
@@ -97,7 +100,7 @@ def guard_summary(host: HostConfig) -> str:
     return f"{host.name}: {mode}, {shell}, {paths}."
 
 
-def check_writable(state: Any, tool: str) -> None:
+def check_writable(state: ToolState, tool: str) -> None:
     """Refuse a tool that changes the remote on a read_only host."""
     if state.read_only:
         raise ToolError(
@@ -107,7 +110,7 @@ def check_writable(state: Any, tool: str) -> None:
         )
 
 
-def check_bash(state: Any, tool: str = "Bash") -> None:
+def check_bash(state: ToolState, tool: str = "Bash") -> None:
     """Refuse the shell tools where the ``bash`` setting (or read_only) turns them off."""
     if bash_allowed(state.read_only, state.bash):
         return
@@ -124,12 +127,12 @@ def check_bash(state: Any, tool: str = "Bash") -> None:
     )
 
 
-def guard_values(state: Any) -> dict[str, Any]:
+def guard_values(state: ToolState) -> dict[str, list[str]]:
     """What every path-touching template needs to include ``_guard.sh.j2``."""
     return {"allowed": list(state.allowed_paths)}
 
 
-def refusal(state: Any, shown: str, resolved_b64: str) -> ToolError:
+def refusal(state: ToolState, shown: str, resolved_b64: str) -> ToolError:
     """The one refusal of ``allowed_paths``: what, what it resolved to, which rule.
     (Returned, not raised: FileStat shows it in a path's row.)"""
     rule = f"allowed_paths ({_roots(state.allowed_paths)}) for host {state.host_name}"

@@ -321,7 +321,9 @@ class RipgrepGlob:
 
     @staticmethod
     def _compile(tokens: tuple[Token, ...]) -> Callable[[bytes], bool]:
-        enc = lambda s: s.encode("utf-8", "surrogateescape")  # noqa: E731
+        def enc(text: str) -> bytes:
+            return text.encode("utf-8", "surrogateescape")
+
         rest = tokens[1:]
         if tokens and tokens[0].kind == "rprefix" and rest:
             lit = _literal(rest)

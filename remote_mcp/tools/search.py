@@ -1,6 +1,6 @@
 """Glob and Grep: Claude Code's search tools, run on the remote in one command.
 
-Claude Code (v2.0.77, reference/claude-code-tools.md sections 8-9) answers both
+Claude Code (v2.0.77) answers both
 with ripgrep. remote-mcp uses the remote's ``rg`` when it has one, with the
 same arguments, so results match; otherwise it falls back to ``find`` (Glob)
 or ``find`` + GNU ``grep`` (Grep) and makes them behave like ripgrep:
@@ -30,6 +30,7 @@ import secrets
 from invoke.runners import Result
 
 from ..errors import ToolError
+from ..host_settings import GlobEngine, GrepEngine
 from .base import Runner, ToolOutput, ToolState, decode_text, run_template
 from .glob_to_find import find_filter
 from .guard import guard_values
@@ -109,7 +110,7 @@ def _split_absolute(pattern: str) -> tuple[str, str]:
     return (pattern[:cut] or "/"), pattern[cut + 1 :]
 
 
-def _glob_backend(state: ToolState, runner: Runner) -> str:
+def _glob_backend(state: ToolState, runner: Runner) -> GlobEngine:
     want = state.backends.get("find", "auto")
     if want != "auto":
         return want
@@ -206,7 +207,7 @@ def _context_args(req: GrepRequest) -> list[str]:
 
 
 def _rg_args(req: GrepRequest, sep: str) -> list[str]:
-    """Claude Code's argument list (S1 Grep.call), plus --null and a random
+    """Claude Code's argument list (v2.0.77's Grep call), plus --null and a random
     context separator so that any file name and line text parse back."""
     args = ["--hidden"]
     for vcs in VCS_DIRS:
@@ -267,7 +268,7 @@ def _busybox_records(body: bytes) -> bytes:
     return b"\n".join(lines)
 
 
-def _grep_backend(state: ToolState, runner: Runner) -> str:
+def _grep_backend(state: ToolState, runner: Runner) -> GrepEngine:
     want = state.backends.get("grep", "auto")
     has = state.remote_info(runner).has
     if want == "auto":
@@ -280,13 +281,13 @@ def _grep_backend(state: ToolState, runner: Runner) -> str:
     return want
 
 
-def grep(  # noqa: PLR0913 - Claude Code's schema, one keyword per field
+def grep(  # Claude Code's schema, one keyword per field
     runner: Runner,
     pattern: str,
     path: str | None = None,
     *,
     glob: str | None = None,
-    type: str | None = None,  # noqa: A002 - the schema's name
+    type: str | None = None,  # the schema's name
     output_mode: str | None = None,
     before: int | None = None,
     after: int | None = None,

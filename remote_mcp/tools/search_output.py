@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..host_settings import GrepEngine
 from .base import ToolOutput, decode_text
 from .names import show_name
 from .rg_globs import RipgrepGlob
@@ -119,7 +120,7 @@ class GrepView:
         relative = posixpath.relpath(absolute, self.cwd)
         return absolute if relative.startswith("..") else relative
 
-    def render(self, body: bytes, backend: str) -> ToolOutput:
+    def render(self, body: bytes, backend: GrepEngine) -> ToolOutput:
         req = self.req
         if req.mode == "files_with_matches":
             return self._files(body, backend)

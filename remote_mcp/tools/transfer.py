@@ -106,7 +106,7 @@ def upload(
                     raise
         except ToolError:
             raise
-        except Exception as exc:  # noqa: BLE001 - OSError, EOFError, ConnectionLost, the SSH library's own
+        except Exception as exc:  # OSError, EOFError, ConnectionLost, the SSH library's own
             if renaming and _dropped(exc):
                 raise ToolError(
                     f"The SSH connection to {state.host_name} dropped while the Upload to "
@@ -220,7 +220,7 @@ def download(
                 Path(tmp).unlink(missing_ok=True)  # gone already once renamed into place
     except ToolError:
         raise
-    except Exception as exc:  # noqa: BLE001 - OSError, EOFError, ConnectionLost, the SSH library's own
+    except Exception as exc:  # OSError, EOFError, ConnectionLost, the SSH library's own
         if _dropped(exc):
             raise ToolError(
                 f"Download of {remote_path} failed (the SSH connection to {state.host_name} "
@@ -318,5 +318,5 @@ def _remote_mode(sftp: Any, path: str) -> int | None:
 def _remove_quietly(sftp: Any, path: str) -> None:
     try:
         sftp.remove(path)
-    except Exception:  # noqa: BLE001 - best effort after a failure (the link may be gone)
+    except Exception:  # best effort after a failure (the link may be gone)
         pass

@@ -1,96 +1,36 @@
-"""Persistent shells on dedicated SSH channels, speaking invoke's runner API.
+"""One persistent shell on its own SSH channel, with sentinel framing.
 
-Opening an exec channel costs a round trip or more per command; a shell that
-is already reading commands from its stdin costs none. Each command is framed
-by a random per-command sentinel that ends stdout and stderr and carries the
-exit status, so file contents can never fake the end of a frame.
-
-``ShellChannel.run()`` returns an ``invoke.runners.Result`` and raises
-``invoke.exceptions.UnexpectedExit`` (unless ``warn=True``), exactly like
-``fabric.Connection.run`` -- which is why every tool routine accepts either.
-We build the ``Result`` ourselves instead of subclassing invoke's ``Runner``:
-its per-stream threads and 10 ms polling cost ~3 ms per command against
-~0.2 ms for a direct read (stack-notes.md, section 3).
+Each command is framed by a random per-command sentinel that ends stdout and
+stderr and carries the exit status, so file contents can never fake the end
+of a frame.
 """
 
 from __future__ import annotations
 
-import queue
 import re
 import secrets
 import select
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import paramiko
-from invoke.exceptions import CommandTimedOut, UnexpectedExit
-from invoke.runners import Result
+from invoke.exceptions import UnexpectedExit
 
-from .capture import StreamCapture
-from .connection import HostConnection
-from .errors import ConnectionLost, SessionError, ShellProtocolError, reason
-from .templates import render
+from ..capture import StreamCapture
+from ..connection import HostConnection
+from ..errors import ConnectionLost, ShellProtocolError, reason
+from ..templates import render
+from .result import ShellResult, command_timed_out, partial_output
 
-__all__ = ["ChannelPool", "PartialOutput", "ShellChannel", "ShellResult"]
+__all__ = ["DEFAULT_CAPTURE", "STOP_GRACE_S", "ShellChannel"]
 
 # Bytes of each stream kept in memory per command; the rest is counted, not kept.
 DEFAULT_CAPTURE = 64 << 20
 # How long a stopped command may take to unwind before its shell is given up.
 STOP_GRACE_S = 10.0
-
-
-class ShellResult(Result):
-    """An invoke ``Result`` that also says how much output was dropped by the
-    capture cap (a command printing gigabytes must not exhaust our memory)."""
-
-    def __init__(
-        self,
-        *,
-        dropped_bytes: int = 0,
-        dropped_lines: int = 0,
-        stdout_tail: bytes = b"",
-        stderr_tail: bytes = b"",
-        **kw: Any,
-    ) -> None:
-        super().__init__(**kw)
-        self.dropped_bytes = dropped_bytes
-        self.dropped_lines = dropped_lines
-        # The last dropped bytes of each stream (``capture_tail``): the end of
-        # a huge output, where build errors and test summaries usually are.
-        self.stdout_tail = stdout_tail
-        self.stderr_tail = stderr_tail
-
-    @property
-    def stdout_bytes(self) -> bytes:
-        return self.stdout.encode("utf-8", "surrogateescape")
-
-
-@dataclass(frozen=True)
-class PartialOutput:
-    """What a command had sent when the link dropped (``ConnectionLost.partial``),
-    per stream: the kept head, how many bytes were dropped past it, and the
-    end of the dropped ones. A resumer continues at ``len(head) + dropped``."""
-
-    stdout: bytes
-    stderr: bytes
-    stdout_dropped: int
-    stderr_dropped: int
-    stdout_tail: bytes
-    stderr_tail: bytes
-    dropped_lines: int = 0  # both streams
-
-    @property
-    def stdout_count(self) -> int:
-        return len(self.stdout) + self.stdout_dropped
-
-    @property
-    def stderr_count(self) -> int:
-        return len(self.stderr) + self.stderr_dropped
 
 
 class _Command:
@@ -189,7 +129,7 @@ class ShellChannel:
         if self.channel is not None:
             try:
                 self.channel.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             self.channel = None
 
@@ -275,7 +215,7 @@ class ShellChannel:
             self.close()
             raise ConnectionLost(
                 f"connection to {self.conn.host.name} lost: {reason(exc)}",
-                partial=_partial(out, err),
+                partial=partial_output(out, err),
             ) from exc
         finally:
             cmd.done = True
@@ -286,7 +226,7 @@ class ShellChannel:
         if timed_out and (on_timeout is None or stopped is False):
             self.close()
             partial = ShellResult(command=command, stdout=stdout, stderr=stderr, exited=-1)
-            raise _timed_out(partial, timeout, stopped=False)
+            raise command_timed_out(partial, timeout, stopped=False)
         if out.match is None:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self.close()
@@ -299,7 +239,7 @@ class ShellChannel:
                     time.sleep(0.01)
             if not self.conn.is_alive() or not self._current(chan):
                 raise ConnectionLost(
-                    f"connection to {self.conn.host.name} lost", partial=_partial(out, err)
+                    f"connection to {self.conn.host.name} lost", partial=partial_output(out, err)
                 )
             raise ShellProtocolError(
                 f"the remote shell on {self.conn.host.name} exited (status {status}) "
@@ -320,7 +260,7 @@ class ShellChannel:
             sys.stdout.write(stdout)
             sys.stderr.write(stderr)
         if timed_out:
-            raise _timed_out(result, timeout, stopped=bool(stopped))
+            raise command_timed_out(result, timeout, stopped=bool(stopped))
         if result.exited != 0 and not warn:
             raise UnexpectedExit(result)
         return result
@@ -340,7 +280,7 @@ class ShellChannel:
         """Read both streams until both sentinels arrived; True if timed out.
 
         stderr must be drained too: the channel window is shared, and unread
-        stderr stalls stdout (stack-notes.md, section 5). A worker command's
+        stderr stalls stdout. A worker command's
         pid line is taken out of stderr as soon as it arrives. ``on_timeout``
         returning False means the command could not be stopped: give up now.
         """
@@ -381,21 +321,6 @@ class ShellChannel:
         return timed_out
 
 
-def _partial(out: StreamCapture, err: StreamCapture) -> PartialOutput:
-    return PartialOutput(
-        bytes(out.kept), bytes(err.kept), out.dropped_bytes, err.dropped_bytes,
-        out.dropped_tail, err.dropped_tail, out.dropped_lines + err.dropped_lines,
-    )  # fmt: skip
-
-
-def _timed_out(result: Result, timeout: float | None, *, stopped: bool) -> CommandTimedOut:
-    """invoke's CommandTimedOut, saying whether the remote confirmed that the
-    command was stopped (then the link answered: the command was just slow)."""
-    exc = CommandTimedOut(result, timeout=int(timeout or 0))
-    exc.stopped = stopped  # type: ignore[attr-defined]
-    return exc
-
-
 def _exec_pipelined(chan: paramiko.Channel, command: str) -> None:
     """``exec_command`` without waiting for the server's answer, so the first
     command follows in the same round trip (connect costs one RTT less per
@@ -410,13 +335,6 @@ def _exec_pipelined(chan: paramiko.Channel, command: str) -> None:
     raw: Any = chan  # the two private steps of Channel.exec_command, minus its wait
     raw._event_pending()
     raw.transport._send_user_message(m)
-
-
-def _start_quietly(shell: ShellChannel) -> None:
-    try:
-        shell.start()
-    except ConnectionLost:
-        pass  # the next command on this shell starts it again, or reports why
 
 
 def _drain(
@@ -439,104 +357,3 @@ def _drain(
 
 def _hidden(hide: Any) -> bool:
     return hide not in (None, False)
-
-
-class ChannelPool:
-    """A few worker shells for stateless operations, so parallel tool calls
-    run in parallel and never wait behind (or disturb) the Bash shell.
-
-    Channels are created lazily up to ``size``; ``run()`` borrows one.
-    """
-
-    def __init__(self, conn: HostConnection, size: int = 3) -> None:
-        self.conn = conn
-        self.size = size
-        self._idle: queue.LifoQueue[ShellChannel] = queue.LifoQueue()
-        self._created = 0
-        self._lock = threading.Lock()
-        self._all: list[ShellChannel] = []
-        self._stopper: ShellChannel | None = None  # a shell of its own for stopping
-        self._stop_lock = threading.Lock()
-
-    @contextmanager
-    def channel(self) -> Iterator[ShellChannel]:
-        shell = self._acquire()
-        try:
-            yield shell
-        finally:
-            self._idle.put(shell)
-
-    def _acquire(self) -> ShellChannel:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._created < self.size:
-                self._created += 1
-                shell = ShellChannel(self.conn, subshell=True)
-                shell.stopper = self.stop
-                self._all.append(shell)
-                return shell
-        return self._idle.get()
-
-    def warm(self, count: int | None = None) -> None:
-        """Start ``count`` channels now (at connect time, off the critical path)."""
-        shells = [self._acquire() for _ in range(count or self.size)]
-        try:
-            for shell in shells:
-                if not shell.alive:
-                    shell.start()
-        finally:
-            for shell in shells:
-                self._idle.put(shell)
-
-    def open_all(self, command: str, **kwargs: Any) -> ShellResult:
-        """Start every worker shell at once and run ``command`` (the probe) on
-        the first: the channel opens go out together, so connecting costs
-        one round trip for all of them plus one for the command."""
-        shells = [self._acquire() for _ in range(self.size)]
-        try:
-            others = [
-                threading.Thread(target=_start_quietly, args=(shell,), daemon=True)
-                for shell in shells[1:]
-                if not shell.alive
-            ]
-            for thread in others:
-                thread.start()
-            try:
-                return shells[0].run(command, **kwargs)
-            finally:
-                for thread in others:
-                    thread.join()
-        finally:
-            for shell in shells:
-                self._idle.put(shell)
-
-    def run(self, command: str, **kwargs: Any) -> ShellResult:
-        with self.channel() as shell:
-            return shell.run(command, **kwargs)
-
-    def stop(self, pid: int) -> bool:
-        """Stop a worker command (its process tree) from a shell of its own.
-
-        True when the remote confirmed: the link answers, the command was
-        merely slow. False when the stop could not be run (the link is down).
-        """
-        with self._stop_lock:
-            if self._stopper is None:
-                self._stopper = ShellChannel(self.conn, subshell=True)
-            try:
-                result = self._stopper.run(
-                    render("worker_kill.sh.j2", pid=pid), warn=True, timeout=STOP_GRACE_S
-                )
-            except (SessionError, CommandTimedOut):
-                self._stopper.close()
-                return False
-            return result.stdout.strip() in ("stopped", "gone")
-
-    def close(self) -> None:
-        for shell in self._all:
-            shell.close()
-        if self._stopper is not None:
-            self._stopper.close()

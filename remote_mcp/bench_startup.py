@@ -1,0 +1,218 @@
+"""Start-up figures for ``invoke bench``: the server's cold start (spawn to
+``initialize`` answered, with ``python -X importtime``) and the first tool
+result after spawn over the delay proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import HostConfig
+from .session import Session
+from .testing import LinkProxy, start_sshd
+
+
+def connect_phases(host: HostConfig, repeat: int) -> tuple[float, float]:
+    """Best of ``repeat``: the SSH handshake (TCP, kex, auth) and the set-up
+    after it (probe and worker shells). The minimum, because CPU load on a
+    shared machine only ever adds time."""
+    handshakes, setups = [], []
+    for _ in range(max(1, repeat)):
+        session = Session(host)
+        try:
+            t0 = time.perf_counter()
+            session.conn.open()
+            t1 = time.perf_counter()
+            session.connect()
+            session.pool.warm()
+            t2 = time.perf_counter()
+        finally:
+            session.close()
+        handshakes.append((t1 - t0) * 1000)
+        setups.append((t2 - t1) * 1000)
+    return min(handshakes), min(setups)
+
+
+def cold_start(python: str = sys.executable, repeat: int = 3) -> dict[str, float]:
+    """Spawn -> ``initialize`` answered, raw JSON-RPC over the server's stdio,
+    against ``import mcp`` alone: the SDK's import is the floor. Best of
+    ``repeat`` (ms). The host is unconfigured (no SSH is needed for this), so
+    no connect thread imports paramiko alongside."""
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "0"},
+        },
+    }
+    line = (json.dumps(request) + "\n").encode()
+    env = {**os.environ, "REMOTE_MCP_CONFIG": os.devnull}
+    spawn, floor = [], []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [python, "-m", "remote_mcp", "--host", "nowhere"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        answer = proc.stdout.readline()
+        spawn.append((time.perf_counter() - t0) * 1000)
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        assert b'"id":1' in answer.replace(b" ", b""), answer[:200]
+        t0 = time.perf_counter()
+        subprocess.run([python, "-c", "import mcp"], check=True, env=env)
+        floor.append((time.perf_counter() - t0) * 1000)
+    return {"initialize_ms": min(spawn), "import_mcp_ms": min(floor)} | import_times(python)
+
+
+def import_times(python: str = sys.executable) -> dict[str, float]:
+    """``python -X importtime`` of the server module: cumulative ms of the mcp
+    SDK and of remote_mcp.server (which includes it), the floor's make-up."""
+    proc = subprocess.run(
+        [python, "-X", "importtime", "-c", "import remote_mcp.server"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        parts = [x.strip() for x in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[1].isdigit() and parts[2] in ("mcp", "remote_mcp.server"):
+            found.setdefault(f"importtime_{parts[2]}_ms", int(parts[1]) / 1000)
+    return found
+
+
+def _rpc(proc: subprocess.Popen[bytes], message: dict[str, Any], want: int | None) -> bytes:
+    """Send one JSON-RPC message; with ``want``, read lines until its answer."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write((json.dumps(message) + "\n").encode())
+    proc.stdin.flush()
+    while want is not None:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the server closed its stdout")
+        if json.loads(line).get("id") == want:
+            return line
+    return b""
+
+
+def first_result(delay_ms: float, repeat: int = 3) -> dict[str, float]:
+    """Spawn the real server over stdio, with the host behind the delay
+    proxy: ms to ``initialize`` answered and to the first tool result (a
+    Read), best of ``repeat``; and the SSH handshake alone (best of
+    ``repeat``) for the target (issue 13 part 3)."""
+    with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
+        server = start_sshd(Path(tmp) / "sshd")
+        proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
+        try:
+            known = Path(tmp) / "known_hosts"
+            known.write_text(
+                server.known_hosts_line.replace(f"]:{server.port} ", f"]:{proxy.port} ")
+            )
+            config = Path(tmp) / "config.yaml"
+            config.write_text(
+                f"hosts:\n  bench:\n    hostname: 127.0.0.1\n    port: {proxy.port}\n"
+                f"    user: {server.user}\n    key_path: {server.client_key}\n"
+                f"    known_hosts: {known}\n"
+            )
+            target = Path(tmp) / "hello.txt"
+            target.write_text("hello\n")
+            host = HostConfig(name="bench", hostname="127.0.0.1", port=proxy.port,
+                              user=server.user, key_path=str(server.client_key),
+                              known_hosts=str(known))  # fmt: skip
+            handshake_ms, _ = connect_phases(host, repeat)
+            init, first = [], []
+            for _ in range(max(1, repeat)):
+                init_ms, first_ms = _spawn_and_read(config, str(target))
+                init.append(init_ms)
+                first.append(first_ms)
+        finally:
+            proxy.close()
+            server.stop()
+    return {"rtt_ms": 2 * delay_ms, "handshake_ms": handshake_ms,
+            "initialize_ms": min(init), "first_result_ms": min(first)}  # fmt: skip
+
+
+def _spawn_and_read(config: Path, path: str) -> tuple[float, float]:
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                             "clientInfo": {"name": "bench", "version": "0"}}}  # fmt: skip
+    read = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "Read", "arguments": {"file_path": path}}}  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "remote_mcp", "--config", str(config), "--host", "bench"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _rpc(proc, initialize, 1)
+        init_ms = (time.perf_counter() - t0) * 1000
+        _rpc(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"}, None)
+        answer = _rpc(proc, read, 2)
+        first_ms = (time.perf_counter() - t0) * 1000
+        assert b"hello" in answer, answer[:300]
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    return init_ms, first_ms
+
+
+def first_result_report(f: dict[str, float], cold: dict[str, float] | None = None) -> str:
+    rtt, hs = f["rtt_ms"], f["handshake_ms"]
+    after = f["first_result_ms"] - f["initialize_ms"]
+    bound = hs + 3 * rtt
+    lines = [
+        "## First tool result after spawn",
+        "",
+        f"The real server spawned over stdio, its host behind the proxy at RTT {rtt:.0f} ms "
+        "(best of 3): spawn -> `initialize` answered "
+        f"{f['initialize_ms']:.0f} ms, spawn -> first Read result {f['first_result_ms']:.0f} ms; "
+        f"SSH handshake alone {hs:.0f} ms ({hs / rtt:.1f} RTT)."
+        if rtt
+        else "",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+        f"| first result ≤ handshake + 3 RTT after the server is up ({bound:.0f} ms) "
+        f"| {after:.0f} ms after `initialize` ({(after - hs) / rtt:.1f} RTT beyond the handshake) "
+        f"| {'**met**' if after <= bound else '**missed**'} |",
+    ]
+    if cold is not None:
+        extra = cold["initialize_ms"] - cold["import_mcp_ms"]
+        lines.append(
+            f"| spawn -> `initialize` ≤ `import mcp` + 80 ms | {cold['initialize_ms']:.0f} ms vs "
+            f"{cold['import_mcp_ms']:.0f} ms (+{extra:.0f} ms) "
+            f"| {'**met**' if extra <= 80 else '**missed**'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def cold_start_report(figures: dict[str, float]) -> str:
+    extra = figures["initialize_ms"] - figures["import_mcp_ms"]
+    return (
+        "## Cold start\n\n"
+        f"Spawn -> `initialize` answered: {figures['initialize_ms']:.0f} ms; `import mcp` alone: "
+        f"{figures['import_mcp_ms']:.0f} ms (best of 3 each): the server adds {extra:.0f} ms "
+        "(target: 80 ms; unconfigured host, so no connect thread runs alongside).\n"
+        + (
+            f"\n`python -X importtime -c 'import remote_mcp.server'`: `mcp` "
+            f"{figures['importtime_mcp_ms']:.0f} ms cumulative, `remote_mcp.server` "
+            f"{figures['importtime_remote_mcp.server_ms']:.0f} ms (one run).\n"
+            if "importtime_remote_mcp.server_ms" in figures and "importtime_mcp_ms" in figures
+            else ""
+        )
+    )
