@@ -101,8 +101,14 @@ def run(delay_ms: float, repeat: int, only: str | None = None) -> tuple[list[Row
         proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
         known = Path(tmp) / "known_hosts"
         known.write_text(server.known_hosts_line.replace(f"]:{server.port} ", f"]:{proxy.port} "))
-        host = HostConfig(name="bench", hostname="127.0.0.1", port=proxy.port, user=server.user,
-                          key_path=str(server.client_key), known_hosts=str(known))  # fmt: skip
+        host = HostConfig(
+            name="bench",
+            hostname="127.0.0.1",
+            port=proxy.port,
+            user=server.user,
+            key_path=str(server.client_key),
+            known_hosts=str(known),
+        )
         area = f"{tmp}/area"
         rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area))
         assert rc == 0, err
@@ -163,9 +169,19 @@ def _baseline(host: HostConfig, area: str, rtt: float, repeat: int) -> Row:
 
     conn = HostConnection(host)
     fabric_conn = conn.open()
-    script = render("read.sh.j2", path=f"{area}/big.log", start=100000, end=100019, mode="text",
-                    check_size=0, max_size=262144, hash_max=256 << 20, line_bytes=8000,
-                    slice_bytes=1 << 20, allowed=[])  # fmt: skip
+    script = render(
+        "read.sh.j2",
+        path=f"{area}/big.log",
+        start=100000,
+        end=100019,
+        mode="text",
+        check_size=0,
+        max_size=262144,
+        hash_max=256 << 20,
+        line_bytes=8000,
+        slice_bytes=1 << 20,
+        allowed=[],
+    )
     times = []
     for _ in range(repeat):
         before = conn.stats.snapshot()
@@ -177,8 +193,15 @@ def _baseline(host: HostConfig, area: str, rtt: float, repeat: int) -> Row:
     median = statistics.median(times)
     rtts = median / rtt if rtt else 0.0
     sent, received = after[1] - before[1], after[2] - before[2]
-    return Row("baseline", "fabric Connection.run of the same 20-line read", median, rtts, 1,
-               sent, received)  # fmt: skip
+    return Row(
+        "baseline",
+        "fabric Connection.run of the same 20-line read",
+        median,
+        rtts,
+        1,
+        sent,
+        received,
+    )
 
 
 def report(rows: list[Row], meta: dict[str, Any]) -> str:
@@ -248,9 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         return scaling([arg for arg in argv if arg != "--scaling"])
     parser = argparse.ArgumentParser(prog="python -m remote_mcp.bench")
     parser.add_argument(
-        "--delay-ms", type=float, nargs="+", default=[25.0, 0.0],
+        "--delay-ms",
+        type=float,
+        nargs="+",
+        default=[25.0, 0.0],
         help="one-way delays to measure (RTT = 2x; 0 = plain loopback: remote work only)",
-    )  # fmt: skip
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default="bench-report.md")
     parser.add_argument("--no-memory", action="store_true", help="skip the 259 MB section")

@@ -20,22 +20,30 @@ def scenarios(session: Session, state: ToolState, area: str) -> list[Scenario]:
     big = f"{area}/big.log"
     small = [f"{area}/small{i}.txt" for i in range(10)]
     scenarios: list[Scenario] = [
-        ("Read", "20 lines at offset 100000 of a 20 MB file",
-         lambda: files.read(session, big, offset=100000, limit=20, state=state)),
-        ("Read", "whole 200-line file",
-         lambda: files.read(session, small[0], state=state)),
-        ("MultiRead", "10 files of 200 lines",
-         lambda: files.multi_read(session, [{"file_path": p} for p in small], state=state)),
-        ("FileStat", "1 path",
-         lambda: files.file_stat(session, small[:1], state=state)),
-        ("FileStat", "10 paths",
-         lambda: files.file_stat(session, small, state=state)),
-        ("Write", "1 KB file (atomic replace)",
-         lambda: files.write(session, f"{area}/w1k.txt", "x" * 1_000 + "\n", state=state)),
-        ("Write", "10 KB file (atomic replace)",
-         lambda: files.write(session, f"{area}/w10k.txt", "x" * 10_000 + "\n",
-                             state=state)),
-    ]  # fmt: skip
+        (
+            "Read",
+            "20 lines at offset 100000 of a 20 MB file",
+            lambda: files.read(session, big, offset=100000, limit=20, state=state),
+        ),
+        ("Read", "whole 200-line file", lambda: files.read(session, small[0], state=state)),
+        (
+            "MultiRead",
+            "10 files of 200 lines",
+            lambda: files.multi_read(session, [{"file_path": p} for p in small], state=state),
+        ),
+        ("FileStat", "1 path", lambda: files.file_stat(session, small[:1], state=state)),
+        ("FileStat", "10 paths", lambda: files.file_stat(session, small, state=state)),
+        (
+            "Write",
+            "1 KB file (atomic replace)",
+            lambda: files.write(session, f"{area}/w1k.txt", "x" * 1_000 + "\n", state=state),
+        ),
+        (
+            "Write",
+            "10 KB file (atomic replace)",
+            lambda: files.write(session, f"{area}/w10k.txt", "x" * 10_000 + "\n", state=state),
+        ),
+    ]
     scenarios += _small_edit_scenarios(session, state, area)
     scenarios += _optional_scenarios(session, state, area, big)
     return scenarios
@@ -89,8 +97,13 @@ def _optional_scenarios(session: Session, state: ToolState, area: str, big: str)
 
     out.append(("Edit", "1 line of a 10 MB file, python3 on the remote", one_line_edit))
     for backend in ("perl", "local"):
-        forced = ToolState(host_name="bench", info=state.info, cwd=area,
-                           backends={"edit": backend}, files=state.files)  # fmt: skip
+        forced = ToolState(
+            host_name="bench",
+            info=state.info,
+            cwd=area,
+            backends={"edit": backend},
+            files=state.files,
+        )
 
         def forced_edit(forced: ToolState = forced) -> None:
             old, new = ("line 5 marker", "line 5 MARKER")
@@ -100,13 +113,23 @@ def _optional_scenarios(session: Session, state: ToolState, area: str, big: str)
 
         where = "perl on the remote" if backend == "perl" else "local fallback (no python3/perl)"
         out.append(("Edit", f"1 line of a 10 MB file, {where}", forced_edit))
-    out.append(("Glob", "**/*.txt over 12 files",
-                lambda: search.glob(session, "**/*.txt", area, state=state)))  # fmt: skip
+    out.append(
+        (
+            "Glob",
+            "**/*.txt over 12 files",
+            lambda: search.glob(session, "**/*.txt", area, state=state),
+        )
+    )
     for mode, context in (("content", 2), ("files_with_matches", None), ("count", None)):
         what = f"{mode} mode{', -C 2' if context else ''}, 10 files"
         out.append(("Grep", what, _grep_call(session, state, f"{area}/grep10", mode, context)))
-    out.append(("Bash", "echo hi on the persistent shell",
-                lambda: bash.bash(session, "echo hi", state=state)))  # fmt: skip
+    out.append(
+        (
+            "Bash",
+            "echo hi on the persistent shell",
+            lambda: bash.bash(session, "echo hi", state=state),
+        )
+    )
     out.append(("BashOutput", "a running background job", _bash_output_call(session, state)))
     return out
 

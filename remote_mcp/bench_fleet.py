@@ -163,9 +163,17 @@ def run(
                     )
                     grep = {"pattern": "root", "path": "/etc/passwd", "output_mode": "content"}
                     grep_ms, _, grep_failed = _call_ms(fleet, "Grep", grep, repeat)
-                    row = FleetRow(size, connect_ms, bash_ms, grep_ms, _rss_mb(),
-                                   threading.active_count(), max(failed, bash_failed, grep_failed),
-                                   os.getloadavg()[0], bash_cpu)  # fmt: skip
+                    row = FleetRow(
+                        size,
+                        connect_ms,
+                        bash_ms,
+                        grep_ms,
+                        _rss_mb(),
+                        threading.active_count(),
+                        max(failed, bash_failed, grep_failed),
+                        os.getloadavg()[0],
+                        bash_cpu,
+                    )
                     rows.append(row)
                     print(row, file=sys.stderr, flush=True)  # a partial run still tells
                 finally:

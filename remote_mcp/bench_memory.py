@@ -59,8 +59,14 @@ def memory() -> list[MemoryRow]:
         server = start_sshd(Path(tmp) / "sshd")
         known = Path(tmp) / "known_hosts"
         known.write_text(server.known_hosts_line)
-        host = HostConfig(name="bench", hostname="127.0.0.1", port=server.port, user=server.user,
-                          key_path=str(server.client_key), known_hosts=str(known))  # fmt: skip
+        host = HostConfig(
+            name="bench",
+            hostname="127.0.0.1",
+            port=server.port,
+            user=server.user,
+            key_path=str(server.client_key),
+            known_hosts=str(known),
+        )
         area = f"{tmp}/area"
         rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area, huge=True), 300)
         assert rc == 0, err
@@ -71,14 +77,27 @@ def memory() -> list[MemoryRow]:
             big = f"{area}/numbers.txt"
             calls: list[tuple[str, Callable[[], Any]]] = [
                 ("Read of a 259 MB file (whole)", lambda: files.read(session, big, state=state)),
-                ("Read of a 259 MB file, offset 1, limit 1000000",
-                 lambda: files.read(session, big, offset=1, limit=1_000_000, state=state)),
-                ('Grep "." content, offset 29000000, head_limit 3 (259 MB file)',
-                 lambda: search.grep(session, ".", big, output_mode="content",
-                                     offset=29_000_000, head_limit=3, state=state)),
-                ('Grep "." content, no limit (259 MB file)',
-                 lambda: search.grep(session, ".", big, output_mode="content", state=state)),
-            ]  # fmt: skip
+                (
+                    "Read of a 259 MB file, offset 1, limit 1000000",
+                    lambda: files.read(session, big, offset=1, limit=1_000_000, state=state),
+                ),
+                (
+                    'Grep "." content, offset 29000000, head_limit 3 (259 MB file)',
+                    lambda: search.grep(
+                        session,
+                        ".",
+                        big,
+                        output_mode="content",
+                        offset=29_000_000,
+                        head_limit=3,
+                        state=state,
+                    ),
+                ),
+                (
+                    'Grep "." content, no limit (259 MB file)',
+                    lambda: search.grep(session, ".", big, output_mode="content", state=state),
+                ),
+            ]
             rows = []
             for what, fn in calls:
                 before = session.stats.snapshot()[2]

@@ -63,9 +63,17 @@ class Sizes:
     write_mb: tuple[int, ...] = (1, 10)
 
 
-QUICK = Sizes(lines=2000, offsets=(10, 1000), trees=(("tree/r4/r3", 10**3),), multi=(1, 10),
-              parallel=(1, 4), pools=(3,), bash_bytes=(1000,), upload_mb=(1,),
-              write_mb=(1,))  # fmt: skip
+QUICK = Sizes(
+    lines=2000,
+    offsets=(10, 1000),
+    trees=(("tree/r4/r3", 10**3),),
+    multi=(1, 10),
+    parallel=(1, 4),
+    pools=(3,),
+    bash_bytes=(1000,),
+    upload_mb=(1,),
+    write_mb=(1,),
+)
 
 
 @dataclass
@@ -104,9 +112,15 @@ def _host(server: SshdServer, tmp: Path, port: int | None = None, **overrides: A
     if port is not None:
         line = line.replace(f"]:{server.port} ", f"]:{port} ")
     known.write_text(line + "\n")
-    return HostConfig(name="bench", hostname="127.0.0.1", port=port or server.port,
-                      user=server.user, key_path=str(server.client_key), known_hosts=str(known),
-                      **overrides)  # fmt: skip
+    return HostConfig(
+        name="bench",
+        hostname="127.0.0.1",
+        port=port or server.port,
+        user=server.user,
+        key_path=str(server.client_key),
+        known_hosts=str(known),
+        **overrides,
+    )
 
 
 @contextmanager
@@ -134,11 +148,18 @@ def reads(session: Session, state: ToolState, area: str, sizes: Sizes, repeat: i
 
     points = []
     for offset in sizes.offsets:
-        call = partial(files.read, session, f"{area}/lines.txt", offset=offset, limit=20,
-                       state=state)  # fmt: skip
+        call = partial(
+            files.read, session, f"{area}/lines.txt", offset=offset, limit=20, state=state
+        )
         ms, sent, received = _timed(session, call, repeat)
-        points.append(Point("Read 20 lines at offset (1 GB file)", offset, ms,
-                            {"sent": sent, "received": received}))  # fmt: skip
+        points.append(
+            Point(
+                "Read 20 lines at offset (1 GB file)",
+                offset,
+                ms,
+                {"sent": sent, "received": received},
+            )
+        )
     return points
 
 
@@ -160,8 +181,9 @@ def searches(
         }
         for name, fn in calls.items():
             ms, sent, received = _timed(session, fn, repeat)
-            points.append(Point(f"{name} over N files", count, ms,
-                                {"sent": sent, "received": received}))  # fmt: skip
+            points.append(
+                Point(f"{name} over N files", count, ms, {"sent": sent, "received": received})
+            )
     return points
 
 
@@ -177,8 +199,11 @@ def multi_reads(
         ]
         call = partial(files.multi_read, session, wanted, state=state)
         ms, sent, received = _timed(session, call, repeat)
-        points.append(Point("MultiRead of N files of 200 lines", count, ms,
-                            {"sent": sent, "received": received}))  # fmt: skip
+        points.append(
+            Point(
+                "MultiRead of N files of 200 lines", count, ms, {"sent": sent, "received": received}
+            )
+        )
     return points
 
 
@@ -203,8 +228,14 @@ def parallel(host: HostConfig, area: str, sizes: Sizes, repeat: int) -> list[Poi
 
                     ms, _, _ = _timed(session, burst, repeat)
                     rtt_ms = 2000 * PARALLEL_DELAY_S
-                    points.append(Point(f"N parallel Reads, pool of {workers}, RTT 50 ms", n,
-                                        ms, {"rtts": ms / rtt_ms}))  # fmt: skip
+                    points.append(
+                        Point(
+                            f"N parallel Reads, pool of {workers}, RTT 50 ms",
+                            n,
+                            ms,
+                            {"rtts": ms / rtt_ms},
+                        )
+                    )
     return points
 
 
@@ -218,8 +249,14 @@ def bash_outputs(session: Session, state: ToolState, sizes: Sizes) -> list[Point
         r0 = session.stats.snapshot()[2]
         peak_mb, _, seconds = peak_during(partial(bash.bash, session, command, state=state))
         received = session.stats.snapshot()[2] - r0
-        points.append(Point("Bash printing N bytes", size, seconds * 1000,
-                            {"peak_rss_mb": peak_mb, "received": received}))  # fmt: skip
+        points.append(
+            Point(
+                "Bash printing N bytes",
+                size,
+                seconds * 1000,
+                {"peak_rss_mb": peak_mb, "received": received},
+            )
+        )
     return points
 
 
@@ -229,8 +266,9 @@ def transfers(server: SshdServer, tmp: Path, area: str, sizes: Sizes) -> list[Po
 
     source = tmp / "upload.bin"
     points = []
-    with LinkProxy("127.0.0.1", server.port, delay_s=LINK_DELAY_S,
-                   rate_bytes_per_s=LINK_RATE) as proxy:  # fmt: skip
+    with LinkProxy(
+        "127.0.0.1", server.port, delay_s=LINK_DELAY_S, rate_bytes_per_s=LINK_RATE
+    ) as proxy:
         for compression in (False, True):
             label = "on" if compression else "off"
             host = _host(server, tmp, proxy.port, compression=compression)
@@ -240,8 +278,9 @@ def transfers(server: SshdServer, tmp: Path, area: str, sizes: Sizes) -> list[Po
                         for _ in range(mb):
                             fh.write(os.urandom(MB))
                     dest = f"{area}/up-{label}-{mb}.bin"
-                    call = partial(transfer.upload, session, str(source), dest, overwrite=True,
-                                   state=state)  # fmt: skip
+                    call = partial(
+                        transfer.upload, session, str(source), dest, overwrite=True, state=state
+                    )
                     ms, sent, _ = _timed(session, call, 1)
                     points.append(_throughput(f"Upload, compression {label}", mb, ms, sent))
                 for mb in sizes.write_mb:
@@ -259,11 +298,16 @@ def transfers(server: SshdServer, tmp: Path, area: str, sizes: Sizes) -> list[Po
 
 def _throughput(series: str, mb: int, ms: float, sent: int) -> Point:
     payload = mb * MB / (ms / 1000)
-    return Point(series, mb, ms, {
-        "payload_mb_s": payload / MB,
-        "of_link": payload / LINK_RATE,
-        "wire_mb_s": sent / (ms / 1000) / MB,
-    })  # fmt: skip
+    return Point(
+        series,
+        mb,
+        ms,
+        {
+            "payload_mb_s": payload / MB,
+            "of_link": payload / LINK_RATE,
+            "wire_mb_s": sent / (ms / 1000) / MB,
+        },
+    )
 
 
 def measure(tmp: Path, sizes: Sizes, repeat: int = 3) -> tuple[list[Point], dict[str, Any]]:

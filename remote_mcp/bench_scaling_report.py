@@ -31,24 +31,44 @@ MULTI = "MultiRead of N files of 200 lines"
 BASH = "Bash printing N bytes"
 
 SECTIONS: list[tuple[str, str, list[Column]]] = [
-    ("Read of 20 lines at a growing offset of a 1 GB file", "offset (lines)",
-     _columns(READ, ("ms", "ms"), ("received", "bytes recv"))),
-    ("Grep and Glob over a growing tree", "files",
-     _columns(GREP, ("ms", "Grep ms"), ("received", "Grep bytes recv"))
-     + _columns(GLOB, ("ms", "Glob ms"), ("received", "Glob bytes recv"))),
+    (
+        "Read of 20 lines at a growing offset of a 1 GB file",
+        "offset (lines)",
+        _columns(READ, ("ms", "ms"), ("received", "bytes recv")),
+    ),
+    (
+        "Grep and Glob over a growing tree",
+        "files",
+        _columns(GREP, ("ms", "Grep ms"), ("received", "Grep bytes recv"))
+        + _columns(GLOB, ("ms", "Glob ms"), ("received", "Glob bytes recv")),
+    ),
     ("MultiRead of N files", "files", _columns(MULTI, ("ms", "ms"), ("received", "bytes recv"))),
-    (f"N Reads at once, RTT {2000 * PARALLEL_DELAY_S:.0f} ms", "calls",
-     _columns("N parallel Reads, pool of 3, RTT 50 ms", ("ms", "pool 3: ms"), ("rtts", "RTT"))
-     + _columns("N parallel Reads, pool of 16, RTT 50 ms", ("ms", "pool 16: ms"),
-                ("rtts", "RTT"))),
-    ("Bash printing N bytes: peak local memory", "output bytes",
-     _columns(BASH, ("ms", "ms"), ("peak_rss_mb", "peak RSS growth MB"),
-              ("received", "bytes recv"))),
-    (f"Upload and Write over a {LINK_RATE / 1e6:.0f} MB/s link "
-     f"(RTT {2000 * LINK_DELAY_S:.0f} ms): payload MB/s (share of the link)", "MB",
-     [(f"{tool}, compression {c}", "payload_mb_s", f"{tool} zlib {c}")
-      for tool in ("Upload", "Write") for c in ("off", "on")]),
-]  # fmt: skip
+    (
+        f"N Reads at once, RTT {2000 * PARALLEL_DELAY_S:.0f} ms",
+        "calls",
+        _columns("N parallel Reads, pool of 3, RTT 50 ms", ("ms", "pool 3: ms"), ("rtts", "RTT"))
+        + _columns(
+            "N parallel Reads, pool of 16, RTT 50 ms", ("ms", "pool 16: ms"), ("rtts", "RTT")
+        ),
+    ),
+    (
+        "Bash printing N bytes: peak local memory",
+        "output bytes",
+        _columns(
+            BASH, ("ms", "ms"), ("peak_rss_mb", "peak RSS growth MB"), ("received", "bytes recv")
+        ),
+    ),
+    (
+        f"Upload and Write over a {LINK_RATE / 1e6:.0f} MB/s link "
+        f"(RTT {2000 * LINK_DELAY_S:.0f} ms): payload MB/s (share of the link)",
+        "MB",
+        [
+            (f"{tool}, compression {c}", "payload_mb_s", f"{tool} zlib {c}")
+            for tool in ("Upload", "Write")
+            for c in ("off", "on")
+        ],
+    ),
+]
 
 
 def _value(point: Point, metric: str) -> str:
@@ -79,8 +99,13 @@ def table(points: list[Point], meta: dict[str, Any]) -> str:
         xs = sorted({p.x for p in points if p.series in {c[0] for c in columns}})
         if not xs:
             continue
-        lines += ["", f"## {title}", "", "| " + " | ".join([unit] + [c[2] for c in columns]) + " |",
-                  "|" + "---:|" * (len(columns) + 1)]  # fmt: skip
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| " + " | ".join([unit] + [c[2] for c in columns]) + " |",
+            "|" + "---:|" * (len(columns) + 1),
+        ]
         for x in xs:
             cells = [f"{x:.0f}" if x == int(x) else f"{x:g}"]
             for series, metric, _ in columns:
@@ -162,19 +187,32 @@ def idle_rss(tmp: Path) -> dict[str, float]:
         )
         proc = subprocess.Popen(
             [sys.executable, "-m", "remote_mcp", "--host", "bench"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             env={**os.environ, "REMOTE_MCP_CONFIG": str(config)},
-        )  # fmt: skip
+        )
         assert proc.stdin is not None and proc.stdout is not None
         figures = {}
         messages: list[dict[str, Any]] = [
-            {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                        "clientInfo": {"name": "bench", "version": "0"}}},
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "bench", "version": "0"},
+                },
+            },
             {"jsonrpc": "2.0", "method": "notifications/initialized"},
-            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-             "params": {"name": "Read", "arguments": {"file_path": str(known)}}},
-        ]  # fmt: skip
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "Read", "arguments": {"file_path": str(known)}},
+            },
+        ]
         for message in messages:
             proc.stdin.write((json.dumps(message) + "\n").encode())
             proc.stdin.flush()

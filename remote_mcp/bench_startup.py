@@ -85,8 +85,10 @@ def import_times(python: str = sys.executable) -> dict[str, float]:
     SDK and of remote_mcp.server (which includes it), the floor's make-up."""
     proc = subprocess.run(
         [python, "-X", "importtime", "-c", "import remote_mcp.server"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     found: dict[str, float] = {}
     for line in proc.stderr.splitlines():
         parts = [x.strip() for x in line.removeprefix("import time:").split("|")]
@@ -130,9 +132,14 @@ def first_result(delay_ms: float, repeat: int = 3) -> dict[str, float]:
             )
             target = Path(tmp) / "hello.txt"
             target.write_text("hello\n")
-            host = HostConfig(name="bench", hostname="127.0.0.1", port=proxy.port,
-                              user=server.user, key_path=str(server.client_key),
-                              known_hosts=str(known))  # fmt: skip
+            host = HostConfig(
+                name="bench",
+                hostname="127.0.0.1",
+                port=proxy.port,
+                user=server.user,
+                key_path=str(server.client_key),
+                known_hosts=str(known),
+            )
             handshake_ms, _ = connect_phases(host, repeat)
             init, first = [], []
             for _ in range(max(1, repeat)):
@@ -142,21 +149,38 @@ def first_result(delay_ms: float, repeat: int = 3) -> dict[str, float]:
         finally:
             proxy.close()
             server.stop()
-    return {"rtt_ms": 2 * delay_ms, "handshake_ms": handshake_ms,
-            "initialize_ms": min(init), "first_result_ms": min(first)}  # fmt: skip
+    return {
+        "rtt_ms": 2 * delay_ms,
+        "handshake_ms": handshake_ms,
+        "initialize_ms": min(init),
+        "first_result_ms": min(first),
+    }
 
 
 def _spawn_and_read(config: Path, path: str) -> tuple[float, float]:
-    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                  "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                             "clientInfo": {"name": "bench", "version": "0"}}}  # fmt: skip
-    read = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "Read", "arguments": {"file_path": path}}}  # fmt: skip
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "0"},
+        },
+    }
+    read = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "Read", "arguments": {"file_path": path}},
+    }
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "remote_mcp", "--config", str(config), "--host", "bench"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _rpc(proc, initialize, 1)
         init_ms = (time.perf_counter() - t0) * 1000

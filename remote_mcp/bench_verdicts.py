@@ -81,8 +81,11 @@ def _cause(row: Row, rtt_ms: float) -> str:
     return ", ".join(parts) or "load"
 
 
-def summary(runs: list[tuple[list[Row], dict[str, Any]]], first: dict[str, float] | None,
-            cold: dict[str, float] | None) -> str:  # fmt: skip
+def summary(
+    runs: list[tuple[list[Row], dict[str, Any]]],
+    first: dict[str, float] | None,
+    cold: dict[str, float] | None,
+) -> str:
     """Issue 13's targets, each met or missed, from the measurements below it."""
     lines = [
         "## Targets (issue 13)",

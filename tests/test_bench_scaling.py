@@ -11,8 +11,14 @@ import pytest
 from remote_mcp import bench_scaling, bench_scaling_report
 from remote_mcp.bench_scaling import Point
 
-META = {"load_before": 1.0, "load_after": 2.0, "minutes": 0.5, "lines": 10, "file_bytes": 900,
-        "idle_rss_mb": {"initialize": 60.0, "first_call": 70.0, "peak": 75.0}}  # fmt: skip
+META = {
+    "load_before": 1.0,
+    "load_after": 2.0,
+    "minutes": 0.5,
+    "lines": 10,
+    "file_bytes": 900,
+    "idle_rss_mb": {"initialize": 60.0, "first_call": 70.0, "peak": 75.0},
+}
 
 
 def test_table_has_a_row_per_size_and_marks_what_was_not_measured() -> None:
@@ -46,8 +52,13 @@ def test_plot_without_matplotlib_says_so_and_leaves_the_image(
 def test_quick_run_measures_every_curve_and_cleans_up(tmp_path: Path) -> None:
     points, meta = bench_scaling.measure(tmp_path, bench_scaling.QUICK, repeat=1)
     series = {p.series for p in points}
-    assert {bench_scaling_report.READ, bench_scaling_report.GREP, bench_scaling_report.GLOB,
-            bench_scaling_report.MULTI, bench_scaling_report.BASH} <= series  # fmt: skip
+    assert {
+        bench_scaling_report.READ,
+        bench_scaling_report.GREP,
+        bench_scaling_report.GLOB,
+        bench_scaling_report.MULTI,
+        bench_scaling_report.BASH,
+    } <= series
     assert {"Upload, compression on", "Write, compression off"} <= series
     assert any(s.startswith("N parallel Reads, pool of 3") for s in series)
     # Bytes received for a Read do not grow with the offset (20 lines either way).

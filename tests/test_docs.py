@@ -16,10 +16,18 @@ def test_adhoc_fabric_example_runs(sshd: SshdServer, remote, remote_dir: str) ->
     remote.write_bytes(f"{remote_dir}/notes.txt", b"first\nsecond\nthird\nfourth\n")
     host = f"{sshd.user}@{sshd.host}:{sshd.port}"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "docs/how-to/adhoc_fabric_script.py"), host,
-         f"{remote_dir}/notes.txt"],
-        capture_output=True, text=True, timeout=60, env={**os.environ}, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "docs/how-to/adhoc_fabric_script.py"),
+            host,
+            f"{remote_dir}/notes.txt",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "stat: 0 file 26 644 " in proc.stdout
     assert "     3\u2192third" in proc.stdout and "fourth" not in proc.stdout

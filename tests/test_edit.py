@@ -310,8 +310,9 @@ class TestMatching:
         assert remote.read_bytes(p) == b"1\r\n2\r\n2.5\r\nthree\r\n"
         assert out.text == updated(p, numbered(1, "1", "2", "2.5", "three", ""))
 
-    def test_mixed_line_endings_outside_the_edit_are_untouched(self, session, state, remote, put,
-                                                               backend):  # fmt: skip
+    def test_mixed_line_endings_outside_the_edit_are_untouched(
+        self, session, state, remote, put, backend
+    ):
         """Deviation, deliberate: CC rewrites every line ending to the file's
         majority style; here only the replaced text changes."""
         p = put("m.txt", b"a\r\nb\nc\r\nd\n")
@@ -345,16 +346,18 @@ class TestMatching:
 
 # -- Edit: creating files ---------------------------------------------------------------------
 class TestCreate:
-    def test_empty_old_string_creates_missing_file_and_dirs(self, session, state, remote,
-                                                             remote_dir, backend):  # fmt: skip
+    def test_empty_old_string_creates_missing_file_and_dirs(
+        self, session, state, remote, remote_dir, backend
+    ):
         p = f"{remote_dir}/new/sub/f.txt"
         out = edit(session, p, "", "hello\nworld\n", state=state)
         assert out.text == updated(p, numbered(1, "hello", "world", ""))
         assert remote.read_bytes(p) == b"hello\nworld\n"
         assert state.files[p].sha256 == hashlib.sha256(b"hello\nworld\n").hexdigest()
 
-    def test_blank_existing_file_may_be_filled_without_read(self, session, state, remote, put,
-                                                             backend):  # fmt: skip
+    def test_blank_existing_file_may_be_filled_without_read(
+        self, session, state, remote, put, backend
+    ):
         """UNCONFIRMED in CC: validateInput returns early for an existing blank
         file with old_string "" (no read check). Chosen: allowed, content replaced."""
         p = put("b.txt", b"  \n\n", read=False)
@@ -364,8 +367,7 @@ class TestCreate:
 
 # -- Edit: state, budget, file attributes ---------------------------------------------------
 class TestState:
-    def test_one_command_after_read_and_next_edit_needs_no_read(self, session, state, put,
-                                                                 backend):  # fmt: skip
+    def test_one_command_after_read_and_next_edit_needs_no_read(self, session, state, put, backend):
         p = put("a.txt", b"v1\n")
         delta = counter(session)
         edit(session, p, "v1", "v2", state=state)
@@ -432,10 +434,15 @@ class TestState:
 class TestMultiEdit:
     def test_success_summary(self, session, state, remote, put, backend):
         p = put("m.txt", b"alpha beta gamma\n")
-        out = multi_edit(session, p, [
-            {"old_string": "alpha", "new_string": "ALPHA"},
-            {"old_string": "gamma", "new_string": "GAMMA", "replace_all": False},
-        ], state=state)  # fmt: skip
+        out = multi_edit(
+            session,
+            p,
+            [
+                {"old_string": "alpha", "new_string": "ALPHA"},
+                {"old_string": "gamma", "new_string": "GAMMA", "replace_all": False},
+            ],
+            state=state,
+        )
         assert out.text == (
             f'Applied 2 edits to {p}:\n1. Replaced "alpha" with "ALPHA"\n'
             '2. Replaced "gamma" with "GAMMA"'
@@ -445,85 +452,120 @@ class TestMultiEdit:
     def test_one_edit_and_long_strings_cut_at_50(self, session, state, put, backend):
         long_old, long_new = "o" * 60, "n" * 51
         p = put("m.txt", long_old.encode() + b"\n")
-        out = multi_edit(session, p, [{"old_string": long_old, "new_string": long_new}],
-                         state=state)  # fmt: skip
+        out = multi_edit(
+            session, p, [{"old_string": long_old, "new_string": long_new}], state=state
+        )
         assert (
             out.text == f'Applied 1 edit to {p}:\n1. Replaced "{"o" * 50}..." with "{"n" * 50}..."'
         )
 
-    def test_edits_apply_in_order_to_the_running_result(self, session, state, remote, put,
-                                                         backend):  # fmt: skip
+    def test_edits_apply_in_order_to_the_running_result(self, session, state, remote, put, backend):
         p = put("m.txt", b"foo bar\nfoo\n")
-        multi_edit(session, p, [
-            {"old_string": "foo ", "new_string": "FOO "},
-            {"old_string": "FOO bar", "new_string": "done"},
-            {"old_string": "foo", "new_string": "x", "replace_all": True},
-        ], state=state)  # fmt: skip
+        multi_edit(
+            session,
+            p,
+            [
+                {"old_string": "foo ", "new_string": "FOO "},
+                {"old_string": "FOO bar", "new_string": "done"},
+                {"old_string": "foo", "new_string": "x", "replace_all": True},
+            ],
+            state=state,
+        )
         assert remote.read_bytes(p) == b"done\nx\n"
 
     def test_failing_edit_leaves_file_byte_identical(self, session, state, remote, put, backend):
         data = b"one\r\ntwo\r\nthree"
         p = put("m.txt", data)
         with pytest.raises(ToolError) as err:
-            multi_edit(session, p, [
-                {"old_string": "one", "new_string": "1"},
-                {"old_string": "nope", "new_string": "2"},
-                {"old_string": "three", "new_string": "3"},
-            ], state=state)  # fmt: skip
+            multi_edit(
+                session,
+                p,
+                [
+                    {"old_string": "one", "new_string": "1"},
+                    {"old_string": "nope", "new_string": "2"},
+                    {"old_string": "three", "new_string": "3"},
+                ],
+                state=state,
+            )
         assert str(err.value) == "Edit 2 of 3: String to replace not found in file.\nString: nope"
         assert remote.read_bytes(p) == data
 
     def test_multiple_matches_in_a_later_edit(self, session, state, put, backend):
         p = put("m.txt", b"a b\nb\n")
         with pytest.raises(ToolError) as err:
-            multi_edit(session, p, [
-                {"old_string": "a", "new_string": "A"},
-                {"old_string": "b", "new_string": "B"},
-            ], state=state)  # fmt: skip
+            multi_edit(
+                session,
+                p,
+                [
+                    {"old_string": "a", "new_string": "A"},
+                    {"old_string": "b", "new_string": "B"},
+                ],
+                state=state,
+            )
         assert str(err.value) == "Edit 2 of 2: " + multiple(2, "b", "1, 2")
 
     def test_same_strings_named_by_index_without_remote_command(self, session, state, put):
         p = put("m.txt", b"x\n")
         delta = counter(session)
         with pytest.raises(ToolError) as err:
-            multi_edit(session, p, [{"old_string": "x", "new_string": "y"},
-                                    {"old_string": "z", "new_string": "z"}],
-                       state=state)  # fmt: skip
+            multi_edit(
+                session,
+                p,
+                [{"old_string": "x", "new_string": "y"}, {"old_string": "z", "new_string": "z"}],
+                state=state,
+            )
         assert str(err.value) == f"Edit 2 of 2: {SAME}"
         assert delta()[0] == 0
 
     def test_old_string_inside_earlier_new_string(self, session, state, remote, put, backend):
         p = put("m.txt", b"a y\n")
         with pytest.raises(ToolError) as err:
-            multi_edit(session, p, [{"old_string": "a", "new_string": "xyz"},
-                                    {"old_string": "y\n", "new_string": "Y"}],
-                       state=state)  # fmt: skip
+            multi_edit(
+                session,
+                p,
+                [
+                    {"old_string": "a", "new_string": "xyz"},
+                    {"old_string": "y\n", "new_string": "Y"},
+                ],
+                state=state,
+            )
         assert str(err.value) == f"Edit 2 of 2: {CLASH}"
         assert remote.read_bytes(p) == b"a y\n"
 
     def test_edits_that_cancel_out(self, session, state, put, backend):
         p = put("m.txt", b"ab\n")
         with pytest.raises(ToolError) as err:
-            multi_edit(session, p, [{"old_string": "a", "new_string": "c"},
-                                    {"old_string": "cb", "new_string": "ab"}],
-                       state=state)  # fmt: skip
+            multi_edit(
+                session,
+                p,
+                [{"old_string": "a", "new_string": "c"}, {"old_string": "cb", "new_string": "ab"}],
+                state=state,
+            )
         assert str(err.value) == "Original and edited file match exactly. Failed to apply edit."
 
     def test_create(self, session, state, remote, remote_dir, backend):
         p = f"{remote_dir}/made.txt"
-        out = multi_edit(session, p, [{"old_string": "", "new_string": "hello world\n"}],
-                         state=state)  # fmt: skip
+        out = multi_edit(
+            session, p, [{"old_string": "", "new_string": "hello world\n"}], state=state
+        )
         assert out.text == f'Applied 1 edit to {p}:\n1. Replaced "" with "hello world\n"'
         assert remote.read_bytes(p) == b"hello world\n"
 
-    def test_create_then_edit_the_new_text_is_refused(self, session, state, remote, remote_dir,
-                                                      backend):  # fmt: skip
+    def test_create_then_edit_the_new_text_is_refused(
+        self, session, state, remote, remote_dir, backend
+    ):
         """MultiEdit's rule (v1.0.128) covers the created text too; nothing is created."""
         p = f"{remote_dir}/made.txt"
         with pytest.raises(ToolError) as err:
-            multi_edit(session, p, [{"old_string": "", "new_string": "hello world\n"},
-                                    {"old_string": "world", "new_string": "there"}],
-                       state=state)  # fmt: skip
+            multi_edit(
+                session,
+                p,
+                [
+                    {"old_string": "", "new_string": "hello world\n"},
+                    {"old_string": "world", "new_string": "there"},
+                ],
+                state=state,
+            )
         assert str(err.value) == f"Edit 2 of 2: {CLASH}"
         assert not remote.exists(p)
 
@@ -583,12 +625,20 @@ def test_an_edit_refuses_a_file_changed_after_its_check(session, state, remote, 
     remote.write_bytes(p, b"one\n")
     files.read(session, p, state=state)
     script = render(
-        "edit.sh.j2", path=p, engine="perl", program=perl_program(), sha256="-",
+        "edit.sh.j2",
+        path=p,
+        engine="perl",
+        program=perl_program(),
+        sha256="-",
         edits=[{"old": b"one", "new": b"two", "replace_all": 0, "clash": 0}],
-        expect={"sha256": hashlib.sha256(b"one\n").hexdigest()}, create=0, notebook=0,
-        max_size=1 << 20, token="RMCP_EOF_" + uuid.uuid4().hex, refused=10,
+        expect={"sha256": hashlib.sha256(b"one\n").hexdigest()},
+        create=0,
+        notebook=0,
+        max_size=1 << 20,
+        token="RMCP_EOF_" + uuid.uuid4().hex,
+        refused=10,
         allowed=[remote_dir],
-    )  # fmt: skip
+    )
     # Swap the file (same size, new inode) between the engine and the commit,
     # as a concurrent writer would.
     swap = f"printf 'uno\\n' > {q(p)}.new; mv {q(p)}.new {q(p)}; "
@@ -608,8 +658,10 @@ def test_local_fallback_report_on_10mb(session, state, remote, ten_mb, request):
     edit(session, ten_mb, "\n700000\n", "\nseven hundred thousand\n", state=state)
     commands, sent, received = delta()
     request.node.user_properties.append(("local_fallback_bytes", (size, sent, received)))
-    print(f"\nlocal fallback, {size} byte file: {commands} commands, "
-          f"{sent} bytes sent, {received} bytes received")  # fmt: skip
+    print(
+        f"\nlocal fallback, {size} byte file: {commands} commands, "
+        f"{sent} bytes sent, {received} bytes received"
+    )
     assert commands == 2
     assert received + sent > size // 10  # it really moved the file (compressed)
     assert remote.sh(f"sed -n 700000p {q(ten_mb)}") == "seven hundred thousand\n"
@@ -633,8 +685,9 @@ HOSTILE_TEXT = f"$(touch {CANARY}) `touch {CANARY}` ' \" \\ RMCP_EOF_0\n"
 
 
 def assert_no_canary(remote, remote_dir: str) -> None:
-    found = remote.sh(f"ls -d ~/{CANARY} {q(remote_dir)}/{CANARY} /{CANARY} /tmp/{CANARY} "
-                      "2>/dev/null || true")  # fmt: skip
+    found = remote.sh(
+        f"ls -d ~/{CANARY} {q(remote_dir)}/{CANARY} /{CANARY} /tmp/{CANARY} 2>/dev/null || true"
+    )
     assert found == ""
 
 
@@ -642,9 +695,15 @@ def assert_no_canary(remote, remote_dir: str) -> None:
 def test_hostile_names_through_edit_and_multiedit(session, state, remote, remote_dir, put, name):
     p = put(name, b"start\n")
     edit(session, p, "start", HOSTILE_TEXT, state=state)
-    multi_edit(session, p, [{"old_string": "' \" \\", "new_string": "Q"},
-                            {"old_string": "RMCP_EOF_0", "new_string": "EOF"}],
-               state=state)  # fmt: skip
+    multi_edit(
+        session,
+        p,
+        [
+            {"old_string": "' \" \\", "new_string": "Q"},
+            {"old_string": "RMCP_EOF_0", "new_string": "EOF"},
+        ],
+        state=state,
+    )
     expected = (HOSTILE_TEXT + "\n").replace("' \" \\", "Q").replace("RMCP_EOF_0", "EOF")
     assert remote.read_bytes(p) == expected.encode()
     assert_no_canary(remote, remote_dir)
@@ -661,8 +720,29 @@ def test_hostile_name_and_content_per_engine(session, state, remote, remote_dir,
 
 
 # -- One engine, three implementations -------------------------------------------------------
-PIECES = ["a", "b", "ab", "\n", "\r\n", "\r", "'", '"', "\u2018", "\u2019", "\u201c", "\u201d",
-          " ", "\u00e9", "\u2603", "\t", "\\", "\\1", "$1", "@x", "&"]  # fmt: skip
+PIECES = [
+    "a",
+    "b",
+    "ab",
+    "\n",
+    "\r\n",
+    "\r",
+    "'",
+    '"',
+    "\u2018",
+    "\u2019",
+    "\u201c",
+    "\u201d",
+    " ",
+    "\u00e9",
+    "\u2603",
+    "\t",
+    "\\",
+    "\\1",
+    "$1",
+    "@x",
+    "&",
+]
 texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 edit_lists = st.lists(
     st.fixed_dictionaries({"old_string": texts, "new_string": texts, "replace_all": st.booleans()}),
@@ -703,8 +783,7 @@ def test_single_edit_snippets_agree(session, state, remote, put, engine):
     data = b"".join(b"l%d\r\n" % n for n in range(1, 8)) + b"end"
     p = put("s.txt", data)
     out = edit(session, p, "l2\nl3", "two\nthree\nmore", state=state)
-    assert out.text == updated(p, numbered(1, "l1", "two", "three", "more", "l4", "l5", "l6",
-                                           "l7"))  # fmt: skip
+    assert out.text == updated(p, numbered(1, "l1", "two", "three", "more", "l4", "l5", "l6", "l7"))
     out = edit(session, p, "end", "fin", state=state)
     assert out.text == updated(p, numbered(5, "l4", "l5", "l6", "l7", "fin"))
 
@@ -714,8 +793,9 @@ def test_python_program_is_python36_syntax():
     ast.parse(python_program(), feature_version=(3, 6))
 
 
-@pytest.mark.skipif(not Path("/root/.pyenv/versions/3.6.15/bin/python3").exists(),
-                    reason="no python 3.6 here")  # fmt: skip
+@pytest.mark.skipif(
+    not Path("/root/.pyenv/versions/3.6.15/bin/python3").exists(), reason="no python 3.6 here"
+)
 def test_python_program_runs_on_python36(tmp_path):
     """Remotes such as RHEL 8 ship python 3.6: run the program there (locally:
     this checks the interpreter version, not the remote)."""
@@ -724,10 +804,23 @@ def test_python_program_runs_on_python36(tmp_path):
     src.write_bytes(old)
     request = b"1\naGVsbG8gIndvcmxkIg==\nYnll\n00\n"  # 'hello "world"' -> 'bye'
     run = subprocess.run(
-        ["/root/.pyenv/versions/3.6.15/bin/python3", "-I", "-S", "-c", python_program(), str(src),
-         str(tmp_path / "tmp"), str(tmp_path / "bak"), hashlib.sha256(old).hexdigest(), "0", "99"],
-        input=request, capture_output=True, timeout=30,
-    )  # fmt: skip
+        [
+            "/root/.pyenv/versions/3.6.15/bin/python3",
+            "-I",
+            "-S",
+            "-c",
+            python_program(),
+            str(src),
+            str(tmp_path / "tmp"),
+            str(tmp_path / "bak"),
+            hashlib.sha256(old).hexdigest(),
+            "0",
+            "99",
+        ],
+        input=request,
+        capture_output=True,
+        timeout=30,
+    )
     assert (run.returncode, run.stderr) == (0, b"")
     assert run.stdout.startswith(b"ok 1 1 ")
     assert src.read_bytes() == b"x\r\nbye\r\ny\r\n"
@@ -742,12 +835,20 @@ def test_template_is_posix_sh(engine, shell, tmp_path):
     """Rendered with hostile values, every variant parses under dash and busybox sh."""
     require_program(shell[0])
     script = render(
-        "edit.sh.j2", engine=engine, program=python_program(), refused=10, content=b"x\n",
+        "edit.sh.j2",
+        engine=engine,
+        program=python_program(),
+        refused=10,
+        content=b"x\n",
         sha256="ab" * 32,
         edits=[{"old": HOSTILE_TEXT.encode(), "new": b"", "replace_all": 1, "clash": 0}],
-        path="/tmp/" + HOSTILE_NAMES[2], expect=FileRecord("ab" * 32, "m", 1), create=0,
-        notebook=0, max_size=1 << 30, token="RMCP_EOF_abc",
-    )  # fmt: skip
+        path="/tmp/" + HOSTILE_NAMES[2],
+        expect=FileRecord("ab" * 32, "m", 1),
+        create=0,
+        notebook=0,
+        max_size=1 << 30,
+        token="RMCP_EOF_abc",
+    )
     run = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=30)
     assert run.returncode == 0, (shell, run.stderr)
 
@@ -758,10 +859,19 @@ def test_runs_under_plain_sh_on_the_remote(session, state, remote, put, engine):
     p = put("sh.txt", b"plain sh\n")
     program = python_program() if engine == "python3" else perl_program()
     script = render(
-        "edit.sh.j2", engine=engine, program=program, refused=10, path=p, sha256="-",
+        "edit.sh.j2",
+        engine=engine,
+        program=program,
+        refused=10,
+        path=p,
+        sha256="-",
         edits=[{"old": b"plain", "new": b"posix", "replace_all": 0, "clash": 0}],
-        expect=state.files[p], create=0, notebook=0, max_size=1 << 30, token="RMCP_EOF_abc",
-    )  # fmt: skip
+        expect=state.files[p],
+        create=0,
+        notebook=0,
+        max_size=1 << 30,
+        token="RMCP_EOF_abc",
+    )
     reply = remote.sh(f"/bin/sh -c {q(script)}")
     assert reply.startswith("ok 1 1 ") and "\ndone " in reply
     assert remote.read_bytes(p) == b"posix sh\n"

@@ -29,9 +29,26 @@ from remote_mcp.tools.edit import engine, perl_program, python_program
 from tests.conftest import require_program
 
 _CHUNKS = st.sampled_from(
-    [b"a", b"b", b"ab", b" ", b"\n", b"\r\n", b"\r", b"'", b'"', b"\xe2\x80\x9c",
-     b"\xe2\x80\x9d", b"\xe2\x80\x98", b"\xe2\x80\x99", b"\xc3\xa9", b"\xff", b"\t", b"x\n"]
-)  # fmt: skip
+    [
+        b"a",
+        b"b",
+        b"ab",
+        b" ",
+        b"\n",
+        b"\r\n",
+        b"\r",
+        b"'",
+        b'"',
+        b"\xe2\x80\x9c",
+        b"\xe2\x80\x9d",
+        b"\xe2\x80\x98",
+        b"\xe2\x80\x99",
+        b"\xc3\xa9",
+        b"\xff",
+        b"\t",
+        b"x\n",
+    ]
+)
 _TEXT_CHUNKS = _CHUNKS.filter(lambda chunk: chunk != b"\xff")
 _TEXT = st.lists(_TEXT_CHUNKS, max_size=12).map(b"".join)
 
@@ -51,9 +68,12 @@ def _run_perl(tmp: Path, data: bytes, edits: list[Edit]) -> tuple:
     src.write_bytes(data)
     out.unlink(missing_ok=True)
     run = subprocess.run(
-        ["perl", "-e", perl_program(), "--", str(src), str(out)], input=_request(edits),
-        capture_output=True, timeout=30, check=False,
-    )  # fmt: skip
+        ["perl", "-e", perl_program(), "--", str(src), str(out)],
+        input=_request(edits),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     assert run.stderr == b"", run.stderr
     assert run.returncode in (0, 10), run.returncode  # 10: refused, nothing written
     written = out.read_bytes() if run.returncode == 0 else None
@@ -75,12 +95,22 @@ def _run_python(
     path = tmp / "file"
     if data is not None:
         path.write_bytes(data)
-    argv = [str(path), str(tmp / ".t.tmp"), str(tmp / ".t.bak"), expect, str(int(data is None)),
-            str(max_size)]  # fmt: skip
+    argv = [
+        str(path),
+        str(tmp / ".t.tmp"),
+        str(tmp / ".t.bak"),
+        expect,
+        str(int(data is None)),
+        str(max_size),
+    ]
     run = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", python_program(), *argv], input=_request(edits),
-        capture_output=True, timeout=30, check=False, preexec_fn=lambda: os.umask(umask),
-    )  # fmt: skip
+        [sys.executable, "-I", "-S", "-c", python_program(), *argv],
+        input=_request(edits),
+        capture_output=True,
+        timeout=30,
+        check=False,
+        preexec_fn=lambda: os.umask(umask),
+    )
     assert run.stderr == b"", run.stderr
     assert run.returncode in (0, 10), run.returncode
     lines = run.stdout.decode("utf-8", "surrogateescape").split("\n")
@@ -140,20 +170,33 @@ def test_perl_engine_gives_the_python_engines_reply_and_bytes(
 @pytest.mark.parametrize(
     ("data", "edits", "written", "reply_word"),
     [
-        (b"x\r\nhello \xe2\x80\x9cworld\xe2\x80\x9d\r\ny\r\n",
-         [(b'hello "world"', b"bye", False, False)], b"x\r\nbye\r\ny\r\n", "ok"),
+        (
+            b"x\r\nhello \xe2\x80\x9cworld\xe2\x80\x9d\r\ny\r\n",
+            [(b'hello "world"', b"bye", False, False)],
+            b"x\r\nbye\r\ny\r\n",
+            "ok",
+        ),
         (b"a a a\n", [(b"a", b"b", False, False)], None, "multiple"),
         (b"a a a\n", [(b"a", b"b", True, False)], b"b b b\n", "ok"),
         (b"abc\n", [(b"zzz", b"y", False, False)], None, "notfound"),
         (b"ok \xff\n", [(b"ok", b"no", False, False)], None, "notutf8"),
         (b"", [(b"", b"new\n", False, False)], b"new\n", "ok"),
-        (b"it\xe2\x80\x99s \xe2\x80\x98q\xe2\x80\x99\n", [(b"it's 'q'", b"x", False, False)],
-         b"x\n", "ok"),
-        (b"".join(b"l%d\n" % i for i in range(30)), [(b"l12\n", b"new\nl12\n", False, False)],
-         b"".join(b"l%d\n" % i for i in range(12)) + b"new\n"
-         + b"".join(b"l%d\n" % i for i in range(12, 30)), "ok"),
+        (
+            b"it\xe2\x80\x99s \xe2\x80\x98q\xe2\x80\x99\n",
+            [(b"it's 'q'", b"x", False, False)],
+            b"x\n",
+            "ok",
+        ),
+        (
+            b"".join(b"l%d\n" % i for i in range(30)),
+            [(b"l12\n", b"new\nl12\n", False, False)],
+            b"".join(b"l%d\n" % i for i in range(12))
+            + b"new\n"
+            + b"".join(b"l%d\n" % i for i in range(12, 30)),
+            "ok",
+        ),
     ],
-)  # fmt: skip
+)
 def test_engines_on_byte_fixtures(
     perl: None,
     tmp_path: Path,
@@ -237,8 +280,9 @@ def test_python_engine_commit_refuses_a_file_replaced_after_its_read(tmp_path: P
     tmp.write_bytes(b"two\n")
     (tmp_path / "new").write_bytes(b"uno\n")
     os.replace(tmp_path / "new", path)
-    refused = engine().commit(str(path), str(tmp), str(tmp_path / ".t.bak"), seen, b"one\n",
-                              b"two\n")  # fmt: skip
+    refused = engine().commit(
+        str(path), str(tmp), str(tmp_path / ".t.bak"), seen, b"one\n", b"two\n"
+    )
     assert refused == "stale" and path.read_bytes() == b"uno\n"
 
 

@@ -273,10 +273,15 @@ class TestFileStat:
         delta = count(session)
         out = files.file_stat(
             session,
-            [f"{remote_dir}/f", f"{remote_dir}/d", f"{remote_dir}/link",
-             f"{remote_dir}/dangling", f"{remote_dir}/none"],
+            [
+                f"{remote_dir}/f",
+                f"{remote_dir}/d",
+                f"{remote_dir}/link",
+                f"{remote_dir}/dangling",
+                f"{remote_dir}/none",
+            ],
             state=state,
-        )  # fmt: skip
+        )
         assert delta()[0] == 1
         f, d, link, dangling, none = out.structured["entries"]
         assert (f["type"], f["size"], f["mode"]) == ("file", 5, "0640")

@@ -133,8 +133,9 @@ def test_read_small_and_long_line_files_without_final_newline(
     assert long[0] == "     1→one" and long[1].startswith("     2→xxx") and len(long) == 2
     both = files.multi_read(s, [{"file_path": f"{area}/short.txt"}], state=st).text
     assert both.rstrip("\n").endswith("     2→two")
-    stat = files.file_stat(s, [f"{area}/long.txt", f"{area}/nothing", f"{area}/short.txt"],
-                           state=st).structured  # fmt: skip
+    stat = files.file_stat(
+        s, [f"{area}/long.txt", f"{area}/nothing", f"{area}/short.txt"], state=st
+    ).structured
     assert [e.get("size") for e in stat["entries"]] == [9004, None, 7]
 
 
@@ -151,10 +152,12 @@ def test_edit_and_multi_edit_with_the_hosts_engine(flavoured: Flavoured, area: s
     edit.multi_edit(
         s,
         path,
-        [{"old_string": "x = ", "new_string": "z = ", "replace_all": True},
-         {"old_string": "z = 2", "new_string": "z = 3"}],
+        [
+            {"old_string": "x = ", "new_string": "z = ", "replace_all": True},
+            {"old_string": "z = 2", "new_string": "z = 3"},
+        ],
         state=st,
-    )  # fmt: skip
+    )
     assert flavoured.sh(f"cat {path}") == "z = 1\ny = 'x'\nz = 3\n"
 
 
@@ -176,8 +179,7 @@ def test_grep_in_every_output_mode(flavoured: Flavoured, tree: str) -> None:
     assert files_mode.structured is not None
     assert files_mode.structured["backend"] == GREP_ENGINE[flavoured.name]
     assert files_mode.text == f"Found 2 files\n{tree}/top.md\n{tree}/src/a.txt"
-    content = search.grep(s, "needle", tree, output_mode="content", case_insensitive=True,
-                          state=st)  # fmt: skip
+    content = search.grep(s, "needle", tree, output_mode="content", case_insensitive=True, state=st)
     assert content.text.splitlines() == [
         f"{tree}/src/a.txt:2:needle here",
         f"{tree}/src/a.txt:5:Needle again",
@@ -185,8 +187,7 @@ def test_grep_in_every_output_mode(flavoured: Flavoured, tree: str) -> None:
     ]
     count = search.grep(s, "e", tree, output_mode="count", glob="*.txt", state=st)
     assert count.text == f"{tree}/src/a.txt:4\n\nFound 4 total occurrences across 1 file."
-    ctx = search.grep(s, "here", f"{tree}/src/a.txt", output_mode="content", context=1,
-                      state=st)  # fmt: skip
+    ctx = search.grep(s, "here", f"{tree}/src/a.txt", output_mode="content", context=1, state=st)
     assert ctx.text.splitlines() == ["1-one", "2:needle here", "3-two"]
     with pytest.raises(ToolError, match="regex parse error"):
         search.grep(s, "a(", tree, state=st)
@@ -202,8 +203,7 @@ def test_bash_keeps_state_and_runs_bash_or_sh_not_the_login_shell(
     flavoured: Flavoured, area: str
 ) -> None:
     s, st = flavoured.session, flavoured.state()
-    bash(s, f"cd {area} && export FLAVOUR_VAR=kept && alias flavour_alias='echo aliased'",
-         state=st)  # fmt: skip
+    bash(s, f"cd {area} && export FLAVOUR_VAR=kept && alias flavour_alias='echo aliased'", state=st)
     out = bash(s, 'pwd; echo "$FLAVOUR_VAR"; echo "${BASH_VERSION:-no-bash}"', state=st)
     where, var, version = out.text.splitlines()
     assert (where, var) == (area, "kept")
@@ -227,8 +227,9 @@ def test_bash_timeout_kills_the_command(flavoured: Flavoured, area: str) -> None
 def test_background_job_output_and_kill(flavoured: Flavoured, area: str) -> None:
     s, st = flavoured.session, flavoured.state()
     pidfile = f"{area}/bgpid"
-    job = bash(s, f"echo started; echo $$ > {pidfile}; exec sleep 60", state=st,
-               run_in_background=True).structured  # fmt: skip
+    job = bash(
+        s, f"echo started; echo $$ > {pidfile}; exec sleep 60", state=st, run_in_background=True
+    ).structured
     assert job is not None
     job_id = str(job["bash_id"])
     printed = wait_until(lambda: "started" in bash_output(s, job_id, state=st).text, 20)
@@ -272,10 +273,21 @@ def test_self_test_prints_the_ok_line_and_doctor_names_the_engines(
         f"    user: {server.user}\n    key_path: {server.client_key}\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "remote_mcp", "--config", str(config), "--host", flavoured.name,
-         "--test"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "remote_mcp",
+            "--config",
+            str(config),
+            "--host",
+            flavoured.name,
+            "--test",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.stdout == (
         f"Connected to {flavoured.name} ({server.user}@127.0.0.1). All tools: OK\n"
     ), proc.stdout + proc.stderr

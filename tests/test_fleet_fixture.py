@@ -75,8 +75,11 @@ def test_the_client_files_name_every_node(fleet: Fleet) -> None:
         )
     known = fleet.known_hosts.read_text().splitlines()
     assert known == [node.known_hosts_line for node in fleet]
-    aliases = [line.split()[1] for line in fleet.ssh_config_path.read_text().splitlines()
-               if line.startswith("Host ")]  # fmt: skip
+    aliases = [
+        line.split()[1]
+        for line in fleet.ssh_config_path.read_text().splitlines()
+        if line.startswith("Host ")
+    ]
     assert aliases == fleet.names
 
 

@@ -38,11 +38,15 @@ def test_identical_results_share_one_block_different_ones_follow_failures_last()
 
 def test_blocks_most_hosts_first_ties_in_natural_host_order() -> None:
     outcomes = [
-        H("web10", "b"), H("web2", "b"),  # two hosts
-        H("web9", "c"), H("web11", "c"),  # two hosts too: web2 comes before web9
-        H("web3", "a"), H("web4", "a"), H("web5", "a"),  # three hosts
+        H("web10", "b"),
+        H("web2", "b"),  # two hosts
+        H("web9", "c"),
+        H("web11", "c"),  # two hosts too: web2 comes before web9
+        H("web3", "a"),
+        H("web4", "a"),
+        H("web5", "a"),  # three hosts
         H("web1", "d"),
-    ]  # fmt: skip
+    ]
     assert render(outcomes) == (
         "8 hosts: 3 identical, 5 different in 3 other outputs\n"
         "== web[3-5] (3 hosts) ==\n"

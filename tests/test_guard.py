@@ -62,8 +62,7 @@ def tree(remote, remote_dir) -> Tree:
 @pytest.fixture
 def guarded(session, tree) -> ToolState:
     assert session.info is not None
-    return ToolState(host_name="test", info=session.info, cwd=tree.root,
-                     allowed_paths=(tree.root,))  # fmt: skip
+    return ToolState(host_name="test", info=session.info, cwd=tree.root, allowed_paths=(tree.root,))
 
 
 def refused(tree: Tree, shown: str, resolved: str) -> str:
@@ -81,7 +80,7 @@ def test_file_symlink_out_is_refused_and_nothing_outside_changes(session, tree, 
         lambda: edit.edit(session, link, "TOP", "OWNED", state=guarded),
         lambda: edit.multi_edit(
             session, link, [{"old_string": "TOP", "new_string": "X"}], state=guarded
-        ),  # fmt: skip
+        ),
     ):
         with pytest.raises(ToolError) as err:
             call()
@@ -168,7 +167,7 @@ def test_multiread_grep_glob_filestat_download_through_a_symlinked_directory(
         lambda: search.glob(session, f"{tree.root}/dir/*", state=guarded),
         lambda: transfer.download(
             session, f"{tree.root}/dir/secret", str(tmp_path / "s"), state=guarded
-        ),  # fmt: skip
+        ),
     ):
         with pytest.raises(ToolError) as err:
             call()
@@ -191,8 +190,7 @@ def test_upload_through_a_symlinked_directory_is_refused(session, tree, guarded,
     src.write_bytes(b"payload")
     before = tree.snapshot()
     with pytest.raises(ToolError) as err:
-        transfer.upload(session, str(src), f"{tree.root}/dir/secret", overwrite=True,
-                        state=guarded)  # fmt: skip
+        transfer.upload(session, str(src), f"{tree.root}/dir/secret", overwrite=True, state=guarded)
     assert str(err.value) == refused(tree, f"{tree.root}/dir/secret", f"{tree.out}/secret")
     assert tree.snapshot() == before
 
@@ -299,8 +297,9 @@ def test_guard_summary_describes_the_mode(sshd):
 
 
 # -- the local side ---------------------------------------------------------------------------
-def test_download_of_a_0777_remote_file_gets_owner_only_bits(session, state, remote, remote_dir,
-                                                             tmp_path):  # fmt: skip
+def test_download_of_a_0777_remote_file_gets_owner_only_bits(
+    session, state, remote, remote_dir, tmp_path
+):
     remote.write_bytes(f"{remote_dir}/open.sh", b"#!/bin/sh\n")
     remote.sh(f"chmod 0777 {shlex.quote(remote_dir)}/open.sh")
     dest = tmp_path / "new" / "dir" / "open.sh"
@@ -388,8 +387,18 @@ def test_the_resolver_matches_realpath_under_dash_bash_and_busybox(shell, tmp_pa
     (base / "a" / "dotdot").symlink_to("b/..")
     (base / "a" / "dangling").symlink_to("../out/new")
     (base / "a" / "sp ace\nnl").symlink_to("b")
-    cases = ["a/b/file", "a/rel", "a/up", "a/up/missing/deeper", "a/chain", "a/dotdot/b",
-             "a/dangling", "a/sp ace\nnl/file", "a/missing/x", "a"]  # fmt: skip
+    cases = [
+        "a/b/file",
+        "a/rel",
+        "a/up",
+        "a/up/missing/deeper",
+        "a/chain",
+        "a/dotdot/b",
+        "a/dangling",
+        "a/sp ace\nnl/file",
+        "a/missing/x",
+        "a",
+    ]
     for case in cases:
         path = f"{base}/{case}"
         script = render("guard_path.sh.j2", path=path, allowed=[str(base / "a")])
@@ -413,8 +422,12 @@ def test_local_files_remote_mcp_creates_are_private(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "SANDBOX_DIR", tmp_path / "sandbox")
     config = sandbox.ensure_sandbox()
     try:
-        for path, mode in ((config, 0o600), (config.parent / "sshd.pid", 0o600),
-                           (config.parent, 0o700), (config.parent / "work", 0o700)):  # fmt: skip
+        for path, mode in (
+            (config, 0o600),
+            (config.parent / "sshd.pid", 0o600),
+            (config.parent, 0o700),
+            (config.parent / "work", 0o700),
+        ):
             assert stat.S_IMODE(path.stat().st_mode) == mode, path
     finally:
         assert sandbox.stop_sandbox()

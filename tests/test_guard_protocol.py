@@ -14,8 +14,22 @@ from remote_mcp.testing import SshdServer
 from tests.test_protocol import server_params, write_config
 
 # A word list: packed lines read better than one word a line (fmt: skip).
-ALL_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "MultiRead", "FileStat", "Glob", "Grep",
-             "Bash", "BashOutput", "KillShell", "Feedback", "Upload", "Download"}  # fmt: skip
+ALL_TOOLS = {
+    "Read",
+    "Write",
+    "Edit",
+    "MultiEdit",
+    "MultiRead",
+    "FileStat",
+    "Glob",
+    "Grep",
+    "Bash",
+    "BashOutput",
+    "KillShell",
+    "Feedback",
+    "Upload",
+    "Download",
+}
 
 
 def test_read_only_server_lists_only_what_works_and_refuses_the_rest(
@@ -32,8 +46,14 @@ def test_read_only_server_lists_only_what_works_and_refuses_the_rest(
             tools = (await client.list_tools()).tools
             # A word list: packed lines read better than one word a line (fmt: skip).
             assert {t.name for t in tools} == ALL_TOOLS - {
-                "Write", "Edit", "MultiEdit", "Upload", "Bash", "BashOutput", "KillShell"
-            }  # fmt: skip
+                "Write",
+                "Edit",
+                "MultiEdit",
+                "Upload",
+                "Bash",
+                "BashOutput",
+                "KillShell",
+            }
             for tool in tools:
                 assert tool.description.endswith(
                     "Host test is read-only: no tool changes its files."

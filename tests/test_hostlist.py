@@ -78,8 +78,16 @@ def test_an_expansion_at_the_cap_is_allowed() -> None:
 def test_natural_order() -> None:
     names = ["gpu10", "gpu2", "gpu01", "gpu1", "login", "gpu1a", "a10b2", "a9b10", "a9b9"]
     assert sorted(names, key=natural_key) == [
-        "a9b9", "a9b10", "a10b2", "gpu1", "gpu01", "gpu1a", "gpu2", "gpu10", "login",
-    ]  # fmt: skip
+        "a9b9",
+        "a9b10",
+        "a10b2",
+        "gpu1",
+        "gpu01",
+        "gpu1a",
+        "gpu2",
+        "gpu10",
+        "login",
+    ]
 
 
 @pytest.mark.parametrize(

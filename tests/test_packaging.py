@@ -18,10 +18,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_wheel_installs_and_renders_every_template(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     build = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
-         str(ROOT)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     (wheel,) = dist.glob("remote_mcp-*.whl")
     env_dir = tmp_path / "venv"
@@ -31,8 +42,11 @@ def test_wheel_installs_and_renders_every_template(tmp_path: Path) -> None:
     python = env_dir / "bin" / "python"
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert install.returncode == 0, install.stderr
     script = (
         "import remote_mcp.templates as t, jinja2.meta as m, pathlib\n"
@@ -48,13 +62,25 @@ def test_wheel_installs_and_renders_every_template(tmp_path: Path) -> None:
     )
     # Nor through PYTHONPATH, which a worktree checkout sets to itself.
     clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
-                         cwd=tmp_path, env=clean_env, timeout=60, check=False)  # fmt: skip
+    run = subprocess.run(
+        [str(python), "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env,
+        timeout=60,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     count, quoted, refused, perl_shipped = run.stdout.split()
     assert (refused, perl_shipped) == ("10", "True")
     shipped = sorted(p.name for p in (ROOT / "shell_templates").glob("*.sh.j2"))
     assert int(count) == len(shipped) and int(quoted) == 1
-    cli = subprocess.run([str(env_dir / "bin" / "remote-mcp"), "--version"],
-                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    cli = subprocess.run(
+        [str(env_dir / "bin" / "remote-mcp"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert cli.stdout.startswith("remote-mcp ")

@@ -36,17 +36,69 @@ C_LOCALE = {**os.environ, "LC_ALL": "C"}
 # -- regex translation -------------------------------------------------------------------
 # A word list: packed lines read better than one word a line (fmt: skip).
 HAYSTACK = [
-    "plain text", "foo bar baz", "FOO BAR", "a1b2c3", "x = 42;", "tab\there", "under_score",
-    "dots...and.more", "café au lait", "(parens) [brackets] {braces}", "a+b*c?d", "^caret$",
-    "back\\slash", "", "   leading space", "aaa", "abab", "foofoo", "the end.", "pipe|bar",
-    "x-y_z", "0123456789", "MiXeD CaSe", "ends with space ", "naïve résumé",
-]  # fmt: skip
+    "plain text",
+    "foo bar baz",
+    "FOO BAR",
+    "a1b2c3",
+    "x = 42;",
+    "tab\there",
+    "under_score",
+    "dots...and.more",
+    "café au lait",
+    "(parens) [brackets] {braces}",
+    "a+b*c?d",
+    "^caret$",
+    "back\\slash",
+    "",
+    "   leading space",
+    "aaa",
+    "abab",
+    "foofoo",
+    "the end.",
+    "pipe|bar",
+    "x-y_z",
+    "0123456789",
+    "MiXeD CaSe",
+    "ends with space ",
+    "naïve résumé",
+]
 # A word list: packed lines read better than one word a line (fmt: skip).
-_ATOMS = st.sampled_from([
-    "a", "b", "o", "foo", "bar", "é", "café", ".", "\\d", "\\w", "\\s", "\\D", "\\W", "\\S",
-    "[a-c]", "[^a-z]", "[0-9]", "[[:alpha:]]", "[\\d_]", "[-a]", "\\.", "\\$", "\\(", "\\x41",
-    "\\t", "(?:a|b)", "(a|foo)", "(?P<n>ba)", "\\bfoo", "bar\\b", "[.]", "[a\\-z]",
-])  # fmt: skip
+_ATOMS = st.sampled_from(
+    [
+        "a",
+        "b",
+        "o",
+        "foo",
+        "bar",
+        "é",
+        "café",
+        ".",
+        "\\d",
+        "\\w",
+        "\\s",
+        "\\D",
+        "\\W",
+        "\\S",
+        "[a-c]",
+        "[^a-z]",
+        "[0-9]",
+        "[[:alpha:]]",
+        "[\\d_]",
+        "[-a]",
+        "\\.",
+        "\\$",
+        "\\(",
+        "\\x41",
+        "\\t",
+        "(?:a|b)",
+        "(a|foo)",
+        "(?P<n>ba)",
+        "\\bfoo",
+        "bar\\b",
+        "[.]",
+        "[a\\-z]",
+    ]
+)
 _QUANTIFIERS = st.sampled_from(["", "", "", "*", "+", "?", "{2}", "{1,2}", "{2,}", "*?", "+?"])
 
 

@@ -95,14 +95,14 @@ def test_parse_refusal_reads_the_word_and_keeps_the_rest() -> None:
             f"refused {b64('/etc/p')}",
             "read",
             "Refused: /p resolves to /etc/p, outside allowed_paths (/srv) for host box.",
-        ),  # fmt: skip
+        ),
         (
             "refused -",
             "read",
             "Refused: /p cannot be resolved on box (a symlink loop, a directory "
             "that cannot be entered, or '..' below a missing directory), and allowed_paths (/srv) "
             "for host box need every path resolved.",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_one_table_words_every_refusal(line: str, access: str, expected: str) -> None:

@@ -42,12 +42,34 @@ C_LOCALE = {**os.environ, "LC_ALL": "C"}
 # glob metacharacters and spaces in names, bare names rg types list.
 # A word list: packed lines read better than one word a line (fmt: skip).
 TREE = [
-    "a.py", "b.txt", "Makefile", ".bashrc", "CMakeLists.txt", "weird[1].txt", "brace{a}.c",
-    "q?.py", "star*.md", "a b.md", "café.py", "src/main.py", "src/main.rs", "src/lib/util.rs",
-    "src/lib/.hidden.py", "src/lib/a.py", "docs/readme.md", "docs/a b.md", "docs/src/x.md",
-    "build/out.o", "build/src/gen.py", "x/y/z/deep.py", "x/y/z/a.txt", ".git/config",
-    "node_modules/m/index.js", "src/a", "lib/a.py",
-]  # fmt: skip
+    "a.py",
+    "b.txt",
+    "Makefile",
+    ".bashrc",
+    "CMakeLists.txt",
+    "weird[1].txt",
+    "brace{a}.c",
+    "q?.py",
+    "star*.md",
+    "a b.md",
+    "café.py",
+    "src/main.py",
+    "src/main.rs",
+    "src/lib/util.rs",
+    "src/lib/.hidden.py",
+    "src/lib/a.py",
+    "docs/readme.md",
+    "docs/a b.md",
+    "docs/src/x.md",
+    "build/out.o",
+    "build/src/gen.py",
+    "x/y/z/deep.py",
+    "x/y/z/a.txt",
+    ".git/config",
+    "node_modules/m/index.js",
+    "src/a",
+    "lib/a.py",
+]
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +117,41 @@ def _find(root: Path, command: list[str], words: list[str]) -> set[bytes]:
 
 # -- globs ------------------------------------------------------------------------------
 # A word list: packed lines read better than one word a line (fmt: skip).
-_SEGMENTS = st.sampled_from([
-    "*", "**", "?", "a", "src", "lib", "docs", "x", "y", "z", "main.*", "*.py", "*.rs", "*.md",
-    "*.{py,rs}", "{src,docs}", "[a-m]*", "[!a]*", "a*", "*a", ".*", "deep*", "*.txt", "a?py",
-    "weird\\[1\\].txt", "q\\?.py", "{a,b}.*", "**.py", "a b.md", "caf*", "[[]*",
-])  # fmt: skip
+_SEGMENTS = st.sampled_from(
+    [
+        "*",
+        "**",
+        "?",
+        "a",
+        "src",
+        "lib",
+        "docs",
+        "x",
+        "y",
+        "z",
+        "main.*",
+        "*.py",
+        "*.rs",
+        "*.md",
+        "*.{py,rs}",
+        "{src,docs}",
+        "[a-m]*",
+        "[!a]*",
+        "a*",
+        "*a",
+        ".*",
+        "deep*",
+        "*.txt",
+        "a?py",
+        "weird\\[1\\].txt",
+        "q\\?.py",
+        "{a,b}.*",
+        "**.py",
+        "a b.md",
+        "caf*",
+        "[[]*",
+    ]
+)
 
 
 @st.composite

@@ -71,8 +71,9 @@ def busybox_bin(sshd: Any, remote: Any) -> Iterator[str]:
 
 
 @pytest.fixture(params=["rg", "gnu", "posix"])
-def glob_env(request: pytest.FixtureRequest, session: Session, state: ToolState,
-             remote_dir: str) -> tuple[Any, ToolState]:  # fmt: skip
+def glob_env(
+    request: pytest.FixtureRequest, session: Session, state: ToolState, remote_dir: str
+) -> tuple[Any, ToolState]:
     """(runner, state) for one Glob backend, cwd = remote_dir."""
     state.cwd = remote_dir
     if request.param == "rg":
@@ -84,8 +85,9 @@ def glob_env(request: pytest.FixtureRequest, session: Session, state: ToolState,
 
 
 @pytest.fixture(params=["rg", "grep", "grep-posix-find", "busybox"])
-def grep_env(request: pytest.FixtureRequest, session: Session, state: ToolState,
-             remote_dir: str) -> tuple[Any, ToolState]:  # fmt: skip
+def grep_env(
+    request: pytest.FixtureRequest, session: Session, state: ToolState, remote_dir: str
+) -> tuple[Any, ToolState]:
     """(runner, state) for one Grep backend, cwd = remote_dir. The GNU
     fallback runs with GNU find (-regex, -printf mtimes) and with POSIX find
     only; the busybox one with BusyBox applets first in PATH."""
@@ -155,8 +157,9 @@ GLOB_TREE: Tree = {
         ("nothing-*", []),
     ],
 )
-def test_glob_matches_ripgrep_semantics(remote: Any, remote_dir: str, glob_env: Any,
-                                        pattern: str, expected: list[str]) -> None:  # fmt: skip
+def test_glob_matches_ripgrep_semantics(
+    remote: Any, remote_dir: str, glob_env: Any, pattern: str, expected: list[str]
+) -> None:
     runner, state = glob_env
     build(remote, remote_dir, GLOB_TREE)
     out = search.glob(runner, pattern, state=state)
@@ -166,20 +169,23 @@ def test_glob_matches_ripgrep_semantics(remote: Any, remote_dir: str, glob_env: 
         assert out.text == "\n".join(f"{remote_dir}/{p}" for p in expected)
 
 
-def test_glob_sorts_by_mtime_across_directories(remote: Any, remote_dir: str,
-                                                glob_env: Any) -> None:  # fmt: skip
+def test_glob_sorts_by_mtime_across_directories(
+    remote: Any, remote_dir: str, glob_env: Any
+) -> None:
     """Claude Code's rg (14.1.1) sorts all results by mtime; rg 13 would sort
     each directory's entries by their own mtime (here: d1 after z.py)."""
     runner, state = glob_env
-    build(remote, remote_dir, {"a.py": ("", day(1)), "d1/old.py": ("", day(5)),
-                               "z.py": ("", day(9))})  # fmt: skip
+    build(
+        remote, remote_dir, {"a.py": ("", day(1)), "d1/old.py": ("", day(5)), "z.py": ("", day(9))}
+    )
     remote.sh(f"touch -d {shlex.quote(day(10))} {shlex.quote(remote_dir)}/d1")
     out = search.glob(runner, "*.py", state=state)
     assert out.text == "\n".join(f"{remote_dir}/{p}" for p in ("a.py", "d1/old.py", "z.py"))
 
 
-def test_glob_cap_is_100_oldest_with_claude_code_note(remote: Any, remote_dir: str,
-                                                      glob_env: Any) -> None:  # fmt: skip
+def test_glob_cap_is_100_oldest_with_claude_code_note(
+    remote: Any, remote_dir: str, glob_env: Any
+) -> None:
     runner, state = glob_env
     remote.sh(
         f"cd {shlex.quote(remote_dir)} && for i in $(seq 100 204); do "
@@ -227,8 +233,9 @@ def test_glob_path_argument_and_errors(remote: Any, remote_dir: str, glob_env: A
     assert str(err.value) == f"Path is not a directory: {remote_dir}/file.txt"
 
 
-def test_glob_absolute_pattern_searches_from_its_directory(remote: Any, remote_dir: str,
-                                                           glob_env: Any) -> None:  # fmt: skip
+def test_glob_absolute_pattern_searches_from_its_directory(
+    remote: Any, remote_dir: str, glob_env: Any
+) -> None:
     """Claude Code's hF7: the literal directory part becomes the search root,
     and the rest is an rg glob (so ``/d/*.py`` matches at any depth under /d)."""
     runner, state = glob_env
@@ -249,8 +256,9 @@ def test_glob_skips_symlinks_like_rg(remote: Any, remote_dir: str, glob_env: Any
     assert search.glob(runner, "**/*.py", state=state).text == f"{remote_dir}/real/a.py"
 
 
-def test_glob_bad_pattern_gives_rg_error_on_every_backend(remote: Any, remote_dir: str,
-                                                          glob_env: Any) -> None:  # fmt: skip
+def test_glob_bad_pattern_gives_rg_error_on_every_backend(
+    remote: Any, remote_dir: str, glob_env: Any
+) -> None:
     """UNCONFIRMED in CC (it shows "No files found" when rg fails); chosen:
     ripgrep's own message, so the agent can fix the pattern."""
     runner, state = glob_env
@@ -261,7 +269,7 @@ def test_glob_bad_pattern_gives_rg_error_on_every_backend(remote: Any, remote_di
             "{a,b",
             "error parsing glob '{a,b': unclosed alternate group; missing '}' "
             "(maybe escape '{' with '[{]'?)",
-        ),  # fmt: skip
+        ),
         ("a{b,{c}}", "error parsing glob 'a{b,{c}}': nested alternate groups are not allowed"),
     ]:
         with pytest.raises(ToolError) as err:
@@ -269,15 +277,17 @@ def test_glob_bad_pattern_gives_rg_error_on_every_backend(remote: Any, remote_di
         assert str(err.value) == message
 
 
-def test_glob_default_path_is_the_session_cwd(remote: Any, remote_dir: str, session: Session,
-                                              state: ToolState) -> None:  # fmt: skip
+def test_glob_default_path_is_the_session_cwd(
+    remote: Any, remote_dir: str, session: Session, state: ToolState
+) -> None:
     build(remote, remote_dir, {"w/here.py": ""})
     state.cwd = f"{remote_dir}/w"
     assert search.glob(session, "*.py", state=state).text == f"{remote_dir}/w/here.py"
 
 
-def test_glob_is_one_remote_command(remote: Any, remote_dir: str, session: Session,
-                                    state: ToolState) -> None:  # fmt: skip
+def test_glob_is_one_remote_command(
+    remote: Any, remote_dir: str, session: Session, state: ToolState
+) -> None:
     build(remote, remote_dir, {"a.py": "", "b/c.py": ""})
     state.cwd = remote_dir
     for backend in ("auto", "gnu", "posix"):
@@ -405,8 +415,9 @@ def grep_text(env: Any, pattern: str, path: str | None = None, **kw: Any) -> str
         ),
     ],
 )
-def test_grep_modes(remote: Any, remote_dir: str, grep_env: Any, kwargs: dict[str, Any],
-                    expected: str) -> None:  # fmt: skip
+def test_grep_modes(
+    remote: Any, remote_dir: str, grep_env: Any, kwargs: dict[str, Any], expected: str
+) -> None:
     build(remote, remote_dir, GREP_TREE)
     runner, state = grep_env
     kw = {{"-A": "after", "-B": "before", "-C": "context"}.get(k, k): v for k, v in kwargs.items()}
@@ -457,15 +468,16 @@ def test_grep_paths_relative_only_under_cwd(remote: Any, remote_dir: str, grep_e
     )
 
 
-def test_grep_single_file_prints_no_file_name(remote: Any, remote_dir: str,
-                                              grep_env: Any) -> None:  # fmt: skip
+def test_grep_single_file_prints_no_file_name(remote: Any, remote_dir: str, grep_env: Any) -> None:
     """rg omits the file name when searching one file; globs do not filter it.
     UNCONFIRMED in CC (its count parser needs a ':' and would report 0); chosen:
     the real totals in the count footer."""
     build(remote, remote_dir, GREP_TREE)
     assert grep_text(grep_env, "o", "a.py", output_mode="content") == "1:import os\n2:foo = 1"
-    assert grep_text(grep_env, "o", "a.py", output_mode="content", line_numbers=False,
-                     glob="*.md") == "import os\nfoo = 1"  # fmt: skip
+    assert (
+        grep_text(grep_env, "o", "a.py", output_mode="content", line_numbers=False, glob="*.md")
+        == "import os\nfoo = 1"
+    )
     assert grep_text(grep_env, "o", "a.py") == "Found 1 file\na.py"
     assert grep_text(grep_env, "o", "a.py", output_mode="count") == (
         "2\n\nFound 2 total occurrences across 1 file."
@@ -551,8 +563,9 @@ CTX_TREE: Tree = {
         ),
     ],
 )
-def test_grep_context(remote: Any, remote_dir: str, grep_env: Any, kwargs: dict[str, Any],
-                      expected: list[str]) -> None:  # fmt: skip
+def test_grep_context(
+    remote: Any, remote_dir: str, grep_env: Any, kwargs: dict[str, Any], expected: list[str]
+) -> None:
     build(remote, remote_dir, CTX_TREE)
     assert grep_text(grep_env, "hit", output_mode="content", **kwargs) == "\n".join(expected)
     # Context only applies to content mode.
@@ -568,15 +581,18 @@ def test_grep_caps_output_at_20000_chars(remote: Any, remote_dir: str, grep_env:
     assert grep_text(grep_env, "match", output_mode="content") == expected
 
 
-def test_grep_omits_long_lines_like_rg_max_columns(remote: Any, remote_dir: str,
-                                                   grep_env: Any) -> None:  # fmt: skip
+def test_grep_omits_long_lines_like_rg_max_columns(
+    remote: Any, remote_dir: str, grep_env: Any
+) -> None:
     text = "a" * 495 + " foo\n" + "b" * 497 + " foo\n" + "c" * 600 + "\n"
     build(remote, remote_dir, {"long.txt": text})
-    assert grep_text(grep_env, "foo", output_mode="content", after=1) == "\n".join([
-        "long.txt:1:" + "a" * 495 + " foo",  # 499 bytes + newline: kept
-        "long.txt:2:[Omitted long matching line]",
-        "long.txt-3-[Omitted long context line]",
-    ])  # fmt: skip
+    assert grep_text(grep_env, "foo", output_mode="content", after=1) == "\n".join(
+        [
+            "long.txt:1:" + "a" * 495 + " foo",  # 499 bytes + newline: kept
+            "long.txt:2:[Omitted long matching line]",
+            "long.txt-3-[Omitted long context line]",
+        ]
+    )
 
 
 RX_TEXT = "x = 42;\nfoo_bar baz\ninterface{}\na.b\nTODO: fix\ncaf\u00e9\n"
@@ -602,22 +618,25 @@ RX_TEXT = "x = 42;\nfoo_bar baz\ninterface{}\na.b\nTODO: fix\ncaf\u00e9\n"
         (r"-", []),
     ],
 )
-def test_grep_regex_flavour_is_ripgrep_on_both_backends(remote: Any, remote_dir: str,
-                                                        grep_env: Any, pattern: str,
-                                                        lines: list[int]) -> None:  # fmt: skip
+def test_grep_regex_flavour_is_ripgrep_on_both_backends(
+    remote: Any, remote_dir: str, grep_env: Any, pattern: str, lines: list[int]
+) -> None:
     build(remote, remote_dir, {"rx.txt": RX_TEXT})
     text_lines = RX_TEXT.split("\n")
     expected = "\n".join(f"rx.txt:{n}:{text_lines[n - 1]}" for n in lines) or "No matches found"
     assert grep_text(grep_env, pattern, output_mode="content") == expected
 
 
-def test_grep_patterns_rg_rejects_are_errors(remote: Any, remote_dir: str,
-                                             grep_env: Any) -> None:  # fmt: skip
+def test_grep_patterns_rg_rejects_are_errors(remote: Any, remote_dir: str, grep_env: Any) -> None:
     """UNCONFIRMED in CC (an rg failure shows as "No files found"); chosen:
     ripgrep's error text, so the agent can correct the pattern."""
     build(remote, remote_dir, {"rx.txt": RX_TEXT})
-    for pattern, needle in [("(?=x)", "look-around"), ("(a)\\1", "backreferences"),
-                            ("(foo", "regex parse error"), ("a\\nb", "not allowed")]:  # fmt: skip
+    for pattern, needle in [
+        ("(?=x)", "look-around"),
+        ("(a)\\1", "backreferences"),
+        ("(foo", "regex parse error"),
+        ("a\\nb", "not allowed"),
+    ]:
         with pytest.raises(ToolError) as err:
             grep_text(grep_env, pattern)
         assert needle in str(err.value), (pattern, str(err.value))
@@ -626,9 +645,9 @@ def test_grep_patterns_rg_rejects_are_errors(remote: Any, remote_dir: str,
     assert str(err.value).startswith("unrecognized file type: nosuchtype")
 
 
-def test_grep_fallback_refuses_what_it_cannot_translate(remote: Any, remote_dir: str,
-                                                       session: Session,
-                                                       state: ToolState) -> None:  # fmt: skip
+def test_grep_fallback_refuses_what_it_cannot_translate(
+    remote: Any, remote_dir: str, session: Session, state: ToolState
+) -> None:
     build(remote, remote_dir, {"rx.txt": RX_TEXT})
     state.cwd = remote_dir
     assert search.grep(session, r"\pL+_\pL", state=state).text == "Found 1 file\nrx.txt"
@@ -645,8 +664,9 @@ def test_grep_fallback_refuses_what_it_cannot_translate(remote: Any, remote_dir:
         assert construct in str(err.value) and "Install ripgrep (rg)" in str(err.value)
 
 
-def test_grep_multiline_with_rg(remote: Any, remote_dir: str, session: Session,
-                                state: ToolState) -> None:  # fmt: skip
+def test_grep_multiline_with_rg(
+    remote: Any, remote_dir: str, session: Session, state: ToolState
+) -> None:
     build(remote, remote_dir, GREP_TREE)
     state.cwd = remote_dir
     out = search.grep(session, "os\nfoo", state=state, multiline=True, output_mode="content")
@@ -656,16 +676,28 @@ def test_grep_multiline_with_rg(remote: Any, remote_dir: str, session: Session,
 def test_grep_gitignore_only_with_rg(remote: Any, remote_dir: str, grep_env: Any) -> None:
     """rg respects .gitignore inside a git work tree (Claude Code passes no
     --no-ignore to Grep); the fallback cannot (docs/reference/search-backends.md)."""
-    build(remote, remote_dir, {".gitignore": "skipped.txt\n", "skipped.txt": ("foo\n", day(2)),
-                               "kept.txt": ("foo\n", day(1)), ".git/HEAD": "x\n"})  # fmt: skip
+    build(
+        remote,
+        remote_dir,
+        {
+            ".gitignore": "skipped.txt\n",
+            "skipped.txt": ("foo\n", day(2)),
+            "kept.txt": ("foo\n", day(1)),
+            ".git/HEAD": "x\n",
+        },
+    )
     runner, state = grep_env
-    expected = "Found 1 file\nkept.txt" if state.backends["grep"] == "rg" else (
-        "Found 2 files\nskipped.txt\nkept.txt")  # fmt: skip
+    expected = (
+        "Found 1 file\nkept.txt"
+        if state.backends["grep"] == "rg"
+        else ("Found 2 files\nskipped.txt\nkept.txt")
+    )
     assert grep_text(grep_env, "foo") == expected
 
 
-def test_grep_hostile_names_and_patterns(remote: Any, remote_dir: str, grep_env: Any,
-                                         canary: None) -> None:  # fmt: skip
+def test_grep_hostile_names_and_patterns(
+    remote: Any, remote_dir: str, grep_env: Any, canary: None
+) -> None:
     remote.sh(_hostile_script(remote_dir))
     shown = [show_name(name) for name in HOSTILE]  # bytes that are not UTF-8 as \xNN
     newest_first = list(reversed(shown))
@@ -711,16 +743,20 @@ def test_server_handlers_map_claude_code_argument_names(
     def call(tool: str, model: Any, args: dict[str, Any]) -> str:
         return call_routine(TOOLS[tool], env, model.model_validate(args)).text
 
-    assert call("Grep", GrepArgs, {"pattern": "hit3", "-C": 1, "-n": False,
-                                   "output_mode": "content", "head_limit": 2}) == (
-        "ctx.txt-l2\nctx.txt:hit3\n\n[Showing results with pagination = limit: 2, offset: 0]"
-    )  # fmt: skip
-    assert call("Grep", GrepArgs, {"pattern": "HIT", "-i": True, "-A": 1, "-B": 0,
-                                   "output_mode": "content", "glob": "two.*"}) == (
-        "two.txt:1:hit\ntwo.txt-2-after"
-    )  # fmt: skip
-    assert call("Grep", GrepArgs, {"pattern": "l1", "type": "txt", "offset": 0,
-                                   "multiline": False}) == "Found 1 file\nctx.txt"  # fmt: skip
+    assert call(
+        "Grep",
+        GrepArgs,
+        {"pattern": "hit3", "-C": 1, "-n": False, "output_mode": "content", "head_limit": 2},
+    ) == ("ctx.txt-l2\nctx.txt:hit3\n\n[Showing results with pagination = limit: 2, offset: 0]")
+    assert call(
+        "Grep",
+        GrepArgs,
+        {"pattern": "HIT", "-i": True, "-A": 1, "-B": 0, "output_mode": "content", "glob": "two.*"},
+    ) == ("two.txt:1:hit\ntwo.txt-2-after")
+    assert (
+        call("Grep", GrepArgs, {"pattern": "l1", "type": "txt", "offset": 0, "multiline": False})
+        == "Found 1 file\nctx.txt"
+    )
     assert call("Glob", GlobArgs, {"pattern": "*.txt", "path": remote_dir}) == (
         f"{remote_dir}/ctx.txt\n{remote_dir}/two.txt"
     )

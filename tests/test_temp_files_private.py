@@ -47,9 +47,13 @@ def _run(tmp_path: Path, program: str, script: str, umask: int = 0o022) -> list[
     log.write_text("")
     env = {**os.environ, "PATH": f"{wrap}:{os.environ['PATH']}", "RMCP_TEST_LOG": str(log)}
     run = subprocess.run(
-        ["sh", "-c", script], env=env, capture_output=True, timeout=60, check=False,
+        ["sh", "-c", script],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
         preexec_fn=lambda: os.umask(umask),
-    )  # fmt: skip
+    )
     assert run.returncode == 0, run.stderr
     assert b"done " in run.stdout or b"created " in run.stdout or b"updated " in run.stdout, (
         run.stdout
@@ -67,8 +71,14 @@ def test_write_fills_a_private_temp_file(tmp_path: Path, exists: bool) -> None:
     if exists:
         target.write_bytes(b"old\n")
         target.chmod(0o600)
-    script = render("write.sh.j2", path=str(target), content=b"new secret\n", expect="any",
-                    token="RMCP_EOF_test", allowed=[])  # fmt: skip
+    script = render(
+        "write.sh.j2",
+        path=str(target),
+        content=b"new secret\n",
+        expect="any",
+        token="RMCP_EOF_test",
+        allowed=[],
+    )
     assert _run(tmp_path, "base64", script) == ["600"]
     assert target.read_bytes() == b"new secret\n"
     assert _mode(target) == (0o600 if exists else 0o644)  # a new file: 0666 minus the umask
@@ -80,11 +90,21 @@ def test_edit_fills_a_private_temp_file(tmp_path: Path, engine: str) -> None:
     target.write_bytes(b"old\n")
     target.chmod(0o640)
     script = render(
-        "edit.sh.j2", path=str(target), engine=engine, program=perl_program(), content=b"new\n",
-        edits=[{"old": b"old", "new": b"new", "replace_all": 0, "clash": 0}], expect="any",
-        sha256="-", create=0, notebook=0, max_size=1 << 20, token="RMCP_EOF_test", refused=10,
+        "edit.sh.j2",
+        path=str(target),
+        engine=engine,
+        program=perl_program(),
+        content=b"new\n",
+        edits=[{"old": b"old", "new": b"new", "replace_all": 0, "clash": 0}],
+        expect="any",
+        sha256="-",
+        create=0,
+        notebook=0,
+        max_size=1 << 20,
+        token="RMCP_EOF_test",
+        refused=10,
         allowed=[],
-    )  # fmt: skip
+    )
     assert _run(tmp_path, "base64" if engine == "upload" else "perl", script) == ["600"]
     assert target.read_bytes() == b"new\n"
     assert _mode(target) == 0o640
@@ -93,11 +113,21 @@ def test_edit_fills_a_private_temp_file(tmp_path: Path, engine: str) -> None:
 def test_a_file_created_by_edit_gets_the_umask_mode(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "made.txt"
     script = render(
-        "edit.sh.j2", path=str(target), engine="perl", program=perl_program(), content=b"",
-        edits=[{"old": b"", "new": b"made\n", "replace_all": 0, "clash": 0}], expect="any",
-        sha256="-", create=1, notebook=0, max_size=1 << 20, token="RMCP_EOF_test", refused=10,
+        "edit.sh.j2",
+        path=str(target),
+        engine="perl",
+        program=perl_program(),
+        content=b"",
+        edits=[{"old": b"", "new": b"made\n", "replace_all": 0, "clash": 0}],
+        expect="any",
+        sha256="-",
+        create=1,
+        notebook=0,
+        max_size=1 << 20,
+        token="RMCP_EOF_test",
+        refused=10,
         allowed=[],
-    )  # fmt: skip
+    )
     assert _run(tmp_path, "perl", script, umask=0o027) == ["600"]
     assert target.read_bytes() == b"made\n"
     assert _mode(target) == 0o640

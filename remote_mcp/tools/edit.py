@@ -235,9 +235,14 @@ def _run(
     else:
         program = python_program() if backend == "python3" else perl_program()
         result = run_template(
-            runner, "edit.sh.j2", engine=backend, program=program, edits=encoded,
-            refused=_REFUSED_EXIT, **values,
-        )  # fmt: skip
+            runner,
+            "edit.sh.j2",
+            engine=backend,
+            program=program,
+            edits=encoded,
+            refused=_REFUSED_EXIT,
+            **values,
+        )
         if _too_old(result.stdout, result.stderr, backend, state):
             return _run(runner, state, file_path, changes, label)
         lines = _reply_lines(result.exited, result.stdout, result.stderr, file_path, state)
@@ -317,9 +322,12 @@ def _edit_locally(
     # Write back only over exactly what was edited (or onto a still-missing path).
     expect = "absent" if missing else FileRecord(hashlib.sha256(data).hexdigest(), "", size)
     written = run_template(
-        runner, "edit.sh.j2", **{**values, "engine": "upload", "expect": expect},
-        content=content, refused=_REFUSED_EXIT,
-    )  # fmt: skip
+        runner,
+        "edit.sh.j2",
+        **{**values, "engine": "upload", "expect": expect},
+        content=content,
+        refused=_REFUSED_EXIT,
+    )
     backup = backup_path(values["path"], values["token"])
     lines = _reply_lines(written.exited, written.stdout, written.stderr, file_path, state, backup)
     return reply, lines[0]

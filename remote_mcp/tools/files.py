@@ -59,8 +59,13 @@ MAX_SLICE_BYTES = 16 * MAX_OUTPUT_TOKENS + 64
 # file's line count, and safe for the remote's sed and shell arithmetic.
 MAX_LINE_NUMBER = 9_007_199_254_740_991
 
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-               ".gif": "image/gif", ".webp": "image/webp"}  # fmt: skip
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
 BINARY_EXTENSIONS = frozenset(
     """.mp3 .wav .flac .ogg .aac .m4a .wma .aiff .opus .mp4 .avi .mov .wmv .flv .mkv
     .webm .m4v .mpeg .mpg .zip .rar .tar .gz .bz2 .7z .xz .z .tgz .iso .exe .dll .so
@@ -81,8 +86,9 @@ class _Request:
     check_size: bool
 
 
-def _request(state: ToolState, runner: Runner, file_path: str,
-             offset: int | None, limit: int | None) -> _Request:  # fmt: skip
+def _request(
+    state: ToolState, runner: Runner, file_path: str, offset: int | None, limit: int | None
+) -> _Request:
     path = state.resolve(file_path, runner)
     if offset is not None and offset < 0:
         raise ToolError("offset must be a positive line number (1 is the first line).")
@@ -296,9 +302,15 @@ def read(
     req = _request(state, runner, file_path, offset, limit)
     if req.mode == "image":
         require_command(state, runner, "Reading an image", "base64", IMAGE_WITHOUT_BASE64)
-    result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
-                          line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
-                          **guard_values(state))  # fmt: skip
+    result = run_template(
+        runner,
+        "read.sh.j2",
+        **_template_args(req),
+        hash_max=HASH_MAX_BYTES,
+        line_bytes=MAX_LINE_CHARS * 4,
+        slice_bytes=MAX_SLICE_BYTES + 1,
+        **guard_values(state),
+    )
     check_exit(result.exited, result.stderr, file_path)
     raw = result.stdout.encode("utf-8", "surrogateescape")
     if raw.startswith(b"notimage"):
@@ -312,9 +324,15 @@ def _read_as_text(runner: Runner, req: _Request, state: ToolState) -> ToolOutput
     (a second command, only for such misnamed files) and say why."""
     why = "It has an image file extension but is not a PNG, JPEG, GIF or WEBP image."
     req = replace(req, mode="text")
-    result = run_template(runner, "read.sh.j2", **_template_args(req), hash_max=HASH_MAX_BYTES,
-                          line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
-                          **guard_values(state))  # fmt: skip
+    result = run_template(
+        runner,
+        "read.sh.j2",
+        **_template_args(req),
+        hash_max=HASH_MAX_BYTES,
+        line_bytes=MAX_LINE_CHARS * 4,
+        slice_bytes=MAX_SLICE_BYTES + 1,
+        **guard_values(state),
+    )
     check_exit(result.exited, result.stderr, req.shown)
     try:
         out = _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
@@ -343,10 +361,15 @@ def multi_read(
     reqs = [_request(state, runner, f.file_path, f.offset, f.limit) for f in wanted]
     boundary = "RMCP_PART_" + secrets.token_hex(12)
     result = run_template(
-        runner, "multiread.sh.j2", files=[_template_args(r) for r in reqs], boundary=boundary,
-        hash_max=HASH_MAX_BYTES, line_bytes=MAX_LINE_CHARS * 4, slice_bytes=MAX_SLICE_BYTES + 1,
+        runner,
+        "multiread.sh.j2",
+        files=[_template_args(r) for r in reqs],
+        boundary=boundary,
+        hash_max=HASH_MAX_BYTES,
+        line_bytes=MAX_LINE_CHARS * 4,
+        slice_bytes=MAX_SLICE_BYTES + 1,
         **guard_values(state),
-    )  # fmt: skip
+    )
     check_exit(result.exited, result.stderr, "MultiRead")
     parts = _split_parts(result.stdout.encode("utf-8", "surrogateescape"), boundary, len(reqs))
     sections, images, structured = [], [], []

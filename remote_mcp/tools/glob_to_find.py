@@ -74,8 +74,10 @@ def _basename_patterns(over: Override) -> list[bytes] | None:
     if len(tokens) < 2 or tokens[0].kind != "rprefix":
         return None
     rest = tokens[1:]
-    if any(t.kind in ("rprefix", "rsuffix", "rzom") or (t.kind == "lit" and t.char == "/")
-           for t in walk_tokens(rest)):  # fmt: skip
+    if any(
+        t.kind in ("rprefix", "rsuffix", "rzom") or (t.kind == "lit" and t.char == "/")
+        for t in walk_tokens(rest)
+    ):
         return None
     return _fnmatch(rest, superset=False)
 
@@ -141,8 +143,9 @@ def _or_tests(tests: list[list[str]]) -> _Expr:
     return expr
 
 
-def find_filter(matcher: RipgrepGlob, types: Sequence[str] = (), *, gnu: bool,
-                exact: bool) -> list[str] | None:  # fmt: skip
+def find_filter(
+    matcher: RipgrepGlob, types: Sequence[str] = (), *, gnu: bool, exact: bool
+) -> list[str] | None:
     """find arguments selecting what ripgrep's overrides (+ ``--type`` globs)
     select: prune excluded directories, keep the files that the last
     matching glob includes. With ``exact`` false the selection may be a

@@ -17,8 +17,9 @@ __all__ = ["bracket", "literal", "word"]
 _ERE_SPECIAL = frozenset(b".[]()*+?{}|^$\\")
 
 
-def bracket(members: Iterable[int], named: Sequence[str] = (), *, fnmatch: bool,
-            negated: bool = False) -> bytes:  # fmt: skip
+def bracket(
+    members: Iterable[int], named: Sequence[str] = (), *, fnmatch: bool, negated: bool = False
+) -> bytes:
     """A bracket expression for a set of bytes (C locale): ``]`` first, ``-``
     last, ``^``/``!``/``\\`` never where they would mean something else
     (fnmatch escapes them; ERE only needs ``^`` off the first place)."""

@@ -45,8 +45,10 @@ def _rg_error(message: str) -> ToolError:
 # source code and text those bytes are nearly always parts of letters.
 _PERL_CLASSES = {"d": ("0-9", ""), "s": ("", "space"), "w": ("_\x80-\xff", "alnum")}
 _CONTROL = {"t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
-_HEX = re.compile(r"x([0-9A-Fa-f]{2})|x\{([0-9A-Fa-f]{1,8})\}|u([0-9A-Fa-f]{4})|"
-                  r"u\{([0-9A-Fa-f]{1,8})\}|U([0-9A-Fa-f]{8})")  # fmt: skip
+_HEX = re.compile(
+    r"x([0-9A-Fa-f]{2})|x\{([0-9A-Fa-f]{1,8})\}|u([0-9A-Fa-f]{4})|"
+    r"u\{([0-9A-Fa-f]{1,8})\}|U([0-9A-Fa-f]{8})"
+)
 _GROUP_NAME = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 _NEWLINE = "the literal '\"\\n\"' is not allowed in a regex"  # ripgrep's own wording

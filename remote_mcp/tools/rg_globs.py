@@ -273,8 +273,13 @@ def glob_regex(tokens: Sequence[Token], syntax: RegexSyntax) -> bytes:
 
 def _regex_body(tokens: Sequence[Token], syntax: RegexSyntax) -> bytes:
     group = syntax.group
-    fixed = {"any": b"[^/]", "star": b"[^/]*", "rprefix": group + b"/?|.*/)", "rsuffix": b"/.*",
-             "rzom": group + b"/|/.*/)"}  # fmt: skip
+    fixed = {
+        "any": b"[^/]",
+        "star": b"[^/]*",
+        "rprefix": group + b"/?|.*/)",
+        "rsuffix": b"/.*",
+        "rzom": group + b"/|/.*/)",
+    }
     out = []
     for tok in tokens:
         if tok.kind in fixed:

@@ -62,15 +62,18 @@ def _reply(result_stdout: str) -> tuple[str, bytes]:
     return status.decode("ascii", "replace").strip(), rest
 
 
-def _check_status(tool: str, result: Result, status: str, ok: tuple[str, ...],
-                  errors: dict[str, str]) -> None:  # fmt: skip
+def _check_status(
+    tool: str, result: Result, status: str, ok: tuple[str, ...], errors: dict[str, str]
+) -> None:
     """Raise the error that a template's status word names; a word that is
     neither an error nor ``ok`` means the remote replied something else."""
     if status in errors:
         raise ToolError(errors[status])
     if status not in ok:
-        raise ToolError(f"{tool}: unexpected reply from the remote: {result.stdout[:200]!r} "
-                        f"{result.stderr.strip()[-300:]}")  # fmt: skip
+        raise ToolError(
+            f"{tool}: unexpected reply from the remote: {result.stdout[:200]!r} "
+            f"{result.stderr.strip()[-300:]}"
+        )
 
 
 def _exit_code(stderr: str) -> int | None:
@@ -150,10 +153,15 @@ def glob(
     backend = _glob_backend(state, runner)
     has = state.remote_info(runner).has
     values: dict[str, object] = {
-        "root": root, "backend": backend, "pattern": pattern, "cap": GLOB_LIMIT + 1,
-        "find_args": [], "mtime_tool": "find" if "gnu_find" in has else "stat",
-        "zsort": "zsort" in has, **guard_values(state),
-    }  # fmt: skip
+        "root": root,
+        "backend": backend,
+        "pattern": pattern,
+        "cap": GLOB_LIMIT + 1,
+        "find_args": [],
+        "mtime_tool": "find" if "gnu_find" in has else "stat",
+        "zsort": "zsort" in has,
+        **guard_values(state),
+    }
     matcher: RipgrepGlob | None = None
     if backend != "rg":
         try:
@@ -180,8 +188,7 @@ def glob(
     if not files:
         return ToolOutput("No files found", structured={"files": [], "truncated": False})
     text = "\n".join([*map(show_name, files), *([_TRUNCATED] if truncated else [])])
-    return ToolOutput(text, structured={"files": files, "truncated": truncated,
-                                        "backend": backend})  # fmt: skip
+    return ToolOutput(text, structured={"files": files, "truncated": truncated, "backend": backend})
 
 
 # =============================================================================
@@ -236,8 +243,11 @@ def _grep_args(req: GrepRequest, sep: str) -> tuple[list[str], list[str]]:
         raise refuse("multiline mode (-U), which GNU grep cannot do line by line")
     ere, icase = translate_regex(req.pattern)
     match = ["-E", *(["-i"] if icase or req.case_insensitive else []), "-e", ere]
-    mode = {"files_with_matches": ["-l", "-Z"], "count": ["-c"],
-            "content": ["-n", f"--group-separator={sep}", *_context_args(req)]}  # fmt: skip
+    mode = {
+        "files_with_matches": ["-l", "-Z"],
+        "count": ["-c"],
+        "content": ["-n", f"--group-separator={sep}", *_context_args(req)],
+    }
     return [*mode[req.mode], *match], match
 
 
@@ -250,8 +260,12 @@ def _busybox_values(req: GrepRequest, sep: str) -> dict[str, object]:
     flags = ["-E", *(["-i"] if icase or req.case_insensitive else [])]
     if req.mode == "content":
         flags += _context_args(req)
-    return {"bb_flags": flags, "pattern": ere, "sep": sep,
-            "bb_context": req.mode == "content" and bool(_context_args(req))}  # fmt: skip
+    return {
+        "bb_flags": flags,
+        "pattern": ere,
+        "sep": sep,
+        "bb_context": req.mode == "content" and bool(_context_args(req)),
+    }
 
 
 _HEX_RECORD = re.compile(rb"((?:[0-9a-f]{2})+)/(\d+[:-].*)", re.S)
@@ -305,18 +319,30 @@ def grep(  # Claude Code's schema, one keyword per field
     mode = output_mode or "files_with_matches"
     if mode not in ("content", "files_with_matches", "count"):
         raise ToolError(f"output_mode must be content, files_with_matches or count, not {mode!r}.")
-    for name, value in (("-A", after), ("-B", before), ("-C", context),
-                        ("head_limit", head_limit), ("offset", offset)):  # fmt: skip
+    for name, value in (
+        ("-A", after),
+        ("-B", before),
+        ("-C", context),
+        ("head_limit", head_limit),
+        ("offset", offset),
+    ):
         if value is not None and value < 0:
             raise ToolError(f"{name} must be zero or a positive number.")
     if context is not None:
         before = after = context
     req = GrepRequest(
-        pattern, mode, before if mode == "content" else None,
-        after if mode == "content" else None, line_numbers is not False,
-        bool(case_insensitive), bool(multiline), _split_globs(glob), type or None,
-        head_limit, offset or 0,
-    )  # fmt: skip
+        pattern,
+        mode,
+        before if mode == "content" else None,
+        after if mode == "content" else None,
+        line_numbers is not False,
+        bool(case_insensitive),
+        bool(multiline),
+        _split_globs(glob),
+        type or None,
+        head_limit,
+        offset or 0,
+    )
     cwd = _cwd(state, runner)
     target = state.resolve(path, runner) if path else cwd
     backend = _grep_backend(state, runner)
@@ -324,11 +350,21 @@ def grep(  # Claude Code's schema, one keyword per field
     parent = posixpath.dirname(target)
     first, last = req.remote_page()
     values: dict[str, object] = {
-        "path": target, "backend": backend, "mode": mode, "rg_args": [], "grep_args": [],
-        "match_args": [], "find_args": [], "mtime_tool": "stat", "bb_flags": [],
-        "bb_context": False, **guard_values(state), "first": first, "last": last,
+        "path": target,
+        "backend": backend,
+        "mode": mode,
+        "rg_args": [],
+        "grep_args": [],
+        "match_args": [],
+        "find_args": [],
+        "mtime_tool": "stat",
+        "bb_flags": [],
+        "bb_context": False,
+        **guard_values(state),
+        "first": first,
+        "last": last,
         "line_bytes": LINE_BYTES,
-    }  # fmt: skip
+    }
     has = state.remote_info(runner).has
     gnu_find = "gnu_find" in has and state.backends.get("find", "auto") != "posix"
     if mode == "files_with_matches":
@@ -349,18 +385,29 @@ def grep(  # Claude Code's schema, one keyword per field
     refused = parse_refusal(status)
     if refused is not None:
         raise refusal_error(refused, path=shown, state=state, access="grep")
-    _check_status("Grep", result, status, ("dir", "file"), {
-        "special": f"Cannot search '{shown}': it is a FIFO, socket or device, not a regular "
-                   "file or directory; reading it could block or never end.",
-    })  # fmt: skip
+    _check_status(
+        "Grep",
+        result,
+        status,
+        ("dir", "file"),
+        {
+            "special": f"Cannot search '{shown}': it is a FIFO, socket or device, not a regular "
+            "file or directory; reading it could block or never end.",
+        },
+    )
     if backend == "rg":
         _raise_rg_error(result.stderr, body)
     if backend == "busybox" and mode == "content" and status == "dir":
         body = _busybox_records(body)
-    view = GrepView(root=target if status == "dir" else (parent or "/"), cwd=cwd,
-                    single=status == "file", req=req, sep=sep.encode(),
-                    fix_columns=backend != "rg",
-                    dropped=getattr(result, "dropped_bytes", 0))  # fmt: skip
+    view = GrepView(
+        root=target if status == "dir" else (parent or "/"),
+        cwd=cwd,
+        single=status == "file",
+        req=req,
+        sep=sep.encode(),
+        fix_columns=backend != "rg",
+        dropped=getattr(result, "dropped_bytes", 0),
+    )
     return view.render(body, backend)
 
 
@@ -375,8 +422,9 @@ def _fallback_find_args(req: GrepRequest, *, gnu: bool) -> list[str]:
     if req.type:
         if req.type not in RG_TYPES:
             known = ", ".join(sorted(RG_TYPES))
-            raise ToolError(f"unrecognized file type: {req.type} (the grep fallback knows: "
-                            f"{known})")  # fmt: skip
+            raise ToolError(
+                f"unrecognized file type: {req.type} (the grep fallback knows: {known})"
+            )
         types = RG_TYPES[req.type]
     words = find_filter(matcher, types, gnu=gnu, exact=True)
     if words is None:

@@ -163,12 +163,16 @@ class GrepView:
         if self.single:
             entries = [(b"", int(n)) for n in body.split(b"\n") if n.strip().isdigit()]
         else:
-            entries = [(rel, int(rest)) for rel, rest in _path_records(body)
-                       if rel is not None and rest.isdigit()]  # fmt: skip
+            entries = [
+                (rel, int(rest))
+                for rel, rest in _path_records(body)
+                if rel is not None and rest.isdigit()
+            ]
         entries = [(rel, n) for rel, n in entries if n > 0]
         entries.sort(key=lambda e: e[0])
-        lines = self._page([f"{self.shown(rel)}:{c}" if not self.single else str(c)
-                            for rel, c in entries])  # fmt: skip
+        lines = self._page(
+            [f"{self.shown(rel)}:{c}" if not self.single else str(c) for rel, c in entries]
+        )
         total = sum(int(line.rpartition(":")[2]) for line in lines)
         files, page = len(lines), self._pagination()
         text = self._note_dropped(_cap("\n".join(lines) or "No matches found")) + (
@@ -222,8 +226,11 @@ class GrepView:
         kind = "match" if m.group(2) == b":" else "ctx"
         text = rest[m.end() :]
         if self.fix_columns and len(text) + 1 > MAX_COLUMNS:
-            text = b"[Omitted long matching line]" if kind == "match" else (
-                b"[Omitted long context line]")  # fmt: skip
+            text = (
+                b"[Omitted long matching line]"
+                if kind == "match"
+                else (b"[Omitted long context line]")
+            )
         return (kind, m.group(1), text)
 
     def _format(self, prefix: str, kind: str, number: bytes, text: bytes) -> str:

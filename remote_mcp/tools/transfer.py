@@ -42,9 +42,13 @@ from .refusals import Refusal, parse_refusal, refusal_error
 __all__ = ["download", "local_refusal", "private_local_paths", "upload"]
 
 CHUNK = 32768  # paramiko's own transfer chunk size
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
-          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket"}  # fmt: skip
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class SftpRunner(Protocol):

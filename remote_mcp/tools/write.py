@@ -78,8 +78,15 @@ def write(
     expect: object = "absent" if record is None else record
     data = content.encode("utf-8", "surrogateescape")
     token = "RMCP_EOF_" + secrets.token_hex(12)
-    result = run_template(runner, "write.sh.j2", path=path, content=data, expect=expect,
-                          token=token, **guard_values(state))  # fmt: skip
+    result = run_template(
+        runner,
+        "write.sh.j2",
+        path=path,
+        content=data,
+        expect=expect,
+        token=token,
+        **guard_values(state),
+    )
     check_exit(result.exited, result.stderr, file_path)
     reply = parse_write_reply(result.stdout)
     if isinstance(reply, Refused):
