@@ -21,6 +21,7 @@ from remote_mcp.tools.edit_replies import (
 from remote_mcp.tools.file_stat import PathKind, StatRow, parse_stat_reply
 from remote_mcp.tools.files import ReadReply, ReadStatus, parse_read_reply
 from remote_mcp.tools.refusals import Refusal, Refused, parse_refusal, refusal_error
+from remote_mcp.tools.search_replies import SearchStatus, parse_search_reply
 from remote_mcp.tools.write import WriteStatus, Written, parse_write_reply
 
 NOT_READ = "File has not been read yet. Read it first before writing to it."
@@ -186,3 +187,18 @@ def test_edit_replies() -> None:
     assert parse_fetched(b"content 3 0\nabcdef") == Fetched(b"abc", 3, False)
     assert parse_fetched(b"content 5 1\nab") == Fetched(b"ab", 5, True)
     assert parse_fetched(b"missing\n") is None
+
+
+# -- Glob's and Grep's replies --------------------------------------------------------------
+@pytest.mark.parametrize("word", list(SearchStatus))
+def test_search_status_words_parse_with_their_body(word: SearchStatus) -> None:
+    reply = parse_search_reply(f"{word}\nsrc/a.py\x00b\xff")
+    assert reply.status is word
+    assert reply.body == "src/a.py\x00b\xff".encode("utf-8", "surrogateescape")
+
+
+def test_a_search_refusal_is_the_refusal_and_an_unknown_word_is_none() -> None:
+    refused = parse_search_reply("missing\n")
+    assert refused.status == Refused(Refusal.MISSING, "")
+    assert parse_search_reply("what?\nrest").status is None
+    assert parse_search_reply("").status is None

@@ -27,19 +27,18 @@ import posixpath
 import re
 import secrets
 
-from invoke.runners import Result
-
 from ..errors import ToolError
 from ..host_settings import GlobEngine, GrepEngine
 from .base import Runner, ToolOutput, ToolState, decode_text, run_template
 from .glob_to_find import find_filter
 from .guard import guard_values
 from .names import show_name
-from .refusals import parse_refusal, refusal_error
+from .refusals import Refused, refusal_error
 from .regex_translate import refuse, translate_regex
 from .rg_globs import GlobSyntaxError, RipgrepGlob
 from .rg_types import RG_TYPES
 from .search_output import MAX_COLUMNS, GrepRequest, GrepView, join_path, oldest_first
+from .search_replies import SearchStatus, parse_search_reply, unexpected_reply
 
 __all__ = ["GlobSyntaxError", "RipgrepGlob", "glob", "grep", "translate_regex"]
 
@@ -55,27 +54,6 @@ LINE_BYTES = 4096 + 4 * MAX_COLUMNS + 64
 # =============================================================================
 # the templates' replies
 # =============================================================================
-def _reply(result_stdout: str) -> tuple[str, bytes]:
-    """Status word and the rest of a template's reply, as bytes."""
-    data = result_stdout.encode("utf-8", "surrogateescape")
-    status, _, rest = data.partition(b"\n")
-    return status.decode("ascii", "replace").strip(), rest
-
-
-def _check_status(
-    tool: str, result: Result, status: str, ok: tuple[str, ...], errors: dict[str, str]
-) -> None:
-    """Raise the error that a template's status word names; a word that is
-    neither an error nor ``ok`` means the remote replied something else."""
-    if status in errors:
-        raise ToolError(errors[status])
-    if status not in ok:
-        raise ToolError(
-            f"{tool}: unexpected reply from the remote: {result.stdout[:200]!r} "
-            f"{result.stderr.strip()[-300:]}"
-        )
-
-
 def _exit_code(stderr: str) -> int | None:
     m = re.search(r"(?:^|\n)rc=(\d+)\n?$", stderr)
     return int(m.group(1)) if m else None
@@ -172,14 +150,15 @@ def glob(
         assert words is not None  # a superset is always expressible
         values["find_args"] = words
     result = run_template(runner, "glob.sh.j2", **values)
-    status, body = _reply(result.stdout)
+    reply = parse_search_reply(result.stdout)
+    body, refused = reply.body, reply.status
     shown = path if path else root
-    refused = parse_refusal(status)
-    if refused is not None and refused.word in ("missing", "notdir") and from_pattern:
-        return ToolOutput("No files found", structured={"files": [], "truncated": False})
-    if refused is not None:
+    if isinstance(refused, Refused):
+        if refused.word in ("missing", "notdir") and from_pattern:
+            return ToolOutput("No files found", structured={"files": [], "truncated": False})
         raise refusal_error(refused, path=shown, state=state, access="glob")
-    _check_status("Glob", result, status, ("ok",), {})
+    if reply.status is not SearchStatus.OK:
+        raise unexpected_reply("Glob", result)
     if matcher is None:
         _raise_rg_error(result.stderr, body)
     rels = oldest_first(body, matcher)
@@ -378,31 +357,28 @@ def grep(  # Claude Code's schema, one keyword per field
         values["grep_args"], values["match_args"] = _grep_args(req, sep)
         values["find_args"] = _fallback_find_args(req, gnu=gnu_find)
     result = run_template(runner, "grep.sh.j2", **values)
-    status, body = _reply(result.stdout)
-    if status == "badregex":  # apart: only this message decodes the (maybe large) body
+    reply = parse_search_reply(result.stdout)
+    body, status = reply.body, reply.status
+    if status is SearchStatus.BADREGEX:  # only this message decodes the (maybe large) body
         raise ToolError(f"regex parse error: {decode_text(body).strip()}")
     shown = path if path else target
-    refused = parse_refusal(status)
-    if refused is not None:
-        raise refusal_error(refused, path=shown, state=state, access="grep")
-    _check_status(
-        "Grep",
-        result,
-        status,
-        ("dir", "file"),
-        {
-            "special": f"Cannot search '{shown}': it is a FIFO, socket or device, not a regular "
-            "file or directory; reading it could block or never end.",
-        },
-    )
+    if isinstance(status, Refused):
+        raise refusal_error(status, path=shown, state=state, access="grep")
+    if status is SearchStatus.SPECIAL:
+        raise ToolError(
+            f"Cannot search '{shown}': it is a FIFO, socket or device, not a regular "
+            "file or directory; reading it could block or never end."
+        )
+    if status not in (SearchStatus.DIR, SearchStatus.FILE):
+        raise unexpected_reply("Grep", result)
     if backend == "rg":
         _raise_rg_error(result.stderr, body)
-    if backend == "busybox" and mode == "content" and status == "dir":
+    if backend == "busybox" and mode == "content" and status is SearchStatus.DIR:
         body = _busybox_records(body)
     view = GrepView(
-        root=target if status == "dir" else (parent or "/"),
+        root=target if status is SearchStatus.DIR else (parent or "/"),
         cwd=cwd,
-        single=status == "file",
+        single=status is SearchStatus.FILE,
         req=req,
         sep=sep.encode(),
         fix_columns=backend != "rg",
