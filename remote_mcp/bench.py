@@ -29,6 +29,7 @@ from typing import Any
 from .bench_calls import scenarios
 from .bench_memory import memory, memory_report
 from .bench_startup import (
+    bench_host,
     cold_start,
     cold_start_report,
     connect_phases,
@@ -101,14 +102,7 @@ def run(delay_ms: float, repeat: int, only: str | None = None) -> tuple[list[Row
         proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
         known = Path(tmp) / "known_hosts"
         known.write_text(server.known_hosts_line.replace(f"]:{server.port} ", f"]:{proxy.port} "))
-        host = HostConfig(
-            name="bench",
-            hostname="127.0.0.1",
-            port=proxy.port,
-            user=server.user,
-            key_path=str(server.client_key),
-            known_hosts=str(known),
-        )
+        host = bench_host(server, proxy.port, known)
         area = f"{tmp}/area"
         rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area))
         assert rc == 0, err

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench_scaling import LINK_DELAY_S, LINK_RATE, PARALLEL_DELAY_S, Point
+from .bench_startup import INITIALIZE
 from .testing import start_sshd
 
 __all__ = ["SECTIONS", "idle_rss", "plot", "table"]
@@ -195,16 +196,7 @@ def idle_rss(tmp: Path) -> dict[str, float]:
         assert proc.stdin is not None and proc.stdout is not None
         figures = {}
         messages: list[dict[str, Any]] = [
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "bench", "version": "0"},
-                },
-            },
+            INITIALIZE,
             {"jsonrpc": "2.0", "method": "notifications/initialized"},
             {
                 "jsonrpc": "2.0",

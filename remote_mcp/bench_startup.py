@@ -15,7 +15,31 @@ from typing import Any
 
 from .config import HostConfig
 from .session import Session
-from .testing import LinkProxy, start_sshd
+from .testing import LinkProxy, SshdServer, start_sshd
+
+# The first request of every spawned server (the bench is its MCP client).
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "0"},
+    },
+}
+
+
+def bench_host(server: SshdServer, port: int, known_hosts: Path) -> HostConfig:
+    """The bench's host: ``server`` reached on ``port`` (its own, or a proxy's)."""
+    return HostConfig(
+        name="bench",
+        hostname="127.0.0.1",
+        port=port,
+        user=server.user,
+        key_path=str(server.client_key),
+        known_hosts=str(known_hosts),
+    )
 
 
 def connect_phases(host: HostConfig, repeat: int) -> tuple[float, float]:
@@ -44,16 +68,7 @@ def cold_start(python: str = sys.executable, repeat: int = 3) -> dict[str, float
     against ``import mcp`` alone: the SDK's import is the floor. Best of
     ``repeat`` (ms). The host is unconfigured (no SSH is needed for this), so
     no connect thread imports paramiko alongside."""
-    request = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "0"},
-        },
-    }
+    request = INITIALIZE
     line = (json.dumps(request) + "\n").encode()
     env = {**os.environ, "REMOTE_MCP_CONFIG": os.devnull}
     spawn, floor = [], []
@@ -132,14 +147,7 @@ def first_result(delay_ms: float, repeat: int = 3) -> dict[str, float]:
             )
             target = Path(tmp) / "hello.txt"
             target.write_text("hello\n")
-            host = HostConfig(
-                name="bench",
-                hostname="127.0.0.1",
-                port=proxy.port,
-                user=server.user,
-                key_path=str(server.client_key),
-                known_hosts=str(known),
-            )
+            host = bench_host(server, proxy.port, known)
             handshake_ms, _ = connect_phases(host, repeat)
             init, first = [], []
             for _ in range(max(1, repeat)):
@@ -158,16 +166,7 @@ def first_result(delay_ms: float, repeat: int = 3) -> dict[str, float]:
 
 
 def _spawn_and_read(config: Path, path: str) -> tuple[float, float]:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "0"},
-        },
-    }
+    initialize = INITIALIZE
     read = {
         "jsonrpc": "2.0",
         "id": 2,
