@@ -85,7 +85,6 @@ def test_the_probe_reads_the_home_with_its_space(session: Session, hostile) -> N
     _, login = hostile
     info = session.connect()
     assert info.home == login.home
-    assert info.user == login.user
 
 
 def test_the_first_read_of_a_session_is_the_file(session: Session, state: ToolState, hostile):

@@ -293,7 +293,10 @@ def commit(path, tmp, bak, seen, old, new):
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)
-        os.rename(tmp, path)
+        try:
+            os.rename(tmp, path)
+        except OSError as err:  # e.g. a name too long: the temp name is short
+            return failed("open", err, path)
         return None
     try:
         now = os.stat(path)
