@@ -80,9 +80,9 @@ def test_error_reference_finds_messages_in_tables_and_constants() -> None:
     from remote_mcp.reference_code import error_sites
 
     texts = [site.text for site in error_sites()]
-    # a status-word table passed to a helper (search.py), a local table of
+    # a message split over two string literals (search.py), a local table of
     # f-strings (refusals.py), a constant from base.py inside it
-    assert any(t.startswith("[special] Cannot search '{shown}'") for t in texts)
+    assert any(t.startswith("Cannot search '{shown}': it is a FIFO") for t in texts)
     assert "[missing-glob] Directory does not exist: {path}" in texts
     assert "[notread] File has not been read yet. Read it first before writing to it." in texts
     assert "{where}: {key} must be between {low} and {high}, got {value}." in texts
