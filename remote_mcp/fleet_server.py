@@ -22,7 +22,6 @@ import anyio.to_thread
 import mcp.types as types
 from pydantic import ValidationError
 
-from . import wire
 from .config import HostConfig
 from .errors import RemoteMCPError, ToolError, describe
 from .fleet_schemas import group_tool_definitions, tool_args
@@ -95,16 +94,9 @@ class FleetServer(RemoteServer):
     async def _call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        if self.config_error is not None:
-            return _error(
-                f"remote-mcp cannot serve this group: {self.config_error} After fixing it, "
-                "restart this MCP server (in Claude Code: /mcp, then reconnect)."
-            )
-        if (ctx.meta or {}).get(wire.BAD_TEXT):
-            return _error(
-                f"The {params.name} request contains text that is not valid Unicode; nothing "
-                "was done. Send valid text."
-            )
+        refused = self._refused_up_front(ctx, params, "group")
+        if refused is not None:
+            return refused
         name = params.name
         if name not in TOOLS:
             return _error(f"Error: No such tool available: {name}")

@@ -171,18 +171,15 @@ class RemoteServer:
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=self.tools)
 
-    async def _call_tool(
-        self, ctx: Any, params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    def _refused_up_front(
+        self, ctx: Any, params: types.CallToolRequestParams, serving: str
+    ) -> types.CallToolResult | None:
+        """A call that cannot run at all: a broken config, or text that is not Unicode."""
         if self.config_error is not None:
             return _error(
-                f"remote-mcp cannot serve this host: {self.config_error} After fixing it, "
+                f"remote-mcp cannot serve this {serving}: {self.config_error} After fixing it, "
                 "restart this MCP server (in Claude Code: /mcp, then reconnect)."
             )
-        from .handlers import CallEnv
-
-        session, state = await anyio.to_thread.run_sync(self.runtime)
-        env = CallEnv(session, state, self.host)
         if (ctx.meta or {}).get(wire.BAD_TEXT):
             return _error(
                 f"The {params.name} request contains text that is not valid Unicode (a lone "
@@ -190,6 +187,18 @@ class RemoteServer:
                 "U+FFFD; nothing was done. Send valid text; for a file name with bytes that "
                 "are not UTF-8, use the \\xNN form that Glob and Grep show."
             )
+        return None
+
+    async def _call_tool(
+        self, ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        refused = self._refused_up_front(ctx, params, "host")
+        if refused is not None:
+            return refused
+        from .handlers import CallEnv
+
+        session, state = await anyio.to_thread.run_sync(self.runtime)
+        env = CallEnv(session, state, self.host)
         token = (ctx.meta or {}).get("progress_token")
         if token is not None:
             env.progress = self._progress_sender(ctx)
