@@ -241,6 +241,15 @@ def write_all(fd, data):
         view = view[os.write(fd, view) :]
 
 
+def write_synced(fd, data):
+    """Write all of ``data`` to ``fd``, fsync and close it (closed even on error)."""
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def failed(step, err, path):
     return f"failed {step} {path}: {os.strerror(err.errno or 0)}"
 
@@ -332,12 +341,7 @@ def commit(path, tmp, bak, seen, old, new):
             return failed("open", err, path)
         return None
     try:
-        fd = create_private(bak)
-        try:
-            write_all(fd, old)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(create_private(bak), old)
     except OSError as err:
         try:
             os.unlink(bak)
@@ -345,12 +349,7 @@ def commit(path, tmp, bak, seen, old, new):
             pass
         return failed("tmp", err, bak)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-        try:
-            write_all(fd, new)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(os.open(path, os.O_WRONLY | os.O_TRUNC), new)
     except OSError as err:
         if not restore(path, old):
             return "corrupt"
@@ -404,12 +403,7 @@ def main(argv, stdin, stdout):
     if result is None:
         return REFUSED_EXIT
     try:
-        fd = create_private(tmp)
-        try:
-            write_all(fd, result)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(create_private(tmp), result)
     except OSError as err:
         stdout.write(failed("tmp", err, tmp).encode("utf-8", "surrogateescape") + b"\n")
         return REFUSED_EXIT
