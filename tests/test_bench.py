@@ -21,7 +21,9 @@ def test_phase_timer_attributes_a_command_to_write_wait_and_remote(session: Sess
     assert not math.isnan(phases["remote"])
     assert 200 <= phases["remote"] <= phases["wait"]
     assert min(phases.values()) >= 0
-    assert sum(phases[k] for k in ("before", "write", "wait", "after")) <= row.median_ms + 1
+    # The phases add up to the call (the phase clock and the call's own timer read
+    # the clock at slightly different points: a little slack, relative to the call).
+    assert sum(phases[k] for k in ("before", "write", "wait", "after")) <= row.median_ms * 1.05 + 1
 
 
 @pytest.mark.slow  # spawns the server several times: seconds, not milliseconds
