@@ -30,11 +30,13 @@ from .bench_calls import scenarios
 from .bench_memory import memory, memory_report
 from .bench_startup import (
     bench_host,
+    bench_sshd,
     cold_start,
     cold_start_report,
     connect_phases,
     first_result,
     first_result_report,
+    hand_over,
 )
 from .bench_verdicts import (
     BIG_EDIT,
@@ -51,7 +53,7 @@ from .config import HostConfig
 from .connection import PhaseClock
 from .session import Session
 from .templates import render
-from .testing import LinkProxy, remote_exec, start_sshd
+from .testing import LinkProxy, remote_exec
 from .tools.base import ToolState
 
 __all__ = ["BIG_EDIT", "PER_CALL", "PHASES", "Row", "main", "target_for", "verdict"]
@@ -98,7 +100,7 @@ def _p90(values: list[float]) -> float:
 
 def run(delay_ms: float, repeat: int, only: str | None = None) -> tuple[list[Row], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
-        server = start_sshd(Path(tmp) / "sshd")
+        server = bench_sshd(Path(tmp) / "sshd")
         proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
         known = Path(tmp) / "known_hosts"
         known.write_text(server.known_hosts_line.replace(f"]:{server.port} ", f"]:{proxy.port} "))
@@ -106,6 +108,7 @@ def run(delay_ms: float, repeat: int, only: str | None = None) -> tuple[list[Row
         area = f"{tmp}/area"
         rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area))
         assert rc == 0, err
+        hand_over(server, Path(tmp), area)
         handshake_ms, setup_ms = connect_phases(host, repeat)
         session = Session(host)
         state: ToolState | None = None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .bench_startup import BENCH_USER
 from .config import HostConfig
 from .fleet_calls import Fleet, GroupCall
 from .fleet_schemas import tool_args
@@ -34,7 +35,6 @@ __all__ = ["main"]
 
 SIZES = (1, 10, 50, 100)
 SSHDS = 10  # remote ends; each host still has its own connection and proxy
-BENCH_USER = "rmcp-test"  # the test suite's unprivileged account (home /tmp)
 
 
 @dataclass

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import HostConfig
+from .bench_startup import bench_host, bench_sshd, hand_over
 from .session import Session
 from .templates import render
-from .testing import remote_exec, start_sshd
+from .testing import remote_exec
 from .tools.base import ToolState
 
 __all__ = ["MemoryRow", "memory", "memory_report", "peak_during"]
@@ -56,20 +56,14 @@ def memory() -> list[MemoryRow]:
     from .tools import files, search
 
     with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
-        server = start_sshd(Path(tmp) / "sshd")
+        server = bench_sshd(Path(tmp) / "sshd")
         known = Path(tmp) / "known_hosts"
         known.write_text(server.known_hosts_line)
-        host = HostConfig(
-            name="bench",
-            hostname="127.0.0.1",
-            port=server.port,
-            user=server.user,
-            key_path=str(server.client_key),
-            known_hosts=str(known),
-        )
+        host = bench_host(server, server.port, known)
         area = f"{tmp}/area"
         rc, _, err = remote_exec(server, render("bench_setup.sh.j2", area=area, huge=True), 300)
         assert rc == 0, err
+        hand_over(server, Path(tmp), area)
         session = Session(host)
         try:
             info = session.connect()

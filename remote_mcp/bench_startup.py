@@ -15,7 +15,7 @@ from typing import Any
 
 from .config import HostConfig
 from .session import Session
-from .testing import LinkProxy, SshdServer, start_sshd
+from .testing import LinkProxy, SshdServer, remote_exec, start_sshd
 
 # The first request of every spawned server (the bench is its MCP client).
 INITIALIZE: dict[str, Any] = {
@@ -30,13 +30,39 @@ INITIALIZE: dict[str, Any] = {
 }
 
 
+BENCH_USER = "rmcp-test"
+"""The test suite's unprivileged account (no shell profile, home /tmp)."""
+
+
+def bench_sshd(directory: Path) -> SshdServer:
+    """A throwaway sshd that lets ``BENCH_USER`` log in when run as root.
+
+    The bench logs in as that plain account: root's profile on a developer
+    machine (pyenv's shims first on PATH) would make every remote ``python3``
+    a shell script and every login slower, which a real host's user lacks.
+    """
+    return start_sshd(directory, other_user=BENCH_USER)
+
+
+def login_user(server: SshdServer) -> str:
+    return server.other_user or server.user
+
+
+def hand_over(server: SshdServer, tmp: Path, area: str) -> None:
+    """Give ``area`` (made by root's setup script) to the login user."""
+    if server.other_user:
+        tmp.chmod(0o711)  # TemporaryDirectory is 0700: let the account reach area
+        rc, _, err = remote_exec(server, f"chown -R {server.other_user} {area}", 300)
+        assert rc == 0, err
+
+
 def bench_host(server: SshdServer, port: int, known_hosts: Path) -> HostConfig:
     """The bench's host: ``server`` reached on ``port`` (its own, or a proxy's)."""
     return HostConfig(
         name="bench",
         hostname="127.0.0.1",
         port=port,
-        user=server.user,
+        user=login_user(server),
         key_path=str(server.client_key),
         known_hosts=str(known_hosts),
     )
@@ -132,7 +158,7 @@ def first_result(delay_ms: float, repeat: int = 3) -> dict[str, float]:
     Read), best of ``repeat``; and the SSH handshake alone (best of
     ``repeat``) for the target (issue 13 part 3)."""
     with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
-        server = start_sshd(Path(tmp) / "sshd")
+        server = bench_sshd(Path(tmp) / "sshd")
         proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
         try:
             known = Path(tmp) / "known_hosts"
@@ -142,11 +168,12 @@ def first_result(delay_ms: float, repeat: int = 3) -> dict[str, float]:
             config = Path(tmp) / "config.yaml"
             config.write_text(
                 f"hosts:\n  bench:\n    hostname: 127.0.0.1\n    port: {proxy.port}\n"
-                f"    user: {server.user}\n    key_path: {server.client_key}\n"
+                f"    user: {login_user(server)}\n    key_path: {server.client_key}\n"
                 f"    known_hosts: {known}\n"
             )
             target = Path(tmp) / "hello.txt"
             target.write_text("hello\n")
+            hand_over(server, Path(tmp), str(target))
             host = bench_host(server, proxy.port, known)
             handshake_ms, _ = connect_phases(host, repeat)
             init, first = [], []
