@@ -144,7 +144,7 @@ def test_edit_and_multi_edit_with_the_hosts_engine(flavoured: Flavoured, area: s
     path = f"{area}/code.py"
     flavoured.sh(f"printf 'x = 1\\ny = x\\nx = 2\\n' > {path}")
     files.read(s, path, state=st)
-    assert edit._backend(st, s) == EDIT_ENGINE[flavoured.name]
+    assert edit.choose_backend(st, s) == EDIT_ENGINE[flavoured.name]
     edit.edit(s, path, "y = x", "y = 'x'", state=st)
     assert flavoured.sh(f"cat {path}") == "x = 1\ny = 'x'\nx = 2\n"
     with pytest.raises(ToolError, match="Found 2 matches"):

@@ -1,7 +1,9 @@
 """Write: Claude Code's Write (reference/claude-code-tools.md, section 2) in
 one remote command: read-before-overwrite enforced by a content-hash
 precondition, the content sent base64-encoded, the file committed keeping its
-identity (``_commit.sh.j2``: atomic rename when safe, else in place).
+identity (``_commit.sh.j2``: atomic rename when safe, else in place). Where
+Edit's python3 engine runs, it does Write's precondition and commit too: one
+process instead of a dozen stat/chmod/chown forks.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .base import (
     run_template,
     split_lines,
 )
+from .edit import REFUSED_EXIT, choose_backend, python3_too_old, write_program
 from .guard import check_writable, guard_values
 from .refusals import Refused, backup_path, parse_refusal, refusal_error
 
@@ -78,6 +81,7 @@ def write(
     expect: object = "absent" if record is None else record
     data = content.encode("utf-8", "surrogateescape")
     token = "RMCP_EOF_" + secrets.token_hex(12)
+    engine = "python3" if choose_backend(state, runner) == "python3" else "shell"
     result = run_template(
         runner,
         "write.sh.j2",
@@ -85,9 +89,20 @@ def write(
         content=data,
         expect=expect,
         token=token,
+        engine=engine,
+        program=write_program() if engine == "python3" else "",
+        refused=REFUSED_EXIT,
         **guard_values(state),
     )
     check_exit(result.exited, result.stderr, file_path)
+    if python3_too_old(result.stdout, result.stderr, engine, state):
+        return write(runner, file_path, content, state=state)
+    if result.stdout.startswith("crashed "):
+        raise ToolError(
+            f"The write program failed on the remote ({result.stdout.strip()}): "
+            f"{result.stderr.strip()[-500:]}\nNothing was written. Setting edit_backend to "
+            "perl or local in the remote-mcp config writes with the shell instead."
+        )
     reply = parse_write_reply(result.stdout)
     if isinstance(reply, Refused):
         backup = backup_path(path, token)

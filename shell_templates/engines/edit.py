@@ -1,4 +1,4 @@
-"""The Edit engine: one python3 process does the whole edit on the remote.
+"""The Edit (and Write) engine: one python3 process does the whole edit on the remote.
 
 Run as ``python3 -I -S -c PROGRAM FILE TMP BAK EXPECT MISSING MAX_SIZE`` by
 edit.sh.j2 (PROGRAM is this file minus docstrings and comments), with the
@@ -14,15 +14,20 @@ Prints the reply line (``ok REPLACED SNIPPET`` or a refusal word such as
 refusal line: stale | denied | failed STEP TEXT | corrupt. Exit 0 =
 committed, 10 = refused with nothing changed.
 
+write.sh.j2 runs ``write_main`` (Write's precondition and commit) as the
+program ``... -c PROGRAM FILE TMP BAK KIND EXPECTED``, PROGRAM being only the
+functions it needs (remote_mcp/tools/edit.py, write_program).
+
+Start-up is most of a small edit's cost: modules that take milliseconds to
+import (re, hashlib, base64) are imported only where a call needs them.
+
 remote_mcp/tools/edit.py imports this file too: the local fallback and the
 tests run the same matching functions. edit.pl is a port; change both
 together. Must run on any python3 >= 3.6: no annotations, no walrus.
 """
 
-import base64
-import hashlib
+import binascii
 import os
-import re
 import sys
 import time
 
@@ -37,8 +42,37 @@ LINES_SHOWN = 20  # match line numbers reported for "multiple"
 BLANK = b" \t\n\r\x0b\x0c"  # what counts as a blank file (old_string "" may replace it)
 
 
+def regex(source):
+    """``re`` compiled: imported on first use, as the import alone costs
+    python3 a third of its start-up and a plain edit never needs it."""
+    import re
+
+    return re.compile(source)
+
+
+def sha256_hex(data):
+    """The hex sha256 of ``data``. hashlib (OpenSSL) hashes a big content twice
+    as fast but takes ~3 ms to import; the builtin module does a small one."""
+    if len(data) < 1 << 20:
+        try:
+            from _sha256 import sha256  # python3 <= 3.11
+        except ImportError:
+            try:
+                from _sha2 import sha256  # python3 >= 3.12
+            except ImportError:
+                from hashlib import sha256
+    else:
+        from hashlib import sha256
+    return sha256(data).hexdigest()
+
+
 def utf8_error(data):
     """Offset of the first byte that is not well-formed UTF-8, or -1."""
+    try:
+        if data.isascii():  # python3 >= 3.7; much faster than decoding
+            return -1
+    except AttributeError:
+        pass
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -108,9 +142,9 @@ def find(data, regex):
 
 def find_literal(data, old):
     """``find`` for a pattern that is plain bytes (content without CR, no
-    quote folding): bytes.find and bytes.count, several times faster than
-    the regex on a big file, with the same non-overlapping matches."""
-    count = data.count(old)
+    quote folding): bytes.find, several times faster than the regex on a big
+    file, with the same non-overlapping matches. The whole content is counted
+    only when there are more matches than line numbers shown."""
     first = data.find(old)
     lines = []
     line = 1
@@ -121,14 +155,17 @@ def find_literal(data, old):
         last = at
         lines.append(line)
         at = data.find(old, at + len(old))
+    count = len(lines) if at < 0 else data.count(old)
     return count, first, lines
 
 
-def snippet(content, start, new_lines):
+def snippet(content, start, new_lines, line=None):
     """``FIRST_LINE HEX``: the lines around an edit at byte ``start``, as Claude
     Code picks them (4 before, the new text, 4 after; split like JS
-    ``split(/\\r?\\n/)``, so a final newline shows as an empty last line)."""
-    line = content.count(b"\n", 0, start)
+    ``split(/\\r?\\n/)``, so a final newline shows as an empty last line).
+    ``line``: the 0-based line of ``start`` when the caller counted it already."""
+    if line is None:
+        line = content.count(b"\n", 0, start)
     first = max(0, line - CONTEXT_LINES)
     wanted = line + CONTEXT_LINES + new_lines - first
     cut = content.rfind(b"\n", 0, start)
@@ -165,6 +202,7 @@ def apply_edits(data, edits):
     current = data
     replaced = 0
     first = 0
+    first_line = 0
     for index, (old, new, replace_all, clash) in enumerate(edits):
         if clash:
             return None, f"clash {index}"
@@ -179,32 +217,49 @@ def apply_edits(data, edits):
                 return None, f"exists {index}"
             current = styled
             first = 0
+            first_line = 0
             count = 1
         else:
-            regex = re.compile(pattern(old, False, has_cr))
+            # Content without CR: plain bytes operations, no regex (nor its import).
+            compiled = None
             if has_cr:
-                count, first, lines = find(current, regex)
+                compiled = regex(pattern(old, False, has_cr))
+                count, first, lines = find(current, compiled)
             else:
                 count, first, lines = find_literal(current, old)
             if count == 0:
-                match = re.compile(pattern(old, True, has_cr)).search(current)
+                match = regex(pattern(old, True, has_cr)).search(current)
                 if match is None:
                     return None, f"notfound {index}"
                 actual = current[match.start() : match.end()].replace(b"\r\n", b"\n")
-                regex = re.compile(pattern(actual, False, has_cr))
-                count, first, lines = find(current, regex)
+                compiled = regex(pattern(actual, False, has_cr))
+                count, first, lines = find(current, compiled)
             if count > 1 and not replace_all:
                 return None, f"multiple {index} {count} {','.join(map(str, lines))}"
-            if not new and not old.endswith(b"\n"):
-                # Deleting text also deletes the line break right after it.
-                regex = re.compile(regex.pattern + b"(?:\\r?\\n)?")
-            if replace_all:
-                # Only backslashes are special in a re replacement: escaped, it is literal.
-                current = regex.sub(styled.replace(b"\\", b"\\\\"), current)
-            else:
-                match = regex.search(current, first)
+            first_line = lines[0] - 1
+            # Deleting text also deletes the line break right after it.
+            eats_break = not new and not old.endswith(b"\n")
+            if compiled is None and not replace_all:
+                end = first + len(old)
+                if eats_break and current[end : end + 1] == b"\n":
+                    end += 1
                 view = memoryview(current)  # joined without copying the two halves first
-                current = b"".join((view[: match.start()], styled, view[match.end() :]))
+                current = b"".join((view[:first], styled, view[end:]))
+            elif compiled is None and not eats_break:
+                current = current.replace(old, styled)
+            else:
+                if compiled is None:
+                    compiled = regex(pattern(old, False, has_cr))
+                if eats_break:
+                    compiled = regex(compiled.pattern + b"(?:\\r?\\n)?")
+                if replace_all:
+                    # Only backslashes are special in a re replacement: escaped, it is literal.
+                    current = compiled.sub(styled.replace(b"\\", b"\\\\"), current)
+                else:
+                    match = compiled.search(current, first)
+                    view = memoryview(current)
+                    current = b"".join((view[: match.start()], styled, view[match.end() :]))
+            if not replace_all:
                 count = 1
         if current == before:
             return None, f"nochange {index}"
@@ -213,7 +268,8 @@ def apply_edits(data, edits):
         return None, "identical"
     shown = "-"
     if len(edits) == 1 and not edits[0][2]:
-        shown = snippet(current, first, edits[0][1].replace(b"\r\n", b"\n").count(b"\n") + 1)
+        new_lines = edits[0][1].replace(b"\r\n", b"\n").count(b"\n") + 1
+        shown = snippet(current, first, new_lines, first_line)
     return current, f"ok {replaced} {shown}"
 
 
@@ -224,7 +280,12 @@ def read_request(stream):
     for i in range(int(fields[0])):
         old, new, flags = fields[1 + 3 * i : 4 + 3 * i]
         edits.append(
-            (base64.b64decode(old), base64.b64decode(new), flags[:1] == b"1", flags[1:2] == b"1")
+            (
+                binascii.a2b_base64(old),
+                binascii.a2b_base64(new),
+                flags[:1] == b"1",
+                flags[1:2] == b"1",
+            )
         )
     return edits
 
@@ -341,6 +402,9 @@ def commit(path, tmp, bak, seen, old, new):
             return failed("open", err, path)
         return None
     try:
+        if old is None:  # Write: the old content is needed only here, for the backup
+            with open(path, "rb") as source:
+                old = source.read()
         write_synced(create_private(bak), old)
     except OSError as err:
         try:
@@ -376,10 +440,71 @@ def restore(path, old):
 def stat_line(path):
     """``SIZE MTIME`` as ``stat -c '%s %y'`` prints them (the session's record)."""
     info = os.stat(path)
+    return f"{info.st_size} {mtime_text(info)}"
+
+
+def mtime_text(info):
+    """The mtime as ``stat -c %y`` prints it."""
     local = time.localtime(info.st_mtime_ns // 1000000000)
     nanoseconds = info.st_mtime_ns % 1000000000
     when = time.strftime("%Y-%m-%d %H:%M:%S", local)
-    return f"{info.st_size} {when}.{nanoseconds:09d} {time.strftime('%z', local)}"
+    return f"{when}.{nanoseconds:09d} {time.strftime('%z', local)}"
+
+
+def write_main(argv, stdin, stdout):
+    """Write (``write PATH TMP BAK KIND EXPECTED``, the content base64 on stdin):
+    the precondition (KIND absent: the file must not exist; sha256: its hash
+    is EXPECTED; stat: ``stat -c '%s %y'`` gives EXPECTED; any: none), a
+    private temp file with the content, the commit. Prints ``created MTIME``
+    or ``updated MTIME``, else one status word (write.sh.j2's replies)."""
+    path, tmp, bak, kind, expected = argv
+    if os.path.isdir(path):
+        return refuse(stdout, "isdir")
+    seen = None
+    old = None
+    if kind == "absent":
+        if os.path.exists(path):
+            return refuse(stdout, "notread")
+    elif kind != "any":
+        try:
+            with open(path, "rb") as source:
+                seen = os.fstat(source.fileno())
+                if kind == "sha256":
+                    old = source.read()
+        except OSError:
+            return refuse(stdout, "stale")
+        if old is not None and sha256_hex(old) != expected:
+            return refuse(stdout, "stale")
+        if kind == "stat" and f"{seen.st_size} {mtime_text(seen)}" != expected:
+            return refuse(stdout, "stale")
+    elif os.path.exists(path):
+        seen = os.stat(path)
+    if seen is not None and not os.access(path, os.W_OK):
+        return refuse(stdout, "denied")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    except OSError:
+        return refuse(stdout, "mkdir")
+    content = binascii.a2b_base64(stdin.read())
+    try:
+        write_synced(create_private(tmp), content)
+    except OSError as err:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        return refuse(stdout, failed("tmp", err, tmp))
+    refused = commit(path, tmp, bak, seen, old, content)
+    if os.path.lexists(tmp):  # not renamed: refused, or copied in place
+        os.unlink(tmp)
+    if refused is not None:
+        return refuse(stdout, refused)
+    word = "created" if seen is None else "updated"
+    stdout.write(f"{word} {mtime_text(os.stat(path))}\n".encode("ascii"))
+    return 0
+
+
+def refuse(stdout, line):
+    stdout.write(line.encode("utf-8", "surrogateescape") + b"\n")
+    return REFUSED_EXIT
 
 
 def main(argv, stdin, stdout):
@@ -395,7 +520,7 @@ def main(argv, stdin, stdout):
                 stdout.write(f"toolarge {seen.st_size} {max_size}\n".encode("ascii"))
                 return REFUSED_EXIT
             data = source.read()
-        if expect != "-" and hashlib.sha256(data).hexdigest() != expect:
+        if expect != "-" and sha256_hex(data) != expect:
             stdout.write(b"stale\n")
             return REFUSED_EXIT
     result, reply = apply_edits(data, edits)
@@ -407,7 +532,7 @@ def main(argv, stdin, stdout):
     except OSError as err:
         stdout.write(failed("tmp", err, tmp).encode("utf-8", "surrogateescape") + b"\n")
         return REFUSED_EXIT
-    digest = hashlib.sha256(result).hexdigest()
+    digest = sha256_hex(result)
     refused = commit(path, tmp, bak, seen, data, result)
     if os.path.lexists(tmp):  # not renamed: refused, or copied in place
         os.unlink(tmp)
