@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remote_mcp.templates import TEMPLATE_DIR
-from remote_mcp.tools.edit import engine, perl_program, python_program
+from remote_mcp.tools.edit import engine, perl_program, python_program, write_program
 from tests.conftest import require_program
 
 _CHUNKS = st.sampled_from(
@@ -178,6 +178,8 @@ def test_perl_engine_gives_the_python_engines_reply_and_bytes(
         ),
         (b"a a a\n", [(b"a", b"b", False, False)], None, "multiple"),
         (b"a a a\n", [(b"a", b"b", True, False)], b"b b b\n", "ok"),
+        (b"a\n" * 25, [(b"a", b"b", False, False)], None, "multiple"),  # more than shown
+        (b"xa\n" * 25, [(b"a", b"", True, False)], b"x" * 25, "ok"),  # with the line breaks
         (b"abc\n", [(b"zzz", b"y", False, False)], None, "notfound"),
         (b"ok \xff\n", [(b"ok", b"no", False, False)], None, "notutf8"),
         (b"", [(b"", b"new\n", False, False)], b"new\n", "ok"),
@@ -325,6 +327,123 @@ class _BytesStream:
     def write(self, data: bytes) -> int:
         self.data += data
         return len(data)
+
+
+def _run_write(
+    tmp: Path, content: bytes, kind: str, expected: str = "-", umask: int = 0o022
+) -> tuple[int, str]:
+    """write_program() as write.sh.j2 runs it on tmp/file: (exit status, reply)."""
+    argv = [str(tmp / "file"), str(tmp / ".w.tmp"), str(tmp / ".w.bak"), kind, expected]
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", write_program(), *argv],
+        input=base64.encodebytes(content),
+        capture_output=True,
+        timeout=30,
+        check=False,
+        preexec_fn=lambda: os.umask(umask),
+    )
+    assert run.stderr == b"", run.stderr
+    assert not (tmp / ".w.tmp").exists() and not (tmp / ".w.bak").exists()
+    return run.returncode, run.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+def _stat_y(path: Path) -> str:
+    return subprocess.run(["stat", "-c", "%y", str(path)], capture_output=True, text=True).stdout
+
+
+def test_write_program_creates_a_file_with_the_umask_mode(tmp_path: Path) -> None:
+    status, reply = _run_write(tmp_path, b"new\n", "absent", umask=0o027)
+    path = tmp_path / "file"
+    assert (status, reply) == (0, f"created {_stat_y(path).strip()}")
+    assert path.read_bytes() == b"new\n" and stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_write_program_creates_missing_parent_directories(tmp_path: Path) -> None:
+    status, reply = _run_write(tmp_path / "a" / "b", b"x", "absent")
+    assert status == 0 and reply.startswith("created ")
+    assert (tmp_path / "a" / "b" / "file").read_bytes() == b"x"
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected", "word"),
+    [
+        ("absent", "-", "notread"),  # exists, but the session never read it
+        ("sha256", "ab" * 32, "stale"),
+        ("stat", "3 2001-01-01 00:00:00.000000000 +0000", "stale"),
+    ],
+)
+def test_write_program_refuses_a_file_other_than_the_one_seen(
+    tmp_path: Path, kind: str, expected: str, word: str
+) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"old")
+    assert _run_write(tmp_path, b"new", kind, expected) == (10, word)
+    assert path.read_bytes() == b"old"
+
+
+@pytest.mark.parametrize("kind", ["sha256", "stat", "any"])
+def test_write_program_replaces_the_file_it_was_told_of_keeping_its_mode(
+    tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+    inode = path.stat().st_ino
+    expected = {
+        "sha256": hashlib.sha256(b"old").hexdigest(),
+        "stat": f"3 {_stat_y(path).strip()}",
+        "any": "-",
+    }[kind]
+    status, reply = _run_write(tmp_path, b"new\n", kind, expected)
+    assert (status, reply) == (0, f"updated {_stat_y(path).strip()}")
+    assert path.read_bytes() == b"new\n" and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert path.stat().st_ino != inode  # renamed over: atomic
+
+
+def test_write_program_writes_a_hard_linked_file_in_place(tmp_path: Path) -> None:
+    path, link = tmp_path / "file", tmp_path / "link"
+    path.write_bytes(b"old")
+    os.link(path, link)
+    expected = hashlib.sha256(b"old").hexdigest()
+    assert _run_write(tmp_path, b"new", "sha256", expected)[0] == 0
+    assert link.read_bytes() == b"new" and path.stat().st_ino == link.stat().st_ino
+
+
+def test_write_program_refuses_a_directory_and_a_read_only_file(tmp_path: Path) -> None:
+    (tmp_path / "file").mkdir()
+    assert _run_write(tmp_path, b"x", "any") == (10, "isdir")
+    (tmp_path / "file").rmdir()
+    (tmp_path / "file").write_bytes(b"old")
+    (tmp_path / "file").chmod(0o444)
+    if os.geteuid() != 0:  # root may write anything
+        assert _run_write(tmp_path, b"x", "any") == (10, "denied")
+
+
+def test_write_program_is_only_what_write_main_calls() -> None:
+    """Less text to compile on every Write: no matching functions, no edit main."""
+    program = write_program()
+    assert "def write_main(" in program and "def commit(" in program
+    assert "def apply_edits(" not in program and "def main(" not in program
+    assert len(program) < 0.6 * len(python_program())
+
+
+def test_a_plain_edit_imports_neither_re_nor_hashlib(tmp_path: Path) -> None:
+    """Each costs python3 milliseconds to import on every call: a one-line edit
+    of a small file without CR needs neither (-X importtime lists imports)."""
+    path = tmp_path / "file"
+    path.write_bytes(b"one\ntwo\n")
+    argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak")]
+    argv += [hashlib.sha256(b"one\ntwo\n").hexdigest(), "0", "99"]
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-X", "importtime", "-c", python_program(), *argv],
+        input=_request(_EDIT),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert run.returncode == 0 and path.read_bytes() == b"one\n2\n", run.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.decode().splitlines()}
+    assert imported and not imported & {"re", "hashlib", "base64"}, imported
 
 
 @pytest.fixture(scope="module")

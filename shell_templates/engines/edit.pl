@@ -38,11 +38,11 @@ sub utf8_error {
 }
 
 sub literal {
-    my ($chunk) = @_;
+    my ($chunk, $has_cr) = @_;
     my $out = "";
     for my $byte (unpack("C*", $chunk)) {
-        if ($byte == 10) { $out .= "\\r?\\n"; }
-        elsif ($byte == 13) { $out .= "\\r(?!\\n)"; }
+        if ($byte == 10 && $has_cr) { $out .= "\\r?\\n"; }
+        elsif ($byte == 13 && $has_cr) { $out .= "\\r(?!\\n)"; }
         elsif (($byte >= 48 && $byte <= 57) || ($byte >= 65 && $byte <= 90) || ($byte >= 97 && $byte <= 122)) { $out .= chr($byte); }
         else { $out .= sprintf("\\x%02x", $byte); }
     }
@@ -50,7 +50,7 @@ sub literal {
 }
 
 sub pattern {
-    my ($old, $fold_quotes) = @_;
+    my ($old, $fold_quotes, $has_cr) = @_;
     my $out = "";
     my $i = 0;
     while ($i < length($old)) {
@@ -66,8 +66,8 @@ sub pattern {
                 }
             }
         }
-        if (defined($group)) { $out .= "(?:" . join("|", map { literal($_) } @$group) . ")"; }
-        else { $out .= literal(substr($old, $i, 1)); }
+        if (defined($group)) { $out .= "(?:" . join("|", map { literal($_, $has_cr) } @$group) . ")"; }
+        else { $out .= literal(substr($old, $i, 1), $has_cr); }
         $i += $width;
     }
     return $out;
@@ -97,8 +97,8 @@ sub newline_before {
 }
 
 sub snippet {
-    my ($content, $start, $new_lines) = @_;
-    my $line = (substr($content, 0, $start) =~ tr/\n//);
+    my ($content, $start, $new_lines, $line) = @_;
+    $line = (substr($content, 0, $start) =~ tr/\n//) unless defined $line;
     my $first = $line > $CONTEXT_LINES ? $line - $CONTEXT_LINES : 0;
     my $wanted = $line + $CONTEXT_LINES + $new_lines - $first;
     my $cut = newline_before($content, $start);
@@ -123,12 +123,15 @@ sub apply_edits {
     my ($data, $edits) = @_;
     my $bad = utf8_error($data);
     return (undef, "notutf8 $bad") if $bad >= 0;
-    my $lf = ($data =~ tr/\n//);
-    my $crlf = 0;
-    $crlf++ while $data =~ /\r\n/g;
-    my $use_crlf = $crlf * 2 > $lf;
+    my $use_crlf = 0;
+    if (index($data, "\r") >= 0) {  # counting lines costs a scan of the whole file
+        my $lf = ($data =~ tr/\n//);
+        my $crlf = 0;
+        $crlf++ while $data =~ /\r\n/g;
+        $use_crlf = $crlf * 2 > $lf;
+    }
     my $current = $data;
-    my ($replaced, $first) = (0, 0);
+    my ($replaced, $first, $first_line) = (0, 0, 0);
     for my $index (0 .. $#$edits) {
         my ($old, $new, $replace_all, $clash) = @{ $edits->[$index] };
         return (undef, "clash $index") if $clash;
@@ -144,21 +147,26 @@ sub apply_edits {
             return (undef, "exists $index") if $current !~ $BLANK;
             $current = $styled;
             $first = 0;
+            $first_line = 0;
             $count = 1;
         }
         else {
-            my $pattern = pattern($old, 0);
+            # Without CR in the content a line break is a plain byte: a fixed
+            # string, which perl finds without trying the regex at every offset.
+            my $has_cr = index($current, "\r") >= 0;
+            my $pattern = pattern($old, 0, $has_cr);
             my @lines;
             ($count, $first, @lines) = find_matches($current, $pattern);
             if ($count == 0) {
-                my $folded = pattern($old, 1);
+                my $folded = pattern($old, 1, $has_cr);
                 return (undef, "notfound $index") if $current !~ /$folded/;
                 my $actual = substr($current, $-[0], $+[0] - $-[0]);
                 $actual =~ s/\r\n/\n/g;
-                $pattern = pattern($actual, 0);
+                $pattern = pattern($actual, 0, $has_cr);
                 ($count, $first, @lines) = find_matches($current, $pattern);
             }
             return (undef, "multiple $index $count " . join(",", @lines)) if $count > 1 && !$replace_all;
+            $first_line = $lines[0] - 1;
             # Deleting text also deletes the line break right after it.
             $pattern .= "(?:\\r?\\n)?" if $new eq "" && $old !~ /\n\z/;
             if ($replace_all) {
@@ -177,7 +185,7 @@ sub apply_edits {
     my $snippet = "-";
     if (@$edits == 1 && !$edits->[0][2]) {
         (my $new_text = $edits->[0][1]) =~ s/\r\n/\n/g;
-        $snippet = snippet($current, $first, ($new_text =~ tr/\n//) + 1);
+        $snippet = snippet($current, $first, ($new_text =~ tr/\n//) + 1, $first_line);
     }
     return ($current, "ok $replaced $snippet");
 }
