@@ -240,6 +240,19 @@ def test_python_engine_refuses_a_hash_other_than_the_one_read(tmp_path: Path) ->
     assert _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect=good)[0] == b"one\n2\n"
 
 
+def test_python_engine_hashes_a_big_file_alongside_the_edit(tmp_path: Path) -> None:
+    """From 1 MB on, both hashes run in threads while the edit and the write go
+    on: a wrong precondition still refuses (and leaves no temp file), a right
+    one commits and reports the new content's hash (_run_python checks it)."""
+    data = b"".join(b"line %d\n" % i for i in range(200_000))
+    assert len(data) > 1 << 20
+    edit = [(b"line 123456\n", b"changed\n", False, False)]
+    assert _run_python(tmp_path, data, edit, expect="ab" * 32, max_size=1 << 30)[1][0] == "stale"
+    good = hashlib.sha256(data).hexdigest()
+    result, _ = _run_python(tmp_path, data, edit, expect=good, max_size=1 << 30)
+    assert result == data.replace(b"line 123456\n", b"changed\n")
+
+
 def test_python_engine_refuses_a_file_over_the_size_limit(tmp_path: Path) -> None:
     """The engine checks the size of the file it opened (no separate stat)."""
     result, lines = _run_python(tmp_path, b"two\n" * 5, _EDIT, max_size=19)
@@ -419,12 +432,14 @@ def test_write_program_refuses_a_directory_and_a_read_only_file(tmp_path: Path) 
         assert _run_write(tmp_path, b"x", "any") == (10, "denied")
 
 
-def test_write_program_is_only_what_write_main_calls() -> None:
-    """Less text to compile on every Write: no matching functions, no edit main."""
+def test_each_program_is_only_what_its_entry_calls() -> None:
+    """Less text to compile on every call: Write's program has no matching
+    functions, Edit's none of Write's."""
     program = write_program()
     assert "def write_main(" in program and "def commit(" in program
     assert "def apply_edits(" not in program and "def main(" not in program
     assert len(program) < 0.6 * len(python_program())
+    assert "def main(" in python_program() and "def write_main(" not in python_program()
 
 
 def test_a_plain_edit_imports_neither_re_nor_hashlib(tmp_path: Path) -> None:

@@ -115,42 +115,43 @@ def engine() -> ModuleType:
 
 @cache
 def python_program() -> str:
-    """The engine as sent to the remote: docstrings and comments dropped
-    (they are bytes on the wire), the code itself unchanged."""
-    return ast.unparse(_engine_tree()) + "\n"
+    """The engine as sent to the remote for Edit: ``main`` and the functions it
+    calls, docstrings and comments dropped, the code itself unchanged."""
+    return _program("main")
 
 
 @cache
 def write_program() -> str:
-    """Write's program: the engine's ``write_main`` and only the functions it
-    calls, run as the program. python3 compiles the text it is given on every
-    call (~4 ms for the whole engine), so less text is a faster Write."""
-    tree = _engine_tree()
+    """The engine as sent to the remote for Write: ``write_main`` and the
+    functions it calls."""
+    return _program("write_main")
+
+
+def _program(entry: str) -> str:
+    """engines/edit.py run as ``entry(sys.argv[1:], stdin, stdout)``, without
+    docstrings (bytes on the wire) or functions ``entry`` never calls:
+    python3 compiles the text it is given on every call (~4 ms for the whole
+    engine), so less text is a faster call."""
+    tree = ast.parse(engine_source("edit.py"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.FunctionDef) and _has_docstring(node.body):
+            node.body = node.body[1:] or [ast.Pass()]
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     needed: set[str] = set()
-    todo = ["write_main"]
+    todo = [entry]
     while todo:
         name = todo.pop()
         if name not in needed:
             needed.add(name)
-            calls = ast.walk(functions[name])
-            todo += [n.id for n in calls if isinstance(n, ast.Name) and n.id in functions]
+            names = ast.walk(functions[name])
+            todo += [n.id for n in names if isinstance(n, ast.Name) and n.id in functions]
     tree.body = [
         node
         for node in tree.body
         if not isinstance(node, ast.FunctionDef | ast.If) or getattr(node, "name", "") in needed
     ]
-    run = "status = write_main(sys.argv[1:], sys.stdin.buffer, sys.stdout.buffer)\n"
+    run = f"status = {entry}(sys.argv[1:], sys.stdin.buffer, sys.stdout.buffer)\n"
     return ast.unparse(tree) + "\n" + run + "sys.stdout.flush()\nsys.exit(status)\n"
-
-
-def _engine_tree() -> ast.Module:
-    """engines/edit.py parsed, its docstrings dropped."""
-    tree = ast.parse(engine_source("edit.py"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.FunctionDef) and _has_docstring(node.body):
-            node.body = node.body[1:] or [ast.Pass()]
-    return tree
 
 
 def _has_docstring(body: list[ast.stmt]) -> bool:

@@ -66,6 +66,35 @@ def sha256_hex(data):
     return sha256(data).hexdigest()
 
 
+def sha256_later(data):
+    """A function that returns the hex sha256 of ``data``. A big content is
+    hashed in a thread meanwhile (hashlib lets go of the GIL while it hashes),
+    so the hash overlaps the edit, the write and the fsync instead of adding
+    to them."""
+    if len(data) < 1 << 20:
+        return lambda: sha256_hex(data)
+    import _thread  # threading would cost an import of its own
+    from hashlib import sha256
+
+    done = _thread.allocate_lock()
+    done.acquire()
+    digest = []
+
+    def run():
+        try:
+            digest.append(sha256(data).hexdigest())
+        finally:
+            done.release()
+
+    _thread.start_new_thread(run, ())
+
+    def wait():
+        with done:
+            return digest[0]
+
+    return wait
+
+
 def utf8_error(data):
     """Offset of the first byte that is not well-formed UTF-8, or -1."""
     try:
@@ -513,6 +542,7 @@ def main(argv, stdin, stdout):
     edits = read_request(stdin)
     seen = None
     data = b""
+    old_digest = None
     if missing != "1":
         with open(path, "rb") as source:
             seen = os.fstat(source.fileno())
@@ -520,26 +550,31 @@ def main(argv, stdin, stdout):
                 stdout.write(f"toolarge {seen.st_size} {max_size}\n".encode("ascii"))
                 return REFUSED_EXIT
             data = source.read()
-        if expect != "-" and sha256_hex(data) != expect:
-            stdout.write(b"stale\n")
-            return REFUSED_EXIT
+        if expect != "-":
+            old_digest = sha256_later(data)
+    # Each content is hashed once, while the edit and the write go on; the
+    # precondition is settled before anything is printed or committed.
     result, reply = apply_edits(data, edits)
+    refused = None
+    if result is not None:
+        digest = sha256_later(result)
+        try:
+            write_synced(create_private(tmp), result)
+        except OSError as err:
+            refused = failed("tmp", err, tmp)
+    if old_digest is not None and old_digest() != expect:
+        result, reply, refused = None, "stale", None
     stdout.write(reply.encode("ascii") + b"\n")
-    if result is None:
-        return REFUSED_EXIT
-    try:
-        write_synced(create_private(tmp), result)
-    except OSError as err:
-        stdout.write(failed("tmp", err, tmp).encode("utf-8", "surrogateescape") + b"\n")
-        return REFUSED_EXIT
-    digest = sha256_hex(result)
-    refused = commit(path, tmp, bak, seen, data, result)
+    if result is not None and refused is None:
+        refused = commit(path, tmp, bak, seen, data, result)
     if os.path.lexists(tmp):  # not renamed: refused, or copied in place
         os.unlink(tmp)
+    if result is None:
+        return REFUSED_EXIT
     if refused is not None:
         stdout.write(refused.encode("utf-8", "surrogateescape") + b"\n")
         return REFUSED_EXIT
-    stdout.write(f"done {digest} {stat_line(path)}\n".encode("ascii"))
+    stdout.write(f"done {digest()} {stat_line(path)}\n".encode("ascii"))
     return 0
 
 
