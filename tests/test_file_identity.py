@@ -2,7 +2,8 @@
 
 Run as an unprivileged remote user (``session_nonroot``): root may write
 anything, so every permission bug hides behind it. Each case goes through
-Write and through every edit engine, because each has its own commit path.
+Write (the python3 engine's and the shell's, used where the edit engine is not
+python3) and through every edit engine, because each has its own commit path.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.edit import edit, multi_edit
 
 ENGINES = ["python3", "perl", "local"]
-TOOLS = ["Write", *(f"Edit-{engine}" for engine in ENGINES), "MultiEdit"]
+TOOLS = ["Write", "Write-shell", *(f"Edit-{engine}" for engine in ENGINES), "MultiEdit"]
 
 
 def q(path: str) -> str:
@@ -29,7 +30,9 @@ def q(path: str) -> str:
 def change(tool: str, session: Session, state: ToolState, path: str, old: str, new: str) -> None:
     """Read ``path`` (the read-before-write rule), then turn ``old`` into ``new`` with ``tool``."""
     files.read(session, path, state=state)
-    if tool == "Write":
+    if tool.startswith("Write"):
+        if tool == "Write-shell":
+            state.backends["edit"] = "perl"  # Write commits with the shell then
         text = session.run(f"cat -- {q(path)}").stdout
         files.write(session, path, text.replace(old, new), state=state)
     elif tool == "MultiEdit":
@@ -203,11 +206,13 @@ def test_a_failed_in_place_copy_restores_the_old_content(tool, session, state, r
     assert remote.sh(f"ls -A -- {q(tiny_fs)}").split() == ["a.txt", "b.txt"]
 
 
-@pytest.mark.parametrize("tool", ["Write", "Edit-python3", "Edit-perl", "Edit-local"])
+@pytest.mark.parametrize("tool", ["Write", "Write-shell", *(f"Edit-{e}" for e in ENGINES)])
 def test_a_name_too_long_is_reported_as_enametoolong(tool, session, state, remote, remote_dir):
     path = f"{remote_dir}/{'n' * 300}.txt"
     with pytest.raises(ToolError) as err:
-        if tool == "Write":
+        if tool.startswith("Write"):
+            if tool == "Write-shell":
+                state.backends["edit"] = "perl"
             files.write(session, path, "hello\n", state=state)
         else:
             state.backends["edit"] = tool.split("-", 1)[1]

@@ -78,6 +78,9 @@ def test_write_fills_a_private_temp_file(tmp_path: Path, exists: bool) -> None:
         expect="any",
         token="RMCP_EOF_test",
         allowed=[],
+        engine="shell",  # the python3 engine's own: test_edit_engines.py
+        program="",
+        refused=10,
     )
     assert _run(tmp_path, "base64", script) == ["600"]
     assert target.read_bytes() == b"new secret\n"

@@ -73,7 +73,14 @@ def _values() -> dict[str, dict[str, Any]]:
             allowed=[],
         ),
         "write.sh.j2": dict(
-            path=path, content=HOSTILE, expect="any", token="EOF_1", allowed=allowed
+            path=path,
+            content=HOSTILE,
+            expect="any",
+            token="EOF_1",
+            allowed=allowed,
+            engine="shell",
+            program="",
+            refused=10,
         ),
         "stat.sh.j2": dict(paths=[path, "{dir}"], allowed=allowed),
         "_guard.sh.j2": dict(allowed=allowed),
