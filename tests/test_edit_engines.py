@@ -12,6 +12,7 @@ and commits (file-identity rule): those paths run here on real files too.
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import os
@@ -225,7 +226,7 @@ def test_perl_program_compiles(perl: None) -> None:
 
 def test_python_program_is_the_engine_file_without_docstrings() -> None:
     program = python_program()
-    assert "\"\"\"" not in program and "import binascii" in program
+    assert '"""' not in program and "import binascii" in program
     assert len(program) < 0.75 * len((TEMPLATE_DIR / "engines" / "edit.py").read_text())
 
 
@@ -440,6 +441,38 @@ def test_each_program_is_only_what_its_entry_calls() -> None:
     assert "def apply_edits(" not in program and "def main(" not in program
     assert len(program) < 0.6 * len(python_program())
     assert "def main(" in python_program() and "def write_main(" not in python_program()
+
+
+def _without_docstrings(body: list[ast.stmt]) -> list[ast.stmt]:
+    kept = []
+    for node in body:
+        is_doc = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (is_doc and isinstance(node.value.value, str)):
+            if isinstance(node, ast.FunctionDef):
+                node.body = _without_docstrings(node.body)
+            kept.append(node)
+    return kept
+
+
+@pytest.mark.parametrize("entry", ["main", "write_main"])
+def test_the_programs_are_the_engine_code_cut_by_lines_exactly(entry: str) -> None:
+    """edit.py cuts the programs out of the engine file by lines (fast, but it
+    relies on the file's layout): the code left must be exactly the engine's,
+    minus docstrings, the ``if __name__`` block and functions never called."""
+    program = {"main": python_program, "write_main": write_program}[entry]()
+    cut = ast.parse(program).body
+    assert ast.unparse(cut[-3]).startswith(f"status = {entry}(sys.argv[1:]")
+    kept = {node.name for node in cut if isinstance(node, ast.FunctionDef)}
+    engine_file = ast.parse((TEMPLATE_DIR / "engines" / "edit.py").read_text()).body
+    expected = [
+        node
+        for node in _without_docstrings(engine_file)
+        if not isinstance(node, ast.If)
+        and not (isinstance(node, ast.FunctionDef) and node.name not in kept)
+    ]
+    assert ast.dump(ast.Module(expected, [])) == ast.dump(ast.Module(cut[:-3], []))
+    names = {n.id for n in ast.walk(ast.Module(cut, [])) if isinstance(n, ast.Name)}
+    assert kept <= names  # every function kept is called
 
 
 def test_a_plain_edit_imports_neither_re_nor_hashlib(tmp_path: Path) -> None:

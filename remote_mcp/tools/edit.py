@@ -29,8 +29,8 @@ CRLF line endings when the file mostly uses CRLF.
 
 from __future__ import annotations
 
-import ast
 import hashlib
+import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -129,38 +129,56 @@ def write_program() -> str:
 
 def _program(entry: str) -> str:
     """engines/edit.py run as ``entry(sys.argv[1:], stdin, stdout)``, without
-    docstrings (bytes on the wire) or functions ``entry`` never calls:
-    python3 compiles the text it is given on every call (~4 ms for the whole
-    engine), so less text is a faster call."""
-    tree = ast.parse(engine_source("edit.py"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.FunctionDef) and _has_docstring(node.body):
-            node.body = node.body[1:] or [ast.Pass()]
-    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    docstrings, comment lines (bytes on the wire) or functions ``entry``
+    never calls: python3 compiles the text it is given on every call (~4 ms
+    for the whole engine), so less text is a faster call. Cut by lines, not
+    through ast (parsing and unparsing cost tens of milliseconds, paid
+    before a session's first Edit or Write); the engine file keeps to the
+    layout this needs: ``def NAME(...):`` on one line at the left margin,
+    docstrings opening a line with triple double quotes."""
+    blocks = _engine_blocks()
     needed: set[str] = set()
     todo = [entry]
     while todo:
         name = todo.pop()
         if name not in needed:
             needed.add(name)
-            names = ast.walk(functions[name])
-            todo += [n.id for n in names if isinstance(n, ast.Name) and n.id in functions]
-    tree.body = [
-        node
-        for node in tree.body
-        if not isinstance(node, ast.FunctionDef | ast.If) or getattr(node, "name", "") in needed
-    ]
-    run = f"status = {entry}(sys.argv[1:], sys.stdin.buffer, sys.stdout.buffer)\n"
-    return ast.unparse(tree) + "\n" + run + "sys.stdout.flush()\nsys.exit(status)\n"
+            text = blocks[f"def {name}"]
+            todo += [word for word in _WORD.findall(text) if f"def {word}" in blocks]
+    kept = [text for key, text in blocks.items() if not key.startswith("def ") or key[4:] in needed]
+    kept.append(f"status = {entry}(sys.argv[1:], sys.stdin.buffer, sys.stdout.buffer)\n")
+    return "".join(kept) + "sys.stdout.flush()\nsys.exit(status)\n"
 
 
-def _has_docstring(body: list[ast.stmt]) -> bool:
-    first = body[0] if body else None
-    return (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and isinstance(first.value.value, str)
-    )
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+@cache
+def _engine_blocks() -> dict[str, str]:
+    """engines/edit.py in top-level pieces, in order, each without docstrings,
+    comment lines or blank lines: a function's under ``def NAME``, anything
+    else under ``#LINE``; the ``if __name__`` block is left out."""
+    blocks: dict[str, str] = {}
+    key = "#0"
+    in_doc = skip = False
+    for number, line in enumerate(engine_source("edit.py").splitlines(keepends=True)):
+        stripped = line.strip()
+        if in_doc or (stripped.startswith('"""') and not key.startswith("#")) or number == 0:
+            closes = stripped.endswith('"""') and (in_doc or len(stripped) >= 6)
+            in_doc = not closes
+            continue
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not line[0].isspace() and line[0] not in ")]}":
+            skip = line.startswith("if __name__")
+            name = _DEF.match(line)
+            key = f"def {name.group(1)}" if name else f"#{number}"
+        if not skip:
+            blocks[key] = blocks.get(key, "") + line
+    return blocks
+
+
+_DEF = re.compile(r"def (\w+)\(")
 
 
 @cache
