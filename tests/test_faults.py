@@ -87,14 +87,24 @@ def test_a_write_cut_mid_flight_is_not_rerun_and_never_half_written(
     server = RemoteServer(proxied_host(sshd, proxy))
     try:
         call(server, "Read", {"file_path": path})
-        proxy.delay_s = 0.02
-        timer = threading.Timer(0.3, proxy.cut)
+        start_up = proxy.bytes_up
+
+        def cut_mid_request() -> None:
+            # Cut once the command is partly sent (its first 64 KB on the
+            # wire of ~1 MB compressed): in flight whatever either end's speed.
+            deadline = time.monotonic() + 60
+            while proxy.bytes_up < start_up + (64 << 10) and time.monotonic() < deadline:
+                time.sleep(0.001)
+            proxy.stall()
+            proxy.cut()
+            proxy.resume()
+
+        timer = threading.Thread(target=cut_mid_request)
         timer.start()
         is_error, text = call(server, "Write", {"file_path": path, "content": new})
         timer.join()
         assert is_error, "the cut should have hit the write in flight"
         assert "may or may not have been applied" in text
-        proxy.delay_s = 0.0
         digest = remote.sh(f"sha256sum < {shlex.quote(path)}").split()[0]
         assert digest in (
             hashlib.sha256(old).hexdigest(),
