@@ -175,7 +175,8 @@ def _what_curves_show(points: list[Point], lang: str) -> list[str]:
                 lang,
                 f"- {p.x:.0f} Reads at once with {p.series.split(', ')[1]}: "
                 f"{p.extra['rtts']:.1f} RTT.",
-                f"- 同时发起 {p.x:.0f} 个 Read，{p.series.split(', ')[1].replace('pool of', '池大小')}："
+                f"- 同时发起 {p.x:.0f} 个 Read，"
+                f"{p.series.split(', ')[1].replace('pool of', '池大小')}："
                 f"{p.extra['rtts']:.1f} RTT。",
             )
         )
@@ -211,8 +212,8 @@ def _what_curves_show(points: list[Point], lang: str) -> list[str]:
 
 def _parallel_tops(points: list[Point]) -> list[Point]:
     """The largest burst of each pool size."""
-    names = {p.series for p in points if p.series.startswith("N parallel Reads")}
-    names = sorted(names, key=lambda n: int(n.split("pool of ")[1].split(",")[0]))
+    found = {p.series for p in points if p.series.startswith("N parallel Reads")}
+    names = sorted(found, key=lambda n: int(n.split("pool of ")[1].split(",")[0]))
     return [_series(points, n)[-1] for n in names]
 
 
@@ -260,8 +261,10 @@ def scaling_targets(
                 load,
                 pick(
                     lang,
-                    f"{min(got):.0f}–{max(got):.0f} bytes at offsets {read[0].x:.0f}–{read[-1].x:.0f}",
-                    f"offset {read[0].x:.0f}–{read[-1].x:.0f} 处 {min(got):.0f}–{max(got):.0f} 字节",
+                    f"{min(got):.0f}–{max(got):.0f} bytes at offsets "
+                    f"{read[0].x:.0f}–{read[-1].x:.0f}",
+                    f"offset {read[0].x:.0f}–{read[-1].x:.0f} 处 "
+                    f"{min(got):.0f}–{max(got):.0f} 字节",
                 ),
                 verdict_word(lang, flat, pick(lang, "grows with the offset", "随 offset 增长")),
             )

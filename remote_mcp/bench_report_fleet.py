@@ -73,7 +73,8 @@ def fleet_section(fleet: dict[str, Any], lang: str) -> str:
             "",
             pick(
                 lang,
-                f"At {top['hosts']} hosts the client spent {top['bash_cpu_ms'] / top['hosts']:.1f} ms "
+                f"At {top['hosts']} hosts the client spent "
+                f"{top['bash_cpu_ms'] / top['hosts']:.1f} ms "
                 f"of CPU per host in a Bash call ({top['bash_cpu_ms']:.0f} ms in all), held "
                 f"{top['rss_mb']:.0f} MB and ran {top['threads']} threads. "
                 + (
@@ -82,7 +83,8 @@ def fleet_section(fleet: dict[str, Any], lang: str) -> str:
                     else "Every host answered at every size."
                 ),
                 f"{top['hosts']} 台主机时，客户端在一次 Bash 调用中每台主机花 "
-                f"{top['bash_cpu_ms'] / top['hosts']:.1f} ms CPU（共 {top['bash_cpu_ms']:.0f} ms），"
+                f"{top['bash_cpu_ms'] / top['hosts']:.1f} ms CPU"
+                f"（共 {top['bash_cpu_ms']:.0f} ms），"
                 f"占用 {top['rss_mb']:.0f} MB，运行 {top['threads']} 个线程。"
                 + (
                     f"整个运行中有 {failed} 个主机回答失败。"

@@ -123,7 +123,8 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
                     f"RTT {rtt:.0f} ms",
                     pick(
                         lang,
-                        f"handshake {run['handshake_ms']:.0f} ms, then {s:.0f} ms = {s / rtt:.2f} RTT",
+                        f"handshake {run['handshake_ms']:.0f} ms, then {s:.0f} ms "
+                        f"= {s / rtt:.2f} RTT",
                         f"握手 {run['handshake_ms']:.0f} ms，之后 {s:.0f} ms = {s / rtt:.2f} RTT",
                     ),
                     verdict_word(
@@ -192,7 +193,8 @@ def _startup(startup: dict[str, Any] | None, lang: str) -> list[Line]:
         if "importtime_remote_mcp.server_ms" in c and "importtime_mcp_ms" in c:
             why = pick(
                 lang,
-                f"importing `remote_mcp.server` takes {c['importtime_remote_mcp.server_ms']:.0f} ms, "
+                "importing `remote_mcp.server` takes "
+                f"{c['importtime_remote_mcp.server_ms']:.0f} ms, "
                 f"of which `mcp` {c['importtime_mcp_ms']:.0f} ms",
                 f"导入 `remote_mcp.server` 需要 {c['importtime_remote_mcp.server_ms']:.0f} ms，"
                 f"其中 `mcp` {c['importtime_mcp_ms']:.0f} ms",
@@ -204,7 +206,8 @@ def _startup(startup: dict[str, Any] | None, lang: str) -> list[Line]:
                 pick(
                     lang,
                     f"{c['initialize_ms']:.0f} ms vs {c['import_mcp_ms']:.0f} ms ({extra:+.0f} ms)",
-                    f"{c['initialize_ms']:.0f} ms 对 {c['import_mcp_ms']:.0f} ms（{extra:+.0f} ms）",
+                    f"{c['initialize_ms']:.0f} ms 对 {c['import_mcp_ms']:.0f} ms"
+                    f"（{extra:+.0f} ms）",
                 ),
                 verdict_word(lang, extra <= 80, why),
             )
