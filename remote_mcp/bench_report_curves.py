@@ -173,11 +173,8 @@ def _what_curves_show(points: list[Point], lang: str) -> list[str]:
         out.append(
             pick(
                 lang,
-                f"- {p.x:.0f} Reads at once with {p.series.split(', ')[1]}: "
-                f"{p.extra['rtts']:.1f} RTT.",
-                f"- 同时发起 {p.x:.0f} 个 Read，"
-                f"{p.series.split(', ')[1].replace('pool of', '池大小')}："
-                f"{p.extra['rtts']:.1f} RTT。",
+                f"- {p.x:.0f} Reads at once with {_pool(p, lang)}: {p.extra['rtts']:.1f} RTT.",
+                f"- 同时发起 {p.x:.0f} 个 Read，{_pool(p, lang)}：{p.extra['rtts']:.1f} RTT。",
             )
         )
     bash = _series(points, BASH)
@@ -197,17 +194,29 @@ def _what_curves_show(points: list[Point], lang: str) -> list[str]:
     for tool in ("Upload", "Write"):
         top = _transfer_tops(points, tool)
         if top:
-            shares = ", ".join(
-                f"zlib {p.series.rsplit(' ', 1)[1]} {p.extra['of_link']:.0%}" for p in top
+            shares = pick(lang, ", ", "，").join(
+                f"{_zlib(p, lang)} {p.extra['of_link']:.0%}" for p in top
             )
             out.append(
                 pick(
                     lang,
                     f"- {tool} of {top[0].x:.0f} MB: {shares} of the link.",
-                    f"- {tool} {top[0].x:.0f} MB：占链路的 {shares}。",
+                    f"- {tool} {top[0].x:.0f} MB：{shares}（占链路带宽的比例）。",
                 )
             )
     return out
+
+
+def _pool(point: Point, lang: str) -> str:
+    """ "pool of 3" from a parallel series' name."""
+    size = point.series.split("pool of ")[1].split(",")[0]
+    return pick(lang, f"pool of {size}", f"池大小 {size}")
+
+
+def _zlib(point: Point, lang: str) -> str:
+    """ "zlib off" / "zlib on" from a transfer series' name."""
+    on = point.series.endswith(" on")
+    return pick(lang, f"zlib {'on' if on else 'off'}", "开启 zlib" if on else "关闭 zlib")
 
 
 def _parallel_tops(points: list[Point]) -> list[Point]:
@@ -276,8 +285,8 @@ def scaling_targets(
         if not top:
             out.append((target, "-", "-", verdict_word(lang, None)))
             continue
-        shares = ", ".join(
-            f"zlib {p.series.rsplit(' ', 1)[1]} {p.extra['of_link']:.0%}" for p in top
+        shares = pick(lang, ", ", "，").join(
+            f"{_zlib(p, lang)} {p.extra['of_link']:.0%}" for p in top
         )
         worst = min(top, key=lambda p: p.extra["of_link"])
         why = pick(
@@ -301,7 +310,9 @@ def scaling_targets(
         )
     tops = _parallel_tops(points)
     if tops:
-        shown = ", ".join(f"{p.series.split(', ')[1]}: {p.extra['rtts']:.1f} RTT" for p in tops)
+        shown = pick(lang, ", ", "，").join(
+            f"{_pool(p, lang)}: {p.extra['rtts']:.1f} RTT" for p in tops
+        )
         out.append(
             (
                 t_parallel,

@@ -76,7 +76,8 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
         rtt = run["rtt_ms"]
         rows = rows_of(run)
         where = (
-            f"RTT {rtt:.0f} ms, "
+            f"RTT {rtt:.0f} ms"
+            + pick(lang, ", ", "，")
             + pick(lang, "load ", "负载 ")
             + num(run["conditions"].get("load_before"), 2)
         )
@@ -169,7 +170,7 @@ def _startup(startup: dict[str, Any] | None, lang: str) -> list[Line]:
         out.append(
             (
                 first_t,
-                f"RTT {rtt:.0f} ms, {load}",
+                f"RTT {rtt:.0f} ms" + pick(lang, ", ", "，") + load,
                 pick(
                     lang,
                     f"{after:.0f} ms = handshake + {beyond:.1f} RTT",
