@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", help="regex: measure only the matching 'tool call' rows")
     args = parser.parse_args(argv)
+    if args.only and args.data:
+        parser.error("--only measures some rows: write them with --out, not into the report's data")
     command = " ".join([COMMAND, *argv])
     runs = [run(delay, args.repeat, args.only) for delay in args.delay_ms]
     data: dict[str, Any] = {"calls": {"conditions": runs[0]["conditions"], "runs": runs}}

@@ -26,6 +26,7 @@ from typing import Any
 from .bench_report_curves import scaling_section
 from .bench_report_fleet import fleet_section
 from .bench_report_sections import (
+    big_edits,
     calls_section,
     cold_start_section,
     first_result_section,
@@ -129,7 +130,8 @@ def render(data: dict[str, Any], lang: str = "en") -> str:
     calls = data.get("calls")
     if calls:
         parts += [calls_section(run, lang) for run in calls["runs"]]
-        parts.append(one_line_edit_section(calls, lang))
+        if big_edits(calls):
+            parts.append(one_line_edit_section(calls, lang))
     if "memory" in data:
         parts.append(memory_section(data["memory"], lang))
     startup = data.get("startup", {})

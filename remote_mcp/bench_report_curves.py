@@ -72,7 +72,7 @@ def scaling_section(scaling: dict[str, Any], lang: str) -> str:
     lines = [
         pick(lang, "## Scaling", "## 扩展曲线"),
         "",
-        conditions_line(lang, scaling["conditions"]),
+        conditions_line(lang, scaling.get("conditions")),
         pick(
             lang,
             f"sshd on 127.0.0.1, plain loopback except where a table names a link (`LinkProxy` "

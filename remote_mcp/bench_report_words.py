@@ -31,8 +31,10 @@ def num(value: Any, digits: int = 0) -> str:
     return f"{value:.{digits}f}"
 
 
-def conditions_line(lang: str, c: dict[str, Any]) -> str:
+def conditions_line(lang: str, c: dict[str, Any] | None) -> str:
     """Date, machine, Python and load of one run (from its ``conditions``)."""
+    if not c:  # data saved before the benches recorded their conditions
+        return ""
     return pick(
         lang,
         f"Measured {c['date']} on {c['machine']} ({c['cpus']} CPUs), Python {c['python']}; "
