@@ -181,6 +181,7 @@ def publish_fleet(data_dir: Path, rows: list[Any], meta: dict[str, Any]) -> list
         "meta": tidy,
         "rows": [asdict(r) for r in rows],
     }
+    data_dir.mkdir(parents=True, exist_ok=True)
     plot(rows, meta, data_dir.parent / "benchmark-fleet.png")
     return publish(data_dir, "fleet", payload)
 

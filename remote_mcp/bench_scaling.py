@@ -392,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             "points": [asdict(p) for p in points],
         }
     if args.data:
+        args.data.mkdir(parents=True, exist_ok=True)
         print(plot(points, Path(args.plot or args.data.parent / "benchmark-scaling.png")))
         for path in publish(args.data, "scaling", raw):
             print(f"wrote {path}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -341,3 +342,48 @@ def test_committed_report_is_what_its_committed_data_renders_to() -> None:
             f"{path.relative_to(ROOT)} is stale or edited by hand: run "
             "`python -m remote_mcp.bench_report` (or the bench that made its data)"
         )
+
+
+def test_the_fleet_bench_publishes_its_rows_and_both_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remote_mcp.bench_fleet import FleetRow
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # no plot: seconds saved, page the same
+
+    rows = [
+        FleetRow(1, 400, 60, 55, 58.0, 2, 0, 0.5, 9.0),
+        FleetRow(100, 790, 99, 130, 91.0, 101, 0, 3.0, 420.0),
+    ]
+    meta = {"rtt_ms": 50.0, "repeat": 3, "one_connect_ms": 400.0, "load_before": (0.5, 0.4, 0.3)}
+    meta |= {"load_after": (3.0, 1.0, 1.0), "cpus": 2, "sshds": 10}
+    data = tmp_path / "reference" / "bench-data"
+    written = bench_report.publish_fleet(data, rows, meta)
+    assert [p.name for p in written] == ["fleet.json", "benchmark.md", "benchmark.zh.md"]
+    saved = json.loads((data / "fleet.json").read_text())
+    assert saved["meta"]["load_before"] == 0.5 and saved["rows"][1]["bash_cpu_ms"] == 420.0
+    page = (tmp_path / "reference" / "benchmark.md").read_text()
+    assert "| 100 | 790 (2.0x) | 99 (2.0) | 420 | 130 (2.6) | 91 | 101 | 3.0 |" in page
+    assert (
+        "| fleet: Bash after connect ≤ 2 RTT at 100 hosts | 100 hosts, RTT 50 ms, load 3.0 " in page
+    )
+    assert "![Fleet wall times](benchmark-fleet.png)" in page
+
+
+def test_invoke_bench_writes_the_report_unless_told_to_write_elsewhere() -> None:
+    from invoke import MockContext, Result
+
+    import tasks
+
+    commands = []
+    for kwargs in ({}, {"out": "/tmp/smoke.md"}, {"scaling": True}, {"fleet": True}):
+        context = MockContext(run=Result(), repeat=True)
+        tasks.bench.body(context, **kwargs)
+        commands.append(context.run.call_args.args[0])
+    report, elsewhere, scaling, fleet = commands
+    assert report.endswith("-m remote_mcp.bench --delay-ms 25 0 --data docs/reference/bench-data")
+    assert elsewhere.endswith("--out /tmp/smoke.md") and "--data" not in elsewhere
+    assert scaling.endswith("-m remote_mcp.bench --scaling --data docs/reference/bench-data")
+    assert fleet.endswith("-m remote_mcp.bench_fleet --data docs/reference/bench-data")
+    # The data directory the tasks name is the one the report renders from.
+    assert bench_report.DATA == ROOT / "docs/reference/bench-data"
