@@ -8,11 +8,20 @@ import math
 import pytest
 
 from remote_mcp import bench, bench_report
+from remote_mcp.config import HostConfig
 from remote_mcp.session import Session
 
 
-def test_phase_timer_attributes_a_command_to_write_wait_and_remote(session: Session) -> None:
-    row = bench._measure(session, 0.0, "probe", "sleep 0.2", lambda: session.run("sleep 0.2"), 1)
+def test_phase_timer_attributes_a_command_to_write_wait_and_remote(host_config: HostConfig) -> None:
+    # A private, warmed session: the shared one may run another test's leftover
+    # command meanwhile, and the phase clock sums every command of its session.
+    session = Session(host_config)
+    session.connect()
+    session.pool.warm()
+    try:
+        row = bench._measure(session, 0.0, "probe", "sleep", lambda: session.run("sleep 0.2"), 1)
+    finally:
+        session.close()
     phases = row.phases
     assert phases is not None and set(phases) == set(bench.PHASES)
     assert row.commands == 1
