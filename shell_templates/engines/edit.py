@@ -169,12 +169,15 @@ def find(data, regex):
     return count, first, lines
 
 
-def find_literal(data, old):
+def find_literal(data, old, line_wanted=True):
     """``find`` for a pattern that is plain bytes (content without CR, no
     quote folding): bytes.find, several times faster than the regex on a big
     file, with the same non-overlapping matches. The whole content is counted
-    only when there are more matches than line numbers shown."""
+    only when there are more matches than line numbers shown; a single
+    match's line only when ``line_wanted`` (lines then is empty)."""
     first = data.find(old)
+    if not line_wanted and first >= 0 and data.find(old, first + len(old)) < 0:
+        return 1, first, []
     lines = []
     line = 1
     last = 0
@@ -255,7 +258,7 @@ def apply_edits(data, edits):
                 compiled = regex(pattern(old, False, has_cr))
                 count, first, lines = find(current, compiled)
             else:
-                count, first, lines = find_literal(current, old)
+                count, first, lines = find_literal(current, old, len(edits) == 1 and not replace_all)
             if count == 0:
                 match = regex(pattern(old, True, has_cr)).search(current)
                 if match is None:
@@ -265,7 +268,7 @@ def apply_edits(data, edits):
                 count, first, lines = find(current, compiled)
             if count > 1 and not replace_all:
                 return None, f"multiple {index} {count} {','.join(map(str, lines))}"
-            first_line = lines[0] - 1
+            first_line = lines[0] - 1 if lines else None
             # Deleting text also deletes the line break right after it.
             eats_break = not new and not old.endswith(b"\n")
             if compiled is None and not replace_all:
