@@ -258,8 +258,8 @@ def apply_edits(data, edits):
                 compiled = regex(pattern(old, False, has_cr))
                 count, first, lines = find(current, compiled)
             else:
-                shown = len(edits) == 1 and not replace_all  # the snippet needs the line
-                count, first, lines = find_literal(current, old, shown)
+                with_line = len(edits) == 1 and not replace_all  # the snippet needs it
+                count, first, lines = find_literal(current, old, with_line)
             if count == 0:
                 match = regex(pattern(old, True, has_cr)).search(current)
                 if match is None:
