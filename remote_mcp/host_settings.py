@@ -139,7 +139,9 @@ class HostSettings:
     # Which remote helpers the tools may use; "auto" detects. Forcing a fallback
     # is how tests cover the paths a minimal remote would take.
     edit_backend: EditBackend = Field(
-        default="auto", description="auto | python3 | perl | local: where Edit applies replacements"
+        default="auto",
+        description="auto | python3 | perl | local: where Edit applies replacements (Write "
+        "commits with python3 too where it is the engine, else with the shell)",
     )
     grep_backend: GrepBackend = Field(
         default="auto", description="auto | rg | grep | busybox: Grep's engine on the remote"
