@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remote_mcp.templates import TEMPLATE_DIR
+from remote_mcp.templates import TEMPLATE_DIR, render
 from remote_mcp.tools.edit import engine, perl_program, python_program, write_program
 from tests.conftest import require_program
 
@@ -441,6 +441,26 @@ def test_each_program_is_only_what_its_entry_calls() -> None:
     assert "def apply_edits(" not in program and "def main(" not in program
     assert len(program) < 0.6 * len(python_program())
     assert "def main(" in python_program() and "def write_main(" not in python_program()
+
+
+@pytest.mark.parametrize("engine", ["python3", "shell"])
+def test_write_sends_the_content_once(engine: str) -> None:
+    """Every byte of a command costs remote time (the shell reads its input a
+    byte at a time): the content goes in one here-document, for one engine."""
+    content = b"unique content " * 200
+    command = render(
+        "write.sh.j2",
+        path="/tmp/x",
+        content=content,
+        expect="absent",
+        token="RMCP_EOF_t",
+        allowed=[],
+        engine=engine,
+        program=write_program(),
+        refused=10,
+    )
+    assert command.count(base64.encodebytes(content).decode()) == 1
+    assert ("write_main(" in command) is (engine == "python3")
 
 
 def _without_docstrings(body: list[ast.stmt]) -> list[ast.stmt]:
