@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remote_mcp.templates import TEMPLATE_DIR, render
-from remote_mcp.tools.edit import engine, perl_program, python_program, write_program
+from remote_mcp.tools.edit import engine, packed, perl_program, python_program, write_program
 from tests.conftest import require_program
 
 _CHUNKS = st.sampled_from(
@@ -105,7 +105,7 @@ def _run_python(
         str(max_size),
     ]
     run = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", python_program(), *argv],
+        [sys.executable, "-I", "-S", "-c", packed(python_program()), *argv],
         input=_request(edits),
         capture_output=True,
         timeout=30,
@@ -349,7 +349,7 @@ def _run_write(
     """write_program() as write.sh.j2 runs it on tmp/file: (exit status, reply)."""
     argv = [str(tmp / "file"), str(tmp / ".w.tmp"), str(tmp / ".w.bak"), kind, expected]
     run = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", write_program(), *argv],
+        [sys.executable, "-I", "-S", "-c", packed(write_program()), *argv],
         input=base64.encodebytes(content),
         capture_output=True,
         timeout=30,
@@ -456,11 +456,11 @@ def test_write_sends_the_content_once(engine: str) -> None:
         token="RMCP_EOF_t",
         allowed=[],
         engine=engine,
-        program=write_program(),
+        program=packed(write_program()),
         refused=10,
     )
     assert command.count(base64.encodebytes(content).decode()) == 1
-    assert ("write_main(" in command) is (engine == "python3")
+    assert (packed(write_program()) in command) is (engine == "python3")
 
 
 def _without_docstrings(body: list[ast.stmt]) -> list[ast.stmt]:
@@ -503,7 +503,7 @@ def test_a_plain_edit_imports_neither_re_nor_hashlib(tmp_path: Path) -> None:
     argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak")]
     argv += [hashlib.sha256(b"one\ntwo\n").hexdigest(), "0", "99"]
     run = subprocess.run(
-        [sys.executable, "-I", "-S", "-X", "importtime", "-c", python_program(), *argv],
+        [sys.executable, "-I", "-S", "-X", "importtime", "-c", packed(python_program()), *argv],
         input=_request(_EDIT),
         capture_output=True,
         timeout=30,

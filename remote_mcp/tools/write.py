@@ -25,7 +25,7 @@ from .base import (
     run_template,
     split_lines,
 )
-from .edit import REFUSED_EXIT, choose_backend, python3_too_old, write_program
+from .edit import REFUSED_EXIT, choose_backend, packed, python3_too_old, write_program
 from .guard import check_writable, guard_values
 from .refusals import Refused, backup_path, parse_refusal, refusal_error
 
@@ -90,7 +90,7 @@ def write(
         expect=expect,
         token=token,
         engine=engine,
-        program=write_program() if engine == "python3" else "",
+        program=packed(write_program()) if engine == "python3" else "",
         refused=REFUSED_EXIT,
         **guard_values(state),
     )
