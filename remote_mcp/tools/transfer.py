@@ -35,13 +35,13 @@ from typing import Any, BinaryIO, Protocol
 
 from ..config import default_config_path
 from ..errors import ConnectionLost, ToolError, reason
+from ..sftp_put import NewFile, abandon, chunks_of, finish, stat_and_create
 from .base import ToolOutput, ToolState, format_size, run_template
 from .guard import check_writable, guard_values
 from .refusals import Refusal, parse_refusal, refusal_error
 
 __all__ = ["download", "local_refusal", "private_local_paths", "upload"]
 
-CHUNK = 32768  # paramiko's own transfer chunk size
 _KINDS = {
     stat.S_IFDIR: "a directory",
     stat.S_IFIFO: "a FIFO (named pipe)",
@@ -86,22 +86,14 @@ def upload(
         renaming = False
         try:
             with _sftp(runner) as sftp:
-                old_mode = _remote_mode(sftp, dest)
-                if old_mode is not None and stat.S_ISDIR(old_mode):
-                    raise ToolError(
-                        f"Remote path is a directory: {remote_path}. Give the file's full path."
-                    )
-                if old_mode is not None and not overwrite:
-                    raise ToolError(
-                        f"Remote file already exists: {remote_path}. Set overwrite to true to "
-                        "replace it."
-                    )
-                mode = stat.S_IMODE(
-                    old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode
-                )
+                old_mode, new = _stat_and_create(sftp, dest, tmp, remote_path)
                 try:
-                    _send(sftp, src, tmp)
-                    sftp.chmod(tmp, mode)
+                    mode = _upload_mode(src, old_mode, remote_path, overwrite)
+                except ToolError:
+                    abandon(new)
+                    raise
+                try:
+                    finish(new, chunks_of(src), final_mode=mode)
                     renaming = True
                     sftp.posix_rename(tmp, dest)
                 except Exception as exc:
@@ -165,13 +157,24 @@ def _check_regular(shown: str, mode: int) -> None:
         )
 
 
-def _send(sftp: Any, src: BinaryIO, tmp: str) -> None:
-    """Copy ``src`` into a NEW remote file that is 0600 before any data is in it."""
-    with sftp.open(tmp, "wbx") as fh:  # x: never write into a file someone planted
-        fh.chmod(0o600)
-        fh.set_pipelined(True)
-        while chunk := src.read(CHUNK):
-            fh.write(chunk)
+def _stat_and_create(sftp: Any, dest: str, tmp: str, shown: str) -> tuple[int | None, NewFile]:
+    """The destination's mode (None: absent) and a NEW private temp file
+    beside it (0600 before any data is in it), in one round trip."""
+    try:
+        return stat_and_create(sftp, dest, tmp)
+    except PermissionError as exc:
+        raise ToolError(f"Cannot upload to {shown}: {reason(exc)}") from exc
+
+
+def _upload_mode(src: BinaryIO, old_mode: int | None, shown: str, overwrite: bool) -> int:
+    """The mode the uploaded file gets: the replaced file's, else the local one's."""
+    if old_mode is not None and stat.S_ISDIR(old_mode):
+        raise ToolError(f"Remote path is a directory: {shown}. Give the file's full path.")
+    if old_mode is not None and not overwrite:
+        raise ToolError(
+            f"Remote file already exists: {shown}. Set overwrite to true to replace it."
+        )
+    return stat.S_IMODE(old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode)
 
 
 def _dropped(exc: BaseException) -> bool:
