@@ -16,7 +16,6 @@ mode is covered too); the final mode is set after the last write.
 from __future__ import annotations
 
 import errno
-
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
