@@ -134,7 +134,8 @@ def stat_and_create(sftp: Any, existing: str, path: str) -> tuple[int | None, Ne
     error: BaseException | None = None
     kind, msg = replies.wait(stat_num)
     if kind == CMD_ATTRS:
-        mode = SFTPAttributes._from_msg(msg).st_mode
+        parser: Any = SFTPAttributes  # paramiko's own parser of an ATTRS reply
+        mode = parser._from_msg(msg).st_mode
     elif kind == CMD_STATUS:
         code, text = msg.get_int(), msg.get_text()
         if code == SFTP_PERMISSION_DENIED:

@@ -40,7 +40,13 @@ from .base import ToolOutput, ToolState, format_size, run_template
 from .guard import check_writable, guard_values
 from .refusals import Refusal, parse_refusal, refusal_error
 
-__all__ = ["download", "local_refusal", "private_local_paths", "upload"]
+__all__ = [
+    "download",
+    "guarded_remote_path",
+    "local_refusal",
+    "private_local_paths",
+    "upload",
+]
 
 _KINDS = {
     stat.S_IFDIR: "a directory",
@@ -81,7 +87,7 @@ def upload(
     check_writable(state, "Upload")
     with _open_source(local_path) as src:
         size = os.fstat(src.fileno()).st_size
-        dest = _guarded(runner, state, remote_path)
+        dest = guarded_remote_path(runner, state, remote_path)
         tmp = posixpath.join(posixpath.dirname(dest), f".rmcp-upload-{secrets.token_hex(8)}.tmp")
         renaming = False
         try:
@@ -207,7 +213,7 @@ def download(
         raise ToolError(
             f"Local file already exists: {local_path}. Set overwrite to true to replace it."
         )
-    src = _guarded(runner, state, remote_path)
+    src = guarded_remote_path(runner, state, remote_path)
     try:
         with _sftp(runner) as sftp:
             mode = _remote_mode(sftp, src)
@@ -296,7 +302,7 @@ def _make_private_dirs(directory: Path) -> None:
         d.mkdir(mode=0o700, exist_ok=True)
 
 
-def _guarded(runner: SftpRunner, state: ToolState, remote_path: str) -> str:
+def guarded_remote_path(runner: SftpRunner, state: ToolState, remote_path: str) -> str:
     """The remote path to transfer: with allowed_paths, resolved on the remote
     through the guard (one round trip); else the path as written."""
     path = state.resolve(remote_path, runner)
