@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import threading
+import time
 
 import pytest
 
@@ -151,3 +153,52 @@ def test_finish_gives_the_final_mode_after_the_data(session, remote, remote_dir)
         )
     assert remote.read_bytes(path) == b"data" * 30_000
     assert remote.sh(f"stat -c %a -- {q(path)}").strip() == "640"
+
+
+def test_a_large_write_cut_while_sending_leaves_the_file_alone(
+    sshd, remote, remote_dir, tmp_path
+) -> None:
+    """Cut mid-way through the content: the target is untouched, the error says
+    so and names the private temp file; the next Write reconnects and applies once."""
+    from remote_mcp.session import Session
+    from remote_mcp.testing import LinkProxy
+    from tests.test_faults import proxied_host
+
+    path = f"{remote_dir}/target.txt"
+    remote.write_bytes(path, b"old\n")
+    with LinkProxy("127.0.0.1", sshd.port) as proxy:
+        known = tmp_path / "known_hosts"
+        known.write_text(
+            sshd.known_hosts_line.replace(f"]:{sshd.port} ", f"]:{proxy.port} ") + "\n"
+        )
+        proxy.known_hosts = str(known)  # type: ignore[attr-defined]
+        session = Session(proxied_host(sshd, proxy))
+        try:
+            session.connect()
+            assert session.info is not None
+            state = ToolState(host_name="test", info=session.info, cwd=remote_dir)
+            files.read(session, path, state=state)
+            start = proxy.bytes_up
+
+            def cut_mid_way() -> None:
+                deadline = time.monotonic() + 60
+                while proxy.bytes_up - start < 4_000_000 and time.monotonic() < deadline:
+                    time.sleep(0.002)
+                proxy.stall()
+                proxy.cut()
+                proxy.resume()
+
+            cutter = threading.Thread(target=cut_mid_way)
+            cutter.start()
+            with pytest.raises(ToolError) as err:
+                files.write(session, path, big_text(40_000_000), state=state)
+            cutter.join()
+            text = str(err.value)
+            assert f"{path} was not changed" in text, text
+            assert "A private (0600) temp file" in text
+            assert remote.read_bytes(path) == b"old\n"
+            content = big_text()
+            files.write(session, path, content, state=state)
+            assert remote.read_bytes(path) == content.encode()
+        finally:
+            session.close()
