@@ -163,22 +163,24 @@ def _check_regular(shown: str, mode: int) -> None:
         )
 
 
-def _stat_and_create(sftp: Any, dest: str, tmp: str, shown: str) -> tuple[int | None, NewFile]:
+def _stat_and_create(
+    sftp: Any, dest: str, tmp: str, remote_path: str
+) -> tuple[int | None, NewFile]:
     """The destination's mode (None: absent) and a NEW private temp file
     beside it (0600 before any data is in it), in one round trip."""
     try:
         return stat_and_create(sftp, dest, tmp)
     except PermissionError as exc:
-        raise ToolError(f"Cannot upload to {shown}: {reason(exc)}") from exc
+        raise ToolError(f"Cannot upload to {remote_path}: {reason(exc)}") from exc
 
 
-def _upload_mode(src: BinaryIO, old_mode: int | None, shown: str, overwrite: bool) -> int:
+def _upload_mode(src: BinaryIO, old_mode: int | None, remote_path: str, overwrite: bool) -> int:
     """The mode the uploaded file gets: the replaced file's, else the local one's."""
     if old_mode is not None and stat.S_ISDIR(old_mode):
-        raise ToolError(f"Remote path is a directory: {shown}. Give the file's full path.")
+        raise ToolError(f"Remote path is a directory: {remote_path}. Give the file's full path.")
     if old_mode is not None and not overwrite:
         raise ToolError(
-            f"Remote file already exists: {shown}. Set overwrite to true to replace it."
+            f"Remote file already exists: {remote_path}. Set overwrite to true to replace it."
         )
     return stat.S_IMODE(old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode)
 
