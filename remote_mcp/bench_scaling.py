@@ -5,11 +5,12 @@ sshd on 127.0.0.1, as the server runs them: Read at growing offsets of a 1 GB
 file, Grep and Glob over 10^3..10^5 files, MultiRead of 1..100 files, 1..32
 parallel calls over a 50 ms RTT link (a fixed pool of 3 workers, and pools
 growing from 3 to 6, the default, and to 16), Bash output of 1 KB..100 MB
-(peak local RSS), and Write/Upload of 1..100 MB over a bandwidth-limited link (``LinkProxy``'s rate limit), with SSH
-compression off and on. ``--only`` measures some sections only.
-`bench_scaling_report` turns the points into the
-Markdown table and the plot; the idle RSS of the server process is measured
-last. The machine is shared, so the load average is recorded with the points.
+(peak local RSS), and Write/Upload of 1..100 MB over a bandwidth-limited link
+(``LinkProxy``'s rate limit), with SSH compression off and on. ``--only``
+measures some sections only. `bench_scaling_report` turns the points into
+the Markdown table and the plot; the idle RSS of the server process is
+measured last. The machine is shared, so the load average is recorded with
+the points.
 """
 
 from __future__ import annotations
