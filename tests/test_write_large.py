@@ -159,7 +159,7 @@ def test_a_large_write_cut_while_sending_leaves_the_file_alone(
     sshd, remote, remote_dir, tmp_path
 ) -> None:
     """Cut mid-way through the content: the target is untouched, the error says
-    so and names the private temp file; the next Write reconnects and applies once."""
+    so, the partial temp file is removed after a reconnect; the next Write applies."""
     from remote_mcp.session import Session
     from remote_mcp.testing import LinkProxy
     from tests.test_faults import proxied_host
@@ -195,8 +195,9 @@ def test_a_large_write_cut_while_sending_leaves_the_file_alone(
             cutter.join()
             text = str(err.value)
             assert f"{path} was not changed" in text, text
-            assert "A private (0600) temp file" in text
+            assert "its partial temp file was removed" in text
             assert remote.read_bytes(path) == b"old\n"
+            assert remote.sh(f"ls -A -- {q(remote_dir)}").split() == ["target.txt"]
             content = big_text()
             files.write(session, path, content, state=state)
             assert remote.read_bytes(path) == content.encode()

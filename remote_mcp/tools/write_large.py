@@ -12,7 +12,8 @@ the last write's acknowledgement), so the threshold is where bash's parsing
 of a script costs about that much at a 20 ms RTT.
 
 A link that drops while the content is being sent leaves the target
-untouched (at most the private temp file, named in the error); once the
+untouched; the partial temp file is removed after one reconnect (if that
+fails too, the error names it); once the
 command runs, Write's usual rule holds: the change may or may not have been
 applied, never half of it.
 """
@@ -73,10 +74,16 @@ def write_large(
                 abandon_quietly(new)
                 return None  # SFTP says only "Failure": the inline path names the error
     except ConnectionLost as exc:
+        if _remove_after_reconnect(lender, staged):
+            left = "; its partial temp file was removed. Write again."
+        else:
+            left = (
+                f". A private (0600) temp file {staged} may remain on the remote: remove it, "
+                "then Write again."
+            )
         raise ToolError(
             f"The SSH connection to {state.host_name} dropped while the content for "
-            f"{file_path} was being sent: {file_path} was not changed. A private (0600) temp "
-            f"file {staged} may remain on the remote: remove it, then Write again."
+            f"{file_path} was being sent: {file_path} was not changed{left}"
         ) from exc
     return run_template(
         runner,
@@ -87,6 +94,18 @@ def write_large(
         token=token,
         **guard_values(state),
     )
+
+
+def _remove_after_reconnect(lender: Any, staged: str) -> bool:
+    """Reconnect once and remove the partial temp file; False if that fails."""
+    try:
+        with lender.sftp_client() as sftp:
+            sftp.remove(staged)
+    except FileNotFoundError:
+        return True
+    except Exception:  # the link is still down: the error names the file instead
+        return False
+    return True
 
 
 def abandon_quietly(new: NewFile) -> None:
