@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, Protocol
 
 from ..config import default_config_path
 from ..errors import ConnectionLost, ToolError, reason
-from ..sftp_put import NewFile, abandon, chunks_of, finish, stat_and_create
+from ..sftp_put import CHUNK, NewFile, abandon, chunks_of, finish, stat_and_create
 from .base import ToolOutput, ToolState, format_size, run_template
 from .guard import check_writable, guard_values
 from .refusals import Refusal, parse_refusal, refusal_error
@@ -185,6 +185,15 @@ def _upload_mode(src: BinaryIO, old_mode: int | None, remote_path: str, overwrit
     return stat.S_IMODE(old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode)
 
 
+def _fetch(sftp: Any, src: str, tmp: str, size: int) -> None:
+    """Copy ``src`` into ``tmp`` with every read requested at once (paramiko's
+    prefetch); the size comes from our stat, so no second one (sftp.get's)."""
+    with sftp.open(src, "rb") as remote_file, open(tmp, "wb") as local_file:
+        remote_file.prefetch(size)
+        while chunk := remote_file.read(CHUNK):
+            local_file.write(chunk)
+
+
 def _dropped(exc: BaseException) -> bool:
     return (
         isinstance(exc, EOFError | ConnectionLost)
@@ -218,7 +227,8 @@ def download(
     src = guarded_remote_path(runner, state, remote_path)
     try:
         with _sftp(runner) as sftp:
-            mode = _remote_mode(sftp, src)
+            attrs = _remote_attrs(sftp, src)
+            mode = None if attrs is None else int(attrs.st_mode)
             if mode is None:
                 raise ToolError(f"Remote file does not exist: {remote_path}")
             if not stat.S_ISREG(mode):
@@ -227,7 +237,7 @@ def download(
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rmcp-download-")  # 0600
             os.close(fd)
             try:
-                sftp.get(src, tmp)
+                _fetch(sftp, src, tmp, int(attrs.st_size or 0))
                 # Owner bits only: a remote 0777 must not become a world-writable local file.
                 os.chmod(tmp, stat.S_IMODE(mode) & 0o700)
                 os.replace(tmp, dest)
@@ -321,9 +331,10 @@ def guarded_remote_path(runner: SftpRunner, state: ToolState, remote_path: str) 
     return base64.b64decode(encoded).decode("utf-8", "surrogateescape")
 
 
-def _remote_mode(sftp: Any, path: str) -> int | None:
+def _remote_attrs(sftp: Any, path: str) -> Any:
+    """The remote file's SFTP attributes (mode, size), or None when absent."""
     try:
-        return int(sftp.stat(path).st_mode)
+        return sftp.stat(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
