@@ -116,6 +116,9 @@ class ChannelPool:
                 self._all.remove(shell)
             shell.close()
             return
+        if self._closed:  # the session closed the pool while this one was opening
+            shell.close()
+            return
         self._release(shell)
         self._arm_sweeper()
 
