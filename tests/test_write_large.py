@@ -203,3 +203,14 @@ def test_a_large_write_cut_while_sending_leaves_the_file_alone(
             assert remote.read_bytes(path) == content.encode()
         finally:
             session.close()
+
+
+def test_chunks_of_bytes_and_of_a_file_are_the_same(tmp_path) -> None:
+    data = os.urandom(3 * sftp_put.CHUNK + 5)
+    source = tmp_path / "data"
+    source.write_bytes(data)
+    with source.open("rb") as fh:
+        from_file = list(sftp_put.chunks_of(fh))
+    assert list(sftp_put.chunks_of(data)) == from_file
+    assert [len(c) for c in from_file] == [sftp_put.CHUNK] * 3 + [5]
+    assert list(sftp_put.chunks_of(b"")) == []
