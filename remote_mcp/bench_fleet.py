@@ -29,7 +29,7 @@ from .config import HostConfig
 from .fleet_calls import Fleet, GroupCall
 from .fleet_schemas import tool_args
 from .session import Session
-from .testing import LinkProxy, SshdServer, start_sshd
+from .testing import DelayProxies, LinkProxy, SshdServer, start_sshd
 
 __all__ = ["main"]
 
@@ -50,18 +50,27 @@ class FleetRow:
     bash_cpu_ms: float = 0.0  # the client's own CPU time in the Bash call
 
 
-def _serve_proxies(delay_s: float, targets: list[int]) -> None:
-    """Child process: one proxy per target port; ports on stdout; until stdin ends."""
-    proxies = [LinkProxy("127.0.0.1", port, delay_s=delay_s).start() for port in targets]
-    print(" ".join(str(p.port) for p in proxies), flush=True)
-    sys.stdin.read()
-    for proxy in proxies:
-        proxy.close()
+def _serve_proxies(kind: str, delay_s: float, targets: list[int]) -> None:
+    """Child process: one proxy per target port; ports on stdout; until stdin ends.
+    ``delay``: all on one thread (DelayProxies); ``link``: a LinkProxy each
+    (4 threads per connection), to measure what that costs."""
+    if kind == "link":
+        links = [LinkProxy("127.0.0.1", port, delay_s=delay_s).start() for port in targets]
+        print(" ".join(str(p.port) for p in links), flush=True)
+        sys.stdin.read()
+        for link in links:
+            link.close()
+        return
+    with DelayProxies(delay_s, targets) as proxies:
+        print(" ".join(str(p) for p in proxies.ports), flush=True)
+        sys.stdin.read()
 
 
-def _start_proxies(delay_s: float, targets: list[int]) -> tuple[subprocess.Popen[str], list[int]]:
+def _start_proxies(
+    delay_s: float, targets: list[int], kind: str = "delay"
+) -> tuple[subprocess.Popen[str], list[int]]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "remote_mcp.bench_fleet", "--serve-proxies", str(delay_s)]
+        [sys.executable, "-m", "remote_mcp.bench_fleet", "--serve-proxies", kind, str(delay_s)]
         + [str(t) for t in targets],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -267,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", default="bench-fleet.png", help="PNG written next to --out")
     args = parser.parse_args(argv)
     if args.serve_proxies:
-        delay, *targets = args.serve_proxies
-        _serve_proxies(float(delay), [int(t) for t in targets])
+        kind, delay, *targets = args.serve_proxies
+        _serve_proxies(kind, float(delay), [int(t) for t in targets])
         return 0
     rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat)
     out = Path(args.out)
