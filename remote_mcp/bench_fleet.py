@@ -20,10 +20,11 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .bench_fleet_costs import CpuMeter, CpuSpent, Floor
+from .bench_fleet_report import FleetRow, plot, report
 from .bench_startup import BENCH_USER
 from .config import HostConfig
 from .fleet_calls import Fleet, GroupCall
@@ -31,23 +32,10 @@ from .fleet_schemas import tool_args
 from .session import Session
 from .testing import DelayProxies, LinkProxy, SshdServer, start_sshd
 
-__all__ = ["main"]
+__all__ = ["FleetRow", "main", "report"]
 
 SIZES = (1, 10, 50, 100)
 SSHDS = 10  # remote ends; each host still has its own connection and proxy
-
-
-@dataclass
-class FleetRow:
-    hosts: int
-    connect_ms: float
-    bash_ms: float
-    grep_ms: float
-    rss_mb: float
-    threads: int
-    failed: int  # hosts not connected, or failing a measured call
-    load: float  # 1-minute load average when the row was done
-    bash_cpu_ms: float = 0.0  # the client's own CPU time in the Bash call
 
 
 def _serve_proxies(kind: str, delay_s: float, targets: list[int]) -> None:
@@ -119,22 +107,64 @@ def _one_connect_ms(host: HostConfig, repeat: int) -> float:
     return best
 
 
+def _connect(fleet: Fleet, meter: CpuMeter) -> tuple[float, float, float, CpuSpent]:
+    """Connect every host: wall ms; per host (median) the SSH handshake (TCP,
+    key exchange, auth) and then the probe with the worker shell; CPU spent."""
+    handshakes: list[float] = []
+    shells: list[float] = []
+
+    def one(session: Session) -> None:
+        start = time.perf_counter()
+        session.conn.open()
+        opened = time.perf_counter()
+        fleet._ready(session)
+        handshakes.append((opened - start) * 1000)
+        shells.append((time.perf_counter() - opened) * 1000)
+
+    meter.start()
+    fleet.group.map(one)
+    spent = meter.spent()
+    return spent.wall, _median(handshakes), _median(shells), spent
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
 def _call_ms(
-    fleet: Fleet, name: str, arguments: dict[str, Any], repeat: int
-) -> tuple[float, float, int]:
-    """Median wall ms and client CPU ms of ``repeat`` calls after a warm-up one,
+    fleet: Fleet, name: str, arguments: dict[str, Any], repeat: int, meter: CpuMeter
+) -> tuple[CpuSpent, int]:
+    """Medians (wall and CPU by owner) of ``repeat`` calls after a warm-up one,
     and how many hosts failed in the last (reported: a loaded machine fails some)."""
     args, hosts = tool_args(name, arguments)
     fleet.call(GroupCall(), name, args, hosts)  # warm: the Bash shells start here
-    times, cpu = [], []
+    spent: list[CpuSpent] = []
     failed = 0
     for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
+        meter.start()
         output = fleet.call(GroupCall(), name, args, hosts)
-        times.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
+        spent.append(meter.spent())
         failed = sum(1 for o in output.structured.get("hosts", {}).values() if "failure" in o)
-    return statistics.median(times), statistics.median(cpu), failed
+    return _median_spent(spent), failed
+
+
+def _median_spent(spent: list[CpuSpent]) -> CpuSpent:
+    return CpuSpent(
+        *(
+            statistics.median(getattr(s, f) for s in spent)
+            for f in ("client", "proxy", "remote", "machine", "wall")
+        )
+    )
+
+
+def _floor_ms(fleet: Fleet, repeat: int) -> float:
+    """Median wall ms of `Floor.call` (after a warm-up) on the connected hosts."""
+    floor = Floor(fleet.group)
+    try:
+        floor.call()
+        return _median([floor.call()[0] for _ in range(repeat)])
+    finally:
+        floor.close()
 
 
 def _rss_mb() -> float:
@@ -145,7 +175,7 @@ def _rss_mb() -> float:
 
 
 def run(
-    sizes: tuple[int, ...], rtt_ms: float, repeat: int
+    sizes: tuple[int, ...], rtt_ms: float, repeat: int, proxy: str = "delay"
 ) -> tuple[list[FleetRow], dict[str, Any]]:
     rows: list[FleetRow] = []
     load_before = os.getloadavg()
@@ -157,31 +187,37 @@ def run(
         child = None
         try:
             targets = [servers[i % SSHDS].port for i in range(max(sizes))]
-            child, ports = _start_proxies(rtt_ms / 2000, targets)
+            child, ports = _start_proxies(rtt_ms / 2000, targets, proxy)
+            meter = CpuMeter(child.pid, {s.process.pid for s in servers})
             hosts = _hosts(tmp, servers, ports)
             one_ms = _one_connect_ms(hosts[0], repeat)
             for size in sizes:
                 fleet = Fleet("bench", hosts[:size])
                 try:
-                    start = time.perf_counter()
-                    fleet.connect()
-                    connect_ms = (time.perf_counter() - start) * 1000
+                    connect_ms, handshake, shells, connect_cpu = _connect(fleet, meter)
                     failed = sum(1 for s in fleet.group if s.info is None)
-                    bash_ms, bash_cpu, bash_failed = _call_ms(
-                        fleet, "Bash", {"command": "hostname"}, repeat
+                    bash, bash_failed = _call_ms(
+                        fleet, "Bash", {"command": "hostname"}, repeat, meter
                     )
-                    grep = {"pattern": "root", "path": "/etc/passwd", "output_mode": "content"}
-                    grep_ms, _, grep_failed = _call_ms(fleet, "Grep", grep, repeat)
+                    grep_args = {"pattern": "root", "path": "/etc/passwd", "output_mode": "content"}
+                    grep, grep_failed = _call_ms(fleet, "Grep", grep_args, repeat, meter)
                     row = FleetRow(
                         size,
                         connect_ms,
-                        bash_ms,
-                        grep_ms,
+                        bash.wall,
+                        grep.wall,
                         _rss_mb(),
                         threading.active_count(),
                         max(failed, bash_failed, grep_failed),
                         os.getloadavg()[0],
-                        bash_cpu,
+                        bash.client,
+                        proxy_cpu_ms=bash.proxy,
+                        remote_cpu_ms=bash.remote,
+                        machine_cpu_ms=bash.machine,
+                        floor_ms=_floor_ms(fleet, repeat),
+                        handshake_ms=handshake,
+                        shells_ms=shells,
+                        connect_cpu=connect_cpu,
                     )
                     rows.append(row)
                     print(row, file=sys.stderr, flush=True)  # a partial run still tells
@@ -199,71 +235,9 @@ def run(
         "load_before": load_before,
         "load_after": os.getloadavg(),
         "cpus": os.cpu_count(),
+        "proxy": proxy,
     }
     return rows, meta
-
-
-def report(rows: list[FleetRow], meta: dict[str, Any], plot: str | None) -> str:
-    rtt = meta["rtt_ms"]
-    one = meta["one_connect_ms"]
-    lines = [
-        f"# Fleet: one call on many hosts, RTT {rtt:g} ms",
-        "",
-        f"One host's connect: {one:.0f} ms. Load average {meta['load_before'][0]:.2f} before, "
-        f"{meta['load_after'][0]:.2f} after, on {meta['cpus']} CPUs. Median of "
-        f"{meta['repeat']} calls after a warm-up call.",
-        "",
-        "| hosts | connect ms (x one host) | Bash hostname ms (RTT) | client CPU ms in it "
-        "| Grep ms (RTT) | local RSS MB | threads | load |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        down = f" ({r.failed} failed)" if r.failed else ""
-        lines.append(
-            f"| {r.hosts}{down} | {r.connect_ms:.0f} ({r.connect_ms / one:.1f}x) "
-            f"| {r.bash_ms:.0f} ({r.bash_ms / rtt:.1f}) | {r.bash_cpu_ms:.0f} "
-            f"| {r.grep_ms:.0f} ({r.grep_ms / rtt:.1f}) "
-            f"| {r.rss_mb:.0f} | {r.threads} | {r.load:.1f} |"
-        )
-    biggest = rows[-1]
-    lines += [
-        "",
-        f"Targets at {biggest.hosts} hosts: calls after connect <= 2 RTT: Bash "
-        f"{_verdict(biggest.bash_ms <= 2 * rtt)}, Grep {_verdict(biggest.grep_ms <= 2 * rtt)}; "
-        f"connect <= 2 x one host: {_verdict(biggest.connect_ms <= 2 * one)}.",
-    ]
-    if plot:
-        lines += ["", f"![fleet wall times]({plot})"]
-    return "\n".join(lines) + "\n"
-
-
-def _verdict(met: bool) -> str:
-    return "met" if met else "missed"
-
-
-def plot(rows: list[FleetRow], meta: dict[str, Any], path: Path) -> bool:
-    """A PNG of the wall times per group size; False without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    hosts = [r.hosts for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(hosts, [r.connect_ms for r in rows], "o-", label="connect")
-    ax.plot(hosts, [r.bash_ms for r in rows], "s-", label="Bash hostname")
-    ax.plot(hosts, [r.grep_ms for r in rows], "^-", label="Grep")
-    ax.axhline(2 * meta["rtt_ms"], color="grey", linestyle=":", label="2 RTT")
-    ax.set_xlabel("hosts")
-    ax.set_ylabel("wall time, ms")
-    ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtt-ms", type=float, default=50.0)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--proxy",
+        choices=["delay", "link"],
+        default="delay",
+        help="latency proxies: one thread for all (delay) or LinkProxy threads (link)",
+    )
     parser.add_argument("--out", default="bench-fleet.md")
     parser.add_argument("--plot", default="bench-fleet.png", help="PNG written next to --out")
     args = parser.parse_args(argv)
@@ -279,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         kind, delay, *targets = args.serve_proxies
         _serve_proxies(kind, float(delay), [int(t) for t in targets])
         return 0
-    rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat)
+    rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat, args.proxy)
     out = Path(args.out)
     image = out.parent / args.plot
     drawn = plot(rows, meta, image)

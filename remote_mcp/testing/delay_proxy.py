@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import threading
 
 __all__ = ["DelayProxies"]
@@ -122,7 +123,7 @@ class DelayProxies:
     async def _start(self) -> None:
         for target in self.targets:
             server = await self._loop.create_server(
-                lambda target=target: self._accepted(target), "127.0.0.1", 0
+                functools.partial(self._accepted, target), "127.0.0.1", 0
             )
             self._servers.append(server)
             self.ports.append(server.sockets[0].getsockname()[1])
