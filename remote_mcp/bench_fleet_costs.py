@@ -108,26 +108,23 @@ class CpuMeter:
     def __init__(self, proxy_pid: int | None, sshd_pids: set[int]) -> None:
         self.proxy_pid, self.sshd_pids = proxy_pid, sshd_pids
         self._start: tuple[float, ...] = ()
+        self._remote: dict[int, float] = {}
 
     def _now(self) -> tuple[float, ...]:
         proxy = _process_ms(self.proxy_pid, children=False) if self.proxy_pid else 0.0
-        return (
-            time.process_time() * 1000,
-            proxy,
-            _tree_ms(self.sshd_pids),
-            _machine_ms(),
-            time.perf_counter() * 1000,
-        )
+        return (time.process_time() * 1000, proxy, _machine_ms(), time.perf_counter() * 1000)
 
     def start(self) -> None:
+        self._remote = _tree_ms(self.sshd_pids)
         self._start = self._now()
 
     def spent(self) -> CpuSpent:
         now = self._now()
-        client, proxy, remote, machine, wall = (
-            b - a for a, b in zip(self._start, now, strict=True)
-        )
-        return CpuSpent(client, proxy, remote, machine, wall)
+        remote = _tree_ms(self.sshd_pids)
+        client, proxy, machine, wall = (b - a for a, b in zip(self._start, now, strict=True))
+        # Per process: one that ended since start() takes its CPU with it.
+        grown = sum(ms - self._remote.get(pid, 0.0) for pid, ms in remote.items())
+        return CpuSpent(client, proxy, max(0.0, grown), machine, wall)
 
 
 class Floor:
