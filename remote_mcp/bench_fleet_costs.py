@@ -63,14 +63,28 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 
 def _process_ms(pid: int, children: bool) -> float:
+    """CPU ms of single-threaded ``pid``: its own from schedstat (ns;
+    /proc/PID/stat counts 10 ms ticks, and a connection's sshd spends less
+    than one), plus with ``children`` those it reaped (ticks: nothing finer
+    exists for them)."""
     fields = _stat_fields(pid)
     if fields is None:
         return 0.0
     # utime, stime (fields 14, 15), cutime, cstime (16, 17): index = field - 3.
-    ticks = int(fields[11]) + int(fields[12])
+    try:  # the main thread's: the remote processes here have no other
+        own = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        own = (int(fields[11]) + int(fields[12])) * _TICK_MS
     if children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks * _TICK_MS
+        own += (int(fields[13]) + int(fields[14])) * _TICK_MS
+    return own
+
+
+def _whole_process_ms(pid: int) -> float:
+    """CPU ms of every thread of ``pid`` (the proxy process), ended ones too
+    (10 ms ticks: the process's total is what counts here)."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) * _TICK_MS if fields else 0.0
 
 
 def _tree_ms(roots: set[int]) -> dict[int, float]:
@@ -111,7 +125,7 @@ class CpuMeter:
         self._remote: dict[int, float] = {}
 
     def _now(self) -> tuple[float, ...]:
-        proxy = _process_ms(self.proxy_pid, children=False) if self.proxy_pid else 0.0
+        proxy = _whole_process_ms(self.proxy_pid) if self.proxy_pid else 0.0
         return (time.process_time() * 1000, proxy, _machine_ms(), time.perf_counter() * 1000)
 
     def start(self) -> None:
