@@ -32,7 +32,7 @@ from .fleet_schemas import tool_args
 from .session import Session
 from .testing import DelayProxies, LinkProxy, SshdServer, start_sshd
 
-__all__ = ["FleetRow", "main", "report"]
+__all__ = ["FleetRow", "main", "plot", "report"]
 
 SIZES = (1, 10, 50, 100)
 SSHDS = 10  # remote ends; each host still has its own connection and proxy
@@ -254,12 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default="bench-fleet.md")
     parser.add_argument("--plot", default="bench-fleet.png", help="PNG written next to --out")
+    parser.add_argument("--data", type=Path, help="the benchmark report's data directory")
     args = parser.parse_args(argv)
     if args.serve_proxies:
         kind, delay, *targets = args.serve_proxies
         _serve_proxies(kind, float(delay), [int(t) for t in targets])
         return 0
     rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat, args.proxy)
+    if args.data:  # the benchmark report: fleet.json, the plot, both pages (bench_report)
+        from .bench_report import publish_fleet
+
+        for path in publish_fleet(args.data, rows, meta | {"sshds": SSHDS}):
+            print(f"wrote {path}")
+        return 0
     out = Path(args.out)
     image = out.parent / args.plot
     drawn = plot(rows, meta, image)
