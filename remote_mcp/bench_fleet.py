@@ -1,13 +1,16 @@
 """``invoke bench --fleet``: one tool call on 1, 10, 50 and 100 hosts.
 
-Each host is its own SSH connection through its own ``LinkProxy`` (a fixed
-delay each way: 50 ms round trip by default) to one of a few throwaway sshds
-on 127.0.0.1. The proxies run in a child process, so the figures for local
-memory (RSS) and threads are the client's alone. Measured per group size:
-the wall time to connect every host (against one host's connect), and the
-median wall time of a Bash ``hostname`` and of a Grep on every host once
-connected, in milliseconds and in round trips. The load average is reported
-with them: two shared cores make every figure worse, never better.
+Each host is its own SSH connection through its own latency proxy (a fixed
+delay each way: 50 ms round trip by default; all proxies on one thread,
+``DelayProxies``, or ``--proxy link`` for a ``LinkProxy`` each) to one of a
+few throwaway sshds on 127.0.0.1. The proxies run in a child process, so the
+figures for local memory (RSS) and threads are the client's alone. Measured
+per group size: the wall time to connect every host (against one host's
+connect), and the median wall time of a Bash ``hostname`` and of a Grep on
+every host once connected, in milliseconds and in round trips; the floor
+and the CPU spent by client, proxies and "remote hosts" in each
+(bench_fleet_costs). The load average is reported with them: two shared
+cores make every figure worse, never better.
 """
 
 from __future__ import annotations
