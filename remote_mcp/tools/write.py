@@ -28,6 +28,7 @@ from .base import (
 from .edit import REFUSED_EXIT, choose_backend, packed, python3_too_old, write_program
 from .guard import check_writable, guard_values
 from .refusals import Refused, backup_path, parse_refusal, refusal_error
+from .write_large import can_stage, write_large
 
 __all__ = ["WriteStatus", "Written", "parse_write_reply", "write"]
 
@@ -82,18 +83,22 @@ def write(
     data = content.encode("utf-8", "surrogateescape")
     token = "RMCP_EOF_" + secrets.token_hex(12)
     engine = "python3" if choose_backend(state, runner) == "python3" else "shell"
-    result = run_template(
-        runner,
-        "write.sh.j2",
-        path=path,
-        content=data,
-        expect=expect,
-        token=token,
-        engine=engine,
-        program=packed(write_program()) if engine == "python3" else "",
-        refused=REFUSED_EXIT,
-        **guard_values(state),
-    )
+    result = None
+    if can_stage(runner, len(data)):  # large: the bytes go over SFTP, not through a shell
+        result = write_large(runner, state, file_path, path, data, expect=expect, token=token)
+    if result is None:
+        result = run_template(
+            runner,
+            "write.sh.j2",
+            path=path,
+            content=data,
+            expect=expect,
+            token=token,
+            engine=engine,
+            program=packed(write_program()) if engine == "python3" else "",
+            refused=REFUSED_EXIT,
+            **guard_values(state),
+        )
     check_exit(result.exited, result.stderr, file_path)
     if python3_too_old(result.stdout, result.stderr, engine, state):
         return write(runner, file_path, content, state=state)
