@@ -414,6 +414,16 @@ def test_write_program_replaces_the_file_it_was_told_of_keeping_its_mode(
     assert path.stat().st_ino != inode  # renamed over: atomic
 
 
+def test_write_program_replaces_a_staged_copy_left_under_its_temp_name(tmp_path: Path) -> None:
+    """A large Write whose SFTP staging was cut falls back to this program with
+    the same token: the partial copy under the temp name goes, nothing is left."""
+    (tmp_path / ".w.tmp").write_bytes(b"partial")
+    (tmp_path / ".w.tmp").chmod(0o600)
+    status, reply = _run_write(tmp_path, b"new", "absent")
+    assert status == 0 and reply.startswith("created ")
+    assert sorted(os.listdir(tmp_path)) == ["file"] and (tmp_path / "file").read_bytes() == b"new"
+
+
 def test_write_program_writes_a_hard_linked_file_in_place(tmp_path: Path) -> None:
     path, link = tmp_path / "file", tmp_path / "link"
     path.write_bytes(b"old")

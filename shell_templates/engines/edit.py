@@ -519,6 +519,10 @@ def write_main(argv, stdin, stdout):
     except OSError:
         return refuse(stdout, "mkdir")
     content = binascii.a2b_base64(stdin.read())
+    try:  # a large Write cut while staging (write_large.py) leaves its copy under this name
+        os.unlink(tmp)
+    except OSError:
+        pass
     try:
         write_synced(create_private(tmp), content)
     except OSError as err:
