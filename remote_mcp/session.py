@@ -112,8 +112,9 @@ class Session:
             self.conn.open()
             self._generation = self.conn.generation
             try:
-                # Every worker shell starts now, in parallel with the probe.
-                result = self.pool.open_all(render("probe.sh.j2"), warn=True)
+                # Every worker shell starts now, in parallel with the probe,
+                # which runs inside the first one's exec request.
+                result = self.pool.open_all(render("probe.sh.j2"), warn=True, probe=True)
             except (ConnectionLost, ShellProtocolError):
                 self.conn.close(self._generation)
                 raise

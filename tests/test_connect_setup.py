@@ -1,0 +1,73 @@
+"""Connection set-up: the probe rides in the first worker shell's exec
+request (OpenSSH grows a session channel's window only once that request is
+handled, so a probe sent behind it would wait a round trip for the window)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import paramiko
+import pytest
+
+from remote_mcp.session import Session
+from remote_mcp.templates import render
+from remote_mcp.testing import SshdServer
+from tests.conftest import make_host, require_program
+
+LOGIN_SHELLS = ["sh", "dash", "bash", "zsh", "csh", "tcsh", "busybox"]
+
+
+@pytest.mark.parametrize("login_shell", LOGIN_SHELLS)
+def test_the_folded_probe_runs_under_every_login_shell(login_shell: str) -> None:
+    """The exec request runs under the user's login shell, whatever it is:
+    one line, one pair of single quotes, no `!`, and the probe's answer
+    framed by its sentinel before the shell reads its commands."""
+    start = render("shell_start.sh.j2", marker="M_1", sentinel="S_1")
+    assert start.count("\n") == 1 and start.count("'") == 2 and "!" not in start
+    program = [require_program(login_shell)]
+    if login_shell == "busybox":
+        program.append("sh")
+    proc = subprocess.run(
+        [*program, "-c", start],
+        input=b"echo the shell reads stdin\n",
+        capture_output=True,
+        timeout=30,
+    )
+    out = proc.stdout.decode()
+    assert out.startswith("M_1\n"), out
+    head, _, rest = out[4:].partition("\nS_1 0\n")
+    assert rest == "the shell reads stdin\n", out
+    assert "home=" in head and "has=" in head, out
+    assert proc.stderr.decode() == "M_1\nS_1\n"
+
+
+@pytest.fixture
+def sent_data() -> Iterator[list[bytes]]:
+    """Every payload sent on any channel (paramiko's own sendall, observed)."""
+    sent: list[bytes] = []
+    original = paramiko.Channel.sendall
+
+    def sendall(self: paramiko.Channel, data: bytes) -> None:
+        sent.append(bytes(data))
+        original(self, data)
+
+    paramiko.Channel.sendall = sendall  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        paramiko.Channel.sendall = original  # type: ignore[method-assign]
+
+
+def test_connecting_sends_no_command_behind_an_exec_request(
+    sshd: SshdServer, sent_data: list[bytes]
+) -> None:
+    session = Session(make_host(sshd))
+    try:
+        info = session.connect()
+        assert info.home.startswith("/") and "gnu_grep" in info.has
+        assert sent_data == []  # the probe went in the exec request
+        # The shell the probe started is a worker like the others.
+        assert session.run("echo $((6 * 7))").stdout == "42\n"
+    finally:
+        session.close()
