@@ -153,10 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         return _serve_config_error(args.host, str(err))
     if args.test:
         return _selftest(host, bool(args.verbose))
+    from .early_connect import EarlyConnect
+
+    # Connect while the MCP SDK imports (most of a second): the handshake waits on the network.
+    early = EarlyConnect(host, config.path)
     from .server import serve
 
     try:
-        serve(host, config_file=config.path)
+        serve(host, config_file=config.path, early=early)
     except KeyboardInterrupt:
         pass
     return 0
