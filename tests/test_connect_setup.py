@@ -5,7 +5,9 @@ handled, so a probe sent behind it would wait a round trip for the window)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -71,3 +73,38 @@ def test_connecting_sends_no_command_behind_an_exec_request(
         assert session.run("echo $((6 * 7))").stdout == "42\n"
     finally:
         session.close()
+
+
+EARLY_PROBE = """
+import sys
+import remote_mcp.early_connect as early
+
+started = []
+original = early.EarlyConnect.__init__
+
+
+def spy(self, *args, **kwargs):
+    started.append("mcp" in sys.modules)
+    original(self, *args, **kwargs)
+
+
+early.EarlyConnect.__init__ = spy
+from remote_mcp import cli
+
+cli.main(["--config", sys.argv[1], "--host", "h"])
+print("connect began with the MCP SDK imported:", started, file=sys.stderr)
+"""
+
+
+def test_the_server_starts_connecting_before_it_imports_the_mcp_sdk(tmp_path: Path) -> None:
+    """The SDK's import takes most of a second: the handshake overlaps it."""
+    config = tmp_path / "config.yaml"
+    # Port 1 on loopback: refused at once (the server starts anyway).
+    config.write_text("hosts:\n  h:\n    hostname: 127.0.0.1\n    port: 1\n    user: nobody\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", EARLY_PROBE, str(config)],
+        input=b"",  # EOF at once: the server exits after starting
+        capture_output=True,
+        timeout=120,
+    )
+    assert b"connect began with the MCP SDK imported: [False]" in proc.stderr, proc.stderr
