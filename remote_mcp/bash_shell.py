@@ -38,6 +38,7 @@ from .bash_foreground import (
     Detached,
     Foreground,
     RunOutcome,
+    new_run_id,
     timed_out_result,
 )
 from .bash_jobs import ForeignJob, JobKill, JobListing, JobRead, JobStart
@@ -89,6 +90,9 @@ class BashShell:
         # A foreground command the link dropped under: it runs on, and the
         # next Bash call re-attaches to it (bash_foreground.Foreground.attach).
         self.detached: Detached | None = None
+        # The id the next foreground run gets: each run's clean-up makes its
+        # directory in the background, so the run does not wait for a mkdir.
+        self.spare_run_id = new_run_id()
 
     @property
     def host_name(self) -> str:
@@ -103,6 +107,17 @@ class BashShell:
         """A one-time note about the state directory (an untrusted base skipped)."""
         notice, self.notice = self.notice, None
         return notice
+
+    @property
+    def jobs_base(self) -> str:
+        """The state base dir this session's bash_start found private ("" before it ran)."""
+        return self.directory.rsplit("/shells/", 1)[0] if self.directory else ""
+
+    def take_run_id(self) -> tuple[str, str]:
+        """The id for the run about to start (its directory may be made
+        already) and the next one's, which that run's clean-up makes."""
+        run_id, self.spare_run_id = self.spare_run_id, new_run_id()
+        return run_id, self.spare_run_id
 
     # -- the shell channel -----------------------------------------------------------
     def shell_channel(self) -> ShellChannel:
@@ -136,6 +151,7 @@ class BashShell:
                 directory=self.directory,
                 owner=self.owner,
                 kill_jobs=int(kill_jobs),
+                spare=self.spare_run_id,
             )
             # A channel of its own: every pooled worker may be busy at exit.
             stopper = ShellChannel(self.session.conn, subshell=True)
@@ -319,6 +335,7 @@ class BashShell:
             cap=cap,
             wait_s=wait_s,
             all_sessions=all_sessions,
+            base=self.jobs_base,
         )
 
     def _read_job_waiting(
@@ -335,6 +352,7 @@ class BashShell:
                 cap=cap,
                 wait_s=wait_s,
                 all_sessions=all_sessions,
+                base=self.jobs_base,
             )
         except CommandTimedOut as exc:
             raise ToolError(

@@ -9,8 +9,10 @@ SDK's import instead of following it. Nothing here imports the MCP SDK.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from .session import Session
     from .tools.base import ToolState
 
-__all__ = ["EarlyConnect", "connect_runtime"]
+__all__ = ["EarlyConnect", "connect_runtime", "skip_sdk_extras"]
 
 log = logging.getLogger("remote_mcp")
 
@@ -41,6 +43,24 @@ def connect_runtime(session: Session, state: ToolState) -> None:
         state.cwd = info.home
     session.pool.warm()
     importer.join()
+
+
+def skip_sdk_extras() -> None:
+    """Register the MCP SDK's ``mcp`` and ``mcp.server`` packages without
+    running their ``__init__``: those import the SDK's client side and its
+    high-level server with its HTTP stack (starlette, uvicorn...), which a
+    stdio server built on ``mcp.server.lowlevel`` never uses (about 5 MB of
+    memory and a hundred modules). The submodules import as usual. Only for
+    the server process (cli.py): other code that wants the packages'
+    re-exports (``mcp.ClientSession``...) must import them from their
+    submodules there."""
+    for name in ("mcp", "mcp.server"):
+        if name in sys.modules:
+            return
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.submodule_search_locations is None:
+            return
+        sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
 def _import_tools() -> None:
