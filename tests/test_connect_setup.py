@@ -93,11 +93,14 @@ from remote_mcp import cli
 
 cli.main(["--config", sys.argv[1], "--host", "h"])
 print("connect began with the MCP SDK imported:", started, file=sys.stderr)
+unused = ("mcp.client", "mcp.server.mcpserver")
+print("unused SDK parts imported:", [m for m in unused if m in sys.modules], file=sys.stderr)
 """
 
 
 def test_the_server_starts_connecting_before_it_imports_the_mcp_sdk(tmp_path: Path) -> None:
-    """The SDK's import takes most of a second: the handshake overlaps it."""
+    """The SDK's import takes most of a second: the handshake overlaps it;
+    and the SDK's parts a stdio server never uses are not imported at all."""
     config = tmp_path / "config.yaml"
     # Port 1 on loopback: refused at once (the server starts anyway).
     config.write_text("hosts:\n  h:\n    hostname: 127.0.0.1\n    port: 1\n    user: nobody\n")
@@ -108,3 +111,5 @@ def test_the_server_starts_connecting_before_it_imports_the_mcp_sdk(tmp_path: Pa
         timeout=120,
     )
     assert b"connect began with the MCP SDK imported: [False]" in proc.stderr, proc.stderr
+    # A stdio server needs neither the SDK's client nor its high-level server.
+    assert b"unused SDK parts imported: []" in proc.stderr, proc.stderr
