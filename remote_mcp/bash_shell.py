@@ -42,7 +42,7 @@ from .bash_foreground import (
     timed_out_result,
 )
 from .bash_jobs import ForeignJob, JobKill, JobListing, JobRead, JobStart
-from .errors import ShellProtocolError, ToolError
+from .errors import SessionError, ShellProtocolError, ToolError
 from .shell import ShellChannel, ShellResult
 from .templates import render
 
@@ -126,6 +126,20 @@ class BashShell:
         if self.channel is None:
             self.channel = ShellChannel(self.session.conn, subshell=False)
         return self.channel
+
+    def open_early(self) -> threading.Thread | None:
+        """Start opening the shell's channel now, beside the worker shells
+        (``Session.connect`` joins the thread before any call can use the
+        shell): the first Bash call then skips the channel's two set-up round
+        trips (open; the window OpenSSH grants once the exec is handled)."""
+        if self.channel is not None:
+            return None
+        channel = self.channel = ShellChannel(self.session.conn, subshell=False)
+        opener = threading.Thread(
+            target=_start_quietly, args=(channel,), name="remote-mcp-bash-open", daemon=True
+        )
+        opener.start()
+        return opener
 
     def adopt(self, channel: ShellChannel) -> None:
         """Use an already started channel as the shell (tests run ``sh``)."""
@@ -378,6 +392,13 @@ class _Waiter:
     def run(self, command: str, **kwargs: Any) -> ShellResult:
         kwargs["timeout"] = self.timeout_s
         return self.channel.run(command, **kwargs)
+
+
+def _start_quietly(channel: ShellChannel) -> None:
+    try:
+        channel.start()
+    except SessionError:
+        pass  # the first Bash call starts it again, or reports why
 
 
 def _delimiter() -> str:

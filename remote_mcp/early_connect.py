@@ -49,10 +49,10 @@ def skip_sdk_extras() -> None:
     """Register the MCP SDK's ``mcp`` and ``mcp.server`` packages without
     running their ``__init__``: those import the SDK's client side and its
     high-level server, which a stdio server built on ``mcp.server.lowlevel``
-    never uses (measured: 4 MB less idle RSS, a hundred modules fewer). The submodules import as usual. Only for
-    the server process (cli.py): other code that wants the packages'
-    re-exports (``mcp.ClientSession``...) must import them from their
-    submodules there."""
+    never uses (measured: 4 MB less idle RSS, a hundred modules fewer).
+    The submodules import as usual. Only for the server process (cli.py):
+    other code that wants the packages' re-exports (``mcp.ClientSession``...)
+    must import them from their submodules there."""
     for name in ("mcp", "mcp.server"):
         if name in sys.modules:
             return

@@ -111,6 +111,12 @@ class Session:
                 self._mark_lost("the connection dropped")
             self.conn.open()
             self._generation = self.conn.generation
+            # The Bash shell's channel too, where the Bash tool may run
+            # (tools/guard.py's rule: the session layer cannot import it).
+            bash_on = self.host.bash == "allow" or (
+                self.host.bash == "auto" and not self.host.read_only
+            )
+            bash_opener = self.bash.open_early() if bash_on else None
             try:
                 # Every worker shell starts now, in parallel with the probe,
                 # which runs inside the first one's exec request.
@@ -118,6 +124,9 @@ class Session:
             except (ConnectionLost, ShellProtocolError):
                 self.conn.close(self._generation)
                 raise
+            finally:
+                if bash_opener is not None:
+                    bash_opener.join()
             self.info = RemoteInfo.parse(result.stdout)
             return self.info
 

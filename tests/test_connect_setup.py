@@ -4,6 +4,7 @@ handled, so a probe sent behind it would wait a round trip for the window)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -113,3 +114,32 @@ def test_the_server_starts_connecting_before_it_imports_the_mcp_sdk(tmp_path: Pa
     assert b"connect began with the MCP SDK imported: [False]" in proc.stderr, proc.stderr
     # A stdio server needs neither the SDK's client nor its high-level server.
     assert b"unused SDK parts imported: []" in proc.stderr, proc.stderr
+
+
+def test_the_ssh_socket_sends_small_packets_at_once(sshd: SshdServer) -> None:
+    """Nagle's algorithm would hold a command back until the previous packet
+    is acknowledged: a round trip more on a real link."""
+    session = Session(make_host(sshd))
+    try:
+        transport = session.conn.transport()
+        assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        session.close()
+
+
+def test_the_bash_shell_channel_opens_while_connecting(sshd: SshdServer) -> None:
+    """Its channel open and exec round trips overlap the probe's, so the
+    first Bash call pays only for initialising the shell and its command."""
+    session = Session(make_host(sshd))
+    try:
+        session.connect()
+        channel = session.bash.channel
+        assert channel is not None and channel.alive
+    finally:
+        session.close()
+    denied = Session(make_host(sshd, bash="deny"))
+    try:
+        denied.connect()
+        assert denied.bash.channel is None  # no Bash tool: no shell for it
+    finally:
+        denied.close()
