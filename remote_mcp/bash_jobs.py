@@ -92,11 +92,9 @@ def read_job(
     cap: int,
     wait_s: float = 0.0,
     all_sessions: bool = False,
-    base: str = "",
 ) -> JobRead | ForeignJob | None:
     """Status and new output of a job; None if there is no such job.
-    With ``wait_s``, first wait while it runs. ``base``: the state base this
-    session's shell verified private, looked in first without a process."""
+    With ``wait_s``, first wait while it runs."""
     result = runner.run(
         render(
             "bash_job_read.sh.j2",
@@ -106,7 +104,6 @@ def read_job(
             wait_tenths=round(wait_s * 10),
             owner=owner,
             all_sessions=all_sessions,
-            base=base,
         ),
         hide=True,
         warn=True,

@@ -349,7 +349,6 @@ class BashShell:
             cap=cap,
             wait_s=wait_s,
             all_sessions=all_sessions,
-            base=self.jobs_base,
         )
 
     def _read_job_waiting(
@@ -366,7 +365,6 @@ class BashShell:
                 cap=cap,
                 wait_s=wait_s,
                 all_sessions=all_sessions,
-                base=self.jobs_base,
             )
         except CommandTimedOut as exc:
             raise ToolError(

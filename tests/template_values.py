@@ -76,7 +76,6 @@ EXTRA_VALUES.update(
             wait_tenths=3,
             owner="oT",
             all_sessions=False,
-            base=f"{{dir}}/{HOSTILE}",
         ),
         "bash_job_kill.sh.j2": dict(job_id=HOSTILE, owner="oT", all_sessions=False),
         "bash_job_list.sh.j2": dict(owner="oT", all_sessions=True),
