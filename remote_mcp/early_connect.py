@@ -85,15 +85,14 @@ class EarlyConnect:
             from .session import Session  # paramiko, fabric, jinja2: this thread
 
             session = Session(self.host)
-            importer = threading.Thread(target=_import_tools, name="remote-mcp-import", daemon=True)
-            importer.start()  # the tools, while the handshake waits on the network
             try:
                 info = session.connect()
                 session.pool.warm()
             except BaseException as exc:  # reported on the next tool call
                 log.warning("connecting to %s failed: %s", self.host.name, describe(exc))
                 failure, info = exc, None
-            importer.join()
+            # The tools only now: while the handshake waited on the network,
+            # the SDK's import (and so `initialize`) had the CPU to itself.
             from .handlers import make_state
 
             state = make_state(self.host, self.config_file)
