@@ -264,10 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         _serve_proxies(kind, float(delay), [int(t) for t in targets])
         return 0
     rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat, args.proxy)
+    meta |= {"sshds": SSHDS}
     if args.data:  # the benchmark report: fleet.json, the plot, both pages (bench_report)
         from .bench_report import publish_fleet
 
-        for path in publish_fleet(args.data, rows, meta | {"sshds": SSHDS}):
+        for path in publish_fleet(args.data, rows, meta):
             print(f"wrote {path}")
         return 0
     out = Path(args.out)

@@ -50,9 +50,12 @@ def row(
 def test_the_verdict_is_taken_at_the_largest_group() -> None:
     text = report([row(1, 400, 60, 55), row(100, 790, 99, 130, failed=2)], META, None)
     assert "| 100 (2 failed) | 790 (2.0x) | 99 (2.0) | 130 (2.6) | 40 (0.8) |" in text
-    assert "Bash met, Grep missed; connect <= 2 x one host: met." in text
-    assert "Load average 1.50 before, 2.50 after, on 2 CPUs" in text
-    assert "one thread for all (DelayProxies)" in text
+    assert "| fleet: Bash after connect ≤ 2 RTT at 100 hosts |" in text
+    assert "| 99 ms = 2.0 RTT | **met** |" in text
+    assert "| 130 ms = 2.6 RTT | **missed**: client CPU 7 ms in the call" in text
+    assert "| 790 ms = 2.0 x 400 ms | **met** |" in text
+    assert "load average 1.50 before, 2.50 after" in text
+    assert "the proxies run in a child process on one thread" in text
     assert "Cause:" not in text  # Bash met: nothing to explain
     assert "![" not in text  # no plot without matplotlib
 
@@ -61,7 +64,7 @@ def test_cpu_per_call_is_split_by_owner_and_per_host() -> None:
     text = report([row(100, 790, 400, 130, machine=760.0)], META, None)
     assert "| 100 | 7 (0.1) | 3 | 200 (2.0) | 760 (95%) |" in text
     assert (
-        "SSH handshake (TCP, key exchange, auth) 250 ms, then probe and worker shell 150 ms. "
+        "SSH handshake (TCP, key exchange, auth) 250 ms, then probe and worker shells 150 ms. "
         "CPU in it, ms: client 300, proxies 20, remote hosts 900 (9.0 per host), "
         "whole machine 1400 (89% of the cores busy)."
     ) in text
@@ -78,4 +81,4 @@ def test_a_cpu_bound_miss_names_its_cause_and_the_floor() -> None:
 
 
 def test_the_plot_is_linked_when_drawn() -> None:
-    assert "![fleet wall times](fleet.png)" in report([row(1, 1, 1, 1)], META, "fleet.png")
+    assert "![Fleet wall times](fleet.png)" in report([row(1, 1, 1, 1)], META, "fleet.png")
