@@ -83,6 +83,31 @@ class TestRead:
             "offset (10). The file has 3 lines.</system-reminder>"
         )
 
+    def test_offset_past_end_of_a_large_file(self, session, state, remote, remote_dir):
+        """A file too big to travel whole is sliced on the remote; an empty
+        slice asks again for the line count (a final line without a newline
+        counts)."""
+        remote.write_bytes(f"{remote_dir}/s.txt", b"x" * 70000 + b"\n2\n3")
+        delta = count(session)
+        out = files.read(session, f"{remote_dir}/s.txt", offset=4, state=state)
+        assert out.text == (
+            "<system-reminder>Warning: the file exists but is shorter than the provided "
+            "offset (4). The file has 3 lines.</system-reminder>"
+        )
+        assert delta()[0] <= 2
+        out = files.read(session, f"{remote_dir}/s.txt", offset=3, state=state)
+        assert out.text == f"     3{ARROW}3"
+
+    def test_large_file_to_its_end_without_final_newline(self, session, state, remote, remote_dir):
+        """cut(1) adds a newline to an unterminated last line; the reader takes
+        it back, so a final CR stays part of the line as Claude Code shows it."""
+        remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend\r")
+        out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
+        assert out.structured["lines"] == ["end\r"]
+        remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend\r\n")
+        out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
+        assert out.structured["lines"] == ["end"]
+
     def test_missing_file(self, session, state, remote_dir):
         with pytest.raises(ToolError) as err:
             files.read(session, f"{remote_dir}/nope.txt", state=state)
@@ -248,6 +273,28 @@ class TestMultiRead:
             f"==> {remote_dir}/missing <==\nError: File does not exist.\n\n"
             f"==> {remote_dir}/b <==\n     1{ARROW}b1"
         )
+
+    def test_small_files_in_one_cat_are_recorded_for_later_edits(
+        self, session, state, remote, remote_dir
+    ):
+        """Small files travel whole in one batch and are hashed here: the hash
+        must be the one the remote's read-before-write check computes."""
+        from remote_mcp.tools import edit
+
+        names = ["a", "b\nnl", "c"]
+        for i, name in enumerate(names):
+            remote.write_bytes(f"{remote_dir}/{name}", f"first {i}\nsecond\n".encode())
+        delta = count(session)
+        out = files.multi_read(
+            session, [{"file_path": f"{remote_dir}/{n}", "limit": 1} for n in names], state=state
+        )
+        assert delta()[0] == 1
+        assert [f["lines"] for f in out.structured["files"]] == [[f"first {i}"] for i in range(3)]
+        edit.edit(session, f"{remote_dir}/b\nnl", "second", "2nd", state=state)
+        assert remote.read_bytes(f"{remote_dir}/b\nnl") == b"first 1\n2nd\n"
+        remote.write_bytes(f"{remote_dir}/c", b"changed\n")
+        with pytest.raises(ToolError, match="modified since read"):
+            edit.edit(session, f"{remote_dir}/c", "changed", "x", state=state)
 
     def test_content_cannot_spoof_the_framing(self, session, state, remote, remote_dir):
         # A file full of lines that look like part boundaries and headers.
