@@ -39,21 +39,20 @@ def slice_whole(data: bytes, start: int, end: int, line_bytes: int, slice_bytes:
     bytes, at most ``slice_bytes`` bytes in all; ``total`` is set instead when
     ``start`` is past the last line (an empty file has none)."""
     digest = hashlib.sha256(data).hexdigest()
-    pieces = data.split(b"\n")
-    last = pieces.pop()  # b"" when the file ends in a newline (or is empty)
-    total = len(pieces) + (1 if last else 0)
+    lines = data.split(b"\n")
+    final_newline = lines[-1] == b""  # (or an empty file)
+    if final_newline:
+        lines.pop()
+    total = len(lines)
     if start > total:
         return Slice(b"", total, digest)
-    stop = min(end, total)
-    out = bytearray()
-    for n in range(start, stop + 1):
-        if n <= len(pieces):
-            out += pieces[n - 1][:line_bytes] + b"\n"
-        else:
-            out += last[:line_bytes]
-        if len(out) >= slice_bytes:
-            break
-    return Slice(bytes(out[:slice_bytes]), None, digest)
+    chosen = lines[start - 1 : end]
+    if len(data) > line_bytes:  # else no line is long enough to cut
+        chosen = [line[:line_bytes] for line in chosen]
+    body = b"\n".join(chosen)
+    if end < total or final_newline:
+        body += b"\n"
+    return Slice(body[:slice_bytes], None, digest)
 
 
 def split_batch(section: bytes, boundary: bytes) -> list[tuple[str, bytes]] | None:
