@@ -15,40 +15,29 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import re
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from . import bench_report
 from .bench_calls import scenarios
-from .bench_memory import memory, memory_report
+from .bench_memory import memory
 from .bench_startup import (
+    INITIALIZE,
     bench_host,
     bench_sshd,
     cold_start,
-    cold_start_report,
     connect_phases,
     first_result,
-    first_result_report,
     hand_over,
 )
-from .bench_verdicts import (
-    BIG_EDIT,
-    PER_CALL,
-    PHASES,
-    Row,
-    fmt_ms,
-    in_rtts,
-    summary,
-    target_for,
-    verdict,
-)
+from .bench_verdicts import BIG_EDIT, PER_CALL, PHASES, Row, target_for, verdict
 from .config import HostConfig
 from .connection import PhaseClock
 from .session import Session
@@ -57,6 +46,8 @@ from .testing import LinkProxy, remote_exec
 from .tools.base import ToolState
 
 __all__ = ["BIG_EDIT", "PER_CALL", "PHASES", "Row", "main", "target_for", "verdict"]
+
+COMMAND = "python -m remote_mcp.bench"
 
 
 def _phases(clock: PhaseClock, start: float, end: float) -> dict[str, float]:
@@ -98,7 +89,9 @@ def _p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
 
 
-def run(delay_ms: float, repeat: int, only: str | None = None) -> tuple[list[Row], dict[str, Any]]:
+def run(delay_ms: float, repeat: int, only: str | None = None) -> dict[str, Any]:
+    """One RTT's per-call measurements, as calls.json keeps them (see bench_report)."""
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
         server = bench_sshd(Path(tmp) / "sshd")
         proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
@@ -130,18 +123,16 @@ def run(delay_ms: float, repeat: int, only: str | None = None) -> tuple[list[Row
             ]
             if chosen.search("baseline"):
                 rows.append(_baseline(host, area, rtt, repeat))
-            meta = {
-                "delay_ms": delay_ms,
+            return {
+                "conditions": bench_report.conditions(load_before, COMMAND),
                 "rtt_ms": rtt,
+                "delay_ms": delay_ms,
                 "repeat": repeat,
                 "connect_ms": connect_ms,
                 "handshake_ms": handshake_ms,
                 "setup_ms": setup_ms,
-                "python": platform.python_version(),
-                "load": f"{os.getloadavg()[0]:.2f}",
-                "machine": f"{platform.system()} {platform.machine()}",
+                "rows": [asdict(r) for r in rows],
             }
-            return rows, meta
         finally:
             _kill_jobs(session, state)
             session.close()
@@ -201,63 +192,39 @@ def _baseline(host: HostConfig, area: str, rtt: float, repeat: int) -> Row:
     )
 
 
-def report(rows: list[Row], meta: dict[str, Any]) -> str:
-    lines = [
-        f"## Per call, RTT {meta['rtt_ms']:.0f} ms",
-        "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {meta['machine']}, "
-        f"Python {meta['python']}.",
-        f"Link: sshd on 127.0.0.1 behind a userspace proxy adding {meta['delay_ms']:.0f} ms each "
-        f"way (RTT {meta['rtt_ms']:.0f} ms). Median of {meta['repeat']} calls on an open session.",
-        f"Connection setup (connect + probe + warm worker channels): {meta['connect_ms']:.0f} ms; "
-        f"best of {meta['repeat']}: handshake {meta['handshake_ms']:.0f} ms"
-        + in_rtts(meta["handshake_ms"], meta["rtt_ms"])
-        + f", set-up after it {meta['setup_ms']:.0f} ms"
-        + in_rtts(meta["setup_ms"], meta["rtt_ms"])
-        + ".",
-        "",
-        f"Load average (1 min) at the start: {meta.get('load', '-')}; the machine is shared, "
-        "so a miss by a few ms at RTT 0 may be other work's.",
-        "",
-        "| tool | call | median ms | p90 ms | round trips | remote cmds | bytes sent "
-        "| bytes recv | target | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+def tools_list_bytes(python: str = sys.executable) -> int:
+    """tools/list as a spawned server answers it (compact JSON of the result,
+    as tests/test_protocol.py pins it), for an unconfigured host named test."""
+    import json
+    import subprocess
+
+    env = {**os.environ, "REMOTE_MCP_CONFIG": os.devnull}
+    proc = subprocess.Popen(
+        [python, "-m", "remote_mcp", "--host", "test"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    messages: list[dict[str, Any]] = [
+        INITIALIZE,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]
-    rtt = meta["rtt_ms"]
-    for r in rows:
-        target = target_for(r.name, r.what)
-        lines.append(
-            f"| {r.name} | {r.what} | {r.median_ms:.0f} | {fmt_ms(r.p90_ms, 0)} | "
-            f"{f'{r.rtts:.2f}' if rtt else '-'} | {r.commands:.0f} | "
-            f"{r.sent:.0f} | {r.received:.0f} | {target.text(rtt) if target else '-'} | "
-            f"{verdict(r, rtt)} |"
-        )
-    lines += [
-        "",
-        "Where the time goes (median ms per call): local work before the first command "
-        "(template rendering...), writing to the channel, waiting for the frame's end (of "
-        "which the remote wall time, bash workers only: it starts when the frame's first line "
-        "arrives, so for a large command it overlaps the write), local work after (parsing).",
-        "",
-        "| tool | call | before | write | wait | of which remote | after |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        if r.phases:
-            p = r.phases
-            lines.append(
-                f"| {r.name} | {r.what} | {p['before']:.1f} | {p['write']:.1f} | "
-                f"{p['wait']:.1f} | {fmt_ms(p['remote'])} | {p['after']:.1f} |"
-            )
-    lines += [
-        "",
-        "Round trips = median latency / RTT; remote work (sed, sha256sum...) is included in it.",
-        "Bytes are counted on the TCP socket under SSH (kex, framing, MACs, zlib compression).",
-        "The baseline opens a new channel per command, which also runs the login user's shell",
-        "startup files on the remote (on the machine that made the committed report, root's",
-        "~/.bashrc runs `pyenv init`: ~0.4 s of the baseline is that).",
-    ]
-    return "\n".join(lines) + "\n"
+    try:
+        for message in messages:
+            proc.stdin.write((json.dumps(message) + "\n").encode())
+        proc.stdin.flush()
+        for _ in range(100):  # answers and notifications, until the list's answer
+            answer = json.loads(proc.stdout.readline() or b"{}")
+            if answer.get("id") == 2 or not answer:
+                break
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    result = answer["result"]
+    return len(json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,34 +242,54 @@ def main(argv: list[str] | None = None) -> int:
         help="one-way delays to measure (RTT = 2x; 0 = plain loopback: remote work only)",
     )
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--out", default="bench-report.md")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--out",
+        default="bench-report.md",
+        help="a Markdown report of this run alone (docs/ is not touched)",
+    )
+    where.add_argument(
+        "--data",
+        type=Path,
+        help="the report's data directory (docs/reference/bench-data): update its calls, "
+        "startup and memory JSON and re-render docs/reference/benchmark.md and .zh.md",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the 259 MB section")
     parser.add_argument(
         "--no-spawn",
         action="store_true",
-        help="skip the spawned-server sections (first result, cold start)",
+        help="skip the spawned-server sections (first result, cold start, tools/list)",
     )
     parser.add_argument("--only", help="regex: measure only the matching 'tool call' rows")
     args = parser.parse_args(argv)
+    if args.only and args.data:
+        parser.error("--only measures some rows: write them with --out, not into the report's data")
+    command = " ".join([COMMAND, *argv])
     runs = [run(delay, args.repeat, args.only) for delay in args.delay_ms]
-    sections = [report(rows, meta) for rows, meta in runs]
+    data: dict[str, Any] = {"calls": {"conditions": runs[0]["conditions"], "runs": runs}}
     if not args.no_memory:
-        sections.append(memory_report(memory()))
-    first = cold = None
+        load_before = os.getloadavg()[0]
+        rows = [asdict(r) for r in memory()]
+        data["memory"] = {"conditions": bench_report.conditions(load_before, command), "rows": rows}
     if not args.no_spawn:
+        load_before = os.getloadavg()[0]
+        repeat = min(3, args.repeat)
         delay = max(args.delay_ms)
-        first = first_result(delay, min(3, args.repeat))
-        cold = cold_start(repeat=min(3, args.repeat))
-        if delay:
-            sections.append(first_result_report(first))
-        sections.append(cold_start_report(cold))
-    title = (
-        "# remote-mcp benchmark\n\n"
-        "English | [简体中文](benchmark.zh.md)\n\n"
-        f"Written by `python -m remote_mcp.bench {' '.join(argv or sys.argv[1:])}` on "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC (regenerated, not edited by hand).\n"
-    )
-    text = "\n".join([title, summary(runs, first, cold), *sections])
+        data["startup"] = {
+            "first_result": first_result(delay, repeat) | {"repeat": repeat} if delay else None,
+            "cold_start": cold_start(repeat=repeat) | {"repeat": repeat},
+            "tools_list_bytes": tools_list_bytes(),
+            "conditions": bench_report.conditions(load_before, command),
+        }
+    for payload in data.values():
+        payload["conditions"]["command"] = command
+    if args.data:
+        for kind, payload in data.items():
+            bench_report.save(args.data, kind, payload)
+        for path in bench_report.write_pages(args.data):
+            print(f"wrote {path}")
+        return 0
+    text = bench_report.render(data, "en")
     Path(args.out).write_text(text)
     print(text)
     return 0

@@ -115,6 +115,13 @@ def _optional_scenarios(session: Session, state: ToolState, area: str, big: str)
         out.append(("Edit", f"1 line of a 10 MB file, {where}", forced_edit))
     out.append(
         (
+            "MultiEdit",
+            "5 edits of a 10 MB file, python3 on the remote",
+            _multi_edit_10m(session, state, target),
+        )
+    )
+    out.append(
+        (
             "Glob",
             "**/*.txt over 12 files",
             lambda: search.glob(session, "**/*.txt", area, state=state),
@@ -132,6 +139,22 @@ def _optional_scenarios(session: Session, state: ToolState, area: str, big: str)
     )
     out.append(("BashOutput", "a running background job", _bash_output_call(session, state)))
     return out
+
+
+def _multi_edit_10m(session: Session, state: ToolState, target: str) -> Callable[[], Any]:
+    """Five edits far apart in the 10 MB file, flipped back and forth (issue 13
+    target 2: MultiEdit of 5 edits is held to the one-line Edit's bound)."""
+    lines = [f"line {n} marker" for n in (11, 2222, 33333, 144444, 255555)]
+    flips = iter(range(10**6))
+
+    def call() -> None:
+        pairs = [(line, line.upper()) for line in lines]
+        if next(flips) % 2:
+            pairs = [(new, old) for old, new in pairs]
+        edits = [{"old_string": old, "new_string": new} for old, new in pairs]
+        edit.multi_edit(session, target, edits, state=state)
+
+    return call
 
 
 def _grep_call(

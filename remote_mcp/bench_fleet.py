@@ -265,12 +265,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", default="bench-fleet.md")
     parser.add_argument("--plot", default="bench-fleet.png", help="PNG written next to --out")
+    parser.add_argument("--data", type=Path, help="the benchmark report's data directory")
     args = parser.parse_args(argv)
     if args.serve_proxies:
         delay, *targets = args.serve_proxies
         _serve_proxies(float(delay), [int(t) for t in targets])
         return 0
     rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat)
+    if args.data:  # the benchmark report: fleet.json, the plot, both pages (bench_report)
+        from .bench_report import publish_fleet
+
+        for path in publish_fleet(args.data, rows, meta | {"sshds": SSHDS}):
+            print(f"wrote {path}")
+        return 0
     out = Path(args.out)
     image = out.parent / args.plot
     drawn = plot(rows, meta, image)

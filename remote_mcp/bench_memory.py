@@ -17,7 +17,7 @@ from .templates import render
 from .testing import remote_exec
 from .tools.base import ToolState
 
-__all__ = ["MemoryRow", "memory", "memory_report", "peak_during"]
+__all__ = ["MemoryRow", "memory", "peak_during"]
 
 
 @dataclass
@@ -102,19 +102,3 @@ def memory() -> list[MemoryRow]:
         finally:
             session.close()
             server.stop()
-
-
-def memory_report(rows: list[MemoryRow]) -> str:
-    lines = [
-        "# Peak local memory of big answers",
-        "",
-        "Plain loopback. Peak RSS of the process running the tool (as the server runs it),",
-        "above its RSS before the call; bytes received on the SSH socket.",
-        "",
-        "| call | peak RSS growth MB | bytes recv | seconds | outcome |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        outcome = r.outcome.replace("|", "/").replace("\n", " ")
-        lines.append(f"| {r.what} | {r.peak_mb:.1f} | {r.received} | {r.seconds:.1f} | {outcome} |")
-    return "\n".join(lines) + "\n"

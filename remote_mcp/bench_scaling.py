@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from .bench_memory import peak_during
+from .bench_startup import bench_sshd, hand_over, login_user
 from .config import HostConfig
 from .session import Session
 from .templates import render
-from .testing import LinkProxy, SshdServer, remote_exec, start_sshd
+from .testing import LinkProxy, SshdServer, remote_exec
 from .tools.base import ToolState
 
 __all__ = ["Point", "main", "measure"]
@@ -116,7 +117,7 @@ def _host(server: SshdServer, tmp: Path, port: int | None = None, **overrides: A
         name="bench",
         hostname="127.0.0.1",
         port=port or server.port,
-        user=server.user,
+        user=login_user(server),
         key_path=str(server.client_key),
         known_hosts=str(known),
         **overrides,
@@ -312,9 +313,16 @@ def _throughput(series: str, mb: int, ms: float, sent: int) -> Point:
 
 def measure(tmp: Path, sizes: Sizes, repeat: int = 3) -> tuple[list[Point], dict[str, Any]]:
     """Every curve, on one throwaway sshd; its files are removed afterwards."""
-    server = start_sshd(tmp / "sshd")
+    server = bench_sshd(tmp / "sshd")  # logs in as the plain account, as bench.py does
     area = f"{tmp}/area"
-    meta: dict[str, Any] = {"load_before": _load(), "lines": sizes.lines}
+    meta: dict[str, Any] = {
+        "load_before": _load(),
+        "lines": sizes.lines,
+        "repeat": repeat,
+        "link_rate_mb_s": LINK_RATE / MB,
+        "link_rtt_ms": 2000 * LINK_DELAY_S,
+        "parallel_rtt_ms": 2000 * PARALLEL_DELAY_S,
+    }
     try:
         started = time.monotonic()
         rc, out, err = remote_exec(
@@ -328,6 +336,7 @@ def measure(tmp: Path, sizes: Sizes, repeat: int = 3) -> tuple[list[Point], dict
             900,
         )
         assert rc == 0, err
+        hand_over(server, tmp, area)
         meta["setup_s"] = time.monotonic() - started
         meta["file_bytes"] = int(out.split()[-1])
         points: list[Point] = []
@@ -349,12 +358,22 @@ def measure(tmp: Path, sizes: Sizes, repeat: int = 3) -> tuple[list[Point], dict
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .bench_report import conditions, publish
     from .bench_scaling_report import idle_rss, plot, table
 
     parser = argparse.ArgumentParser(prog="python -m remote_mcp.bench --scaling")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default="bench-scaling.md")
-    parser.add_argument("--plot", default="docs/reference/benchmark-scaling.png")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--out", default="bench-scaling.md", help="Markdown tables (and .json) of this run alone"
+    )
+    where.add_argument(
+        "--data",
+        type=Path,
+        help="the report's data directory (docs/reference/bench-data): write scaling.json, "
+        "redraw benchmark-scaling.png next to it and re-render the benchmark pages",
+    )
+    parser.add_argument("--plot", help="the plot (default: next to --out, or the report's)")
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     parser.add_argument("--from-json", help="redraw the tables and plot from a saved run")
     args = parser.parse_args(argv)
@@ -362,16 +381,28 @@ def main(argv: list[str] | None = None) -> int:
         raw = json.loads(Path(args.from_json).read_text())
         points, meta = [Point(**p) for p in raw["points"]], raw["meta"]
     else:
+        load_before = _load()
         with tempfile.TemporaryDirectory(prefix="remote-mcp-scaling-") as tmp:
             sizes = QUICK if args.quick else Sizes()
             points, meta = measure(Path(tmp), sizes, args.repeat)
             meta["idle_rss_mb"] = idle_rss(Path(tmp))
-        raw = {"meta": meta, "points": [asdict(p) for p in points]}
+        raw = {
+            "conditions": conditions(load_before, "python -m remote_mcp.bench --scaling"),
+            "meta": meta,
+            "points": [asdict(p) for p in points],
+        }
+    if args.data:
+        args.data.mkdir(parents=True, exist_ok=True)
+        print(plot(points, Path(args.plot or args.data.parent / "benchmark-scaling.png")))
+        for path in publish(args.data, "scaling", raw):
+            print(f"wrote {path}")
+        return 0
+    if not args.from_json:
         Path(args.out).with_suffix(".json").write_text(json.dumps(raw, indent=1))
     text = table(points, meta)
     Path(args.out).write_text(text)
     print(text)
-    print(plot(points, Path(args.plot)))
+    print(plot(points, Path(args.plot or Path(args.out).with_suffix(".png"))))
     return 0
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench_scaling import LINK_DELAY_S, LINK_RATE, PARALLEL_DELAY_S, Point
-from .bench_startup import INITIALIZE
-from .testing import start_sshd
+from .bench_startup import INITIALIZE, bench_sshd, hand_over, login_user
 
 __all__ = ["SECTIONS", "idle_rss", "plot", "table"]
 
@@ -175,7 +174,7 @@ def _status_mb(pid: int, field: str) -> float:
 def idle_rss(tmp: Path) -> dict[str, float]:
     """RSS of a real server process (stdio, raw JSON-RPC): after ``initialize``,
     and idle after its first Read (connected, tools loaded)."""
-    server = start_sshd(tmp / "sshd-rss")
+    server = bench_sshd(tmp / "sshd-rss")
     proc = None
     try:
         known = tmp / "known_hosts-rss"
@@ -183,9 +182,10 @@ def idle_rss(tmp: Path) -> dict[str, float]:
         config = tmp / "rss-config.yaml"
         config.write_text(
             f"hosts:\n  bench:\n    hostname: 127.0.0.1\n    port: {server.port}\n"
-            f"    user: {server.user}\n    key_path: {server.client_key}\n"
+            f"    user: {login_user(server)}\n    key_path: {server.client_key}\n"
             f"    known_hosts: {known}\ndefault_host: bench\n"
         )
+        hand_over(server, tmp, str(known))  # the Read below reads it as the login user
         proc = subprocess.Popen(
             [sys.executable, "-m", "remote_mcp", "--host", "bench"],
             stdin=subprocess.PIPE,

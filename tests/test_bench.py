@@ -7,12 +7,21 @@ import math
 
 import pytest
 
-from remote_mcp import bench
+from remote_mcp import bench, bench_report
+from remote_mcp.config import HostConfig
 from remote_mcp.session import Session
 
 
-def test_phase_timer_attributes_a_command_to_write_wait_and_remote(session: Session) -> None:
-    row = bench._measure(session, 0.0, "probe", "sleep 0.2", lambda: session.run("sleep 0.2"), 1)
+def test_phase_timer_attributes_a_command_to_write_wait_and_remote(host_config: HostConfig) -> None:
+    # A private, warmed session: the shared one may run another test's leftover
+    # command meanwhile, and the phase clock sums every command of its session.
+    session = Session(host_config)
+    session.connect()
+    session.pool.warm()
+    try:
+        row = bench._measure(session, 0.0, "probe", "sleep", lambda: session.run("sleep 0.2"), 1)
+    finally:
+        session.close()
     phases = row.phases
     assert phases is not None and set(phases) == set(bench.PHASES)
     assert row.commands == 1
@@ -30,7 +39,14 @@ def test_phase_timer_attributes_a_command_to_write_wait_and_remote(session: Sess
 def test_cold_start_answers_initialize_and_measures_the_sdk_floor() -> None:
     figures = bench.cold_start(repeat=1)
     assert figures["initialize_ms"] > 0 and figures["import_mcp_ms"] > 0
-    assert "Cold start" in bench.cold_start_report(figures)
+    startup = {"conditions": bench_report.conditions(0.0, "test"), "cold_start": figures}
+    assert "## Cold start" in bench_report.render({"startup": startup})
+
+
+@pytest.mark.slow  # spawns the server
+def test_tools_list_is_measured_as_the_server_sends_it() -> None:
+    size = bench.tools_list_bytes()
+    assert 1000 < size <= 11_000
 
 
 def _row(name: str, what: str, median: float, rtt: float, remote: float) -> bench.Row:
@@ -54,17 +70,21 @@ def test_verdicts_follow_the_issue_targets_and_name_the_cause() -> None:
     assert bench.verdict(_row("Read", "x", 9, 0, 7), 0) == "**met**"
     assert bench.verdict(_row("Read", "x", 25, 0, 22), 0) == "**missed**: remote work 22 ms"
     assert bench.verdict(_row("baseline", "x", 500, 100, 0), 100) == "-"
+    assert bench.verdict(_row("Read", "x", 25, 0, 22), 0, "zh") == "**未达标**：远端工作 22 ms"
 
 
 @pytest.mark.sshd  # starts its own sshd and proxy
 def test_one_repetition_smoke_writes_the_verdict_table(tmp_path) -> None:
-    """CI's smoke of `invoke bench`: a rep of two rows, with the target table."""
+    """CI's smoke of `invoke bench`: a rep of two rows, with the target table,
+    written to --out only: the committed report and its data stay as they are."""
+    committed = {p: p.read_bytes() for p in bench_report.DATA.parent.glob("benchmark*")}
+    committed |= {p: p.read_bytes() for p in bench_report.DATA.glob("*.json")}
     out = tmp_path / "bench.md"
     only = "^(Read whole|FileStat 1 path)"
     argv = ["--delay-ms", "0", "--repeat", "1", "--no-memory", "--no-spawn", "--only", only]
     assert bench.main([*argv, "--out", str(out)]) == 0
     text = out.read_text()
-    assert "## Targets (issue 13)" in text and "every single call ≤ 10 ms" in text
+    assert "## Targets (issues 13 and 15)" in text and "| every single call ≤ 10 ms |" in text
     rows = [
         line
         for line in text.splitlines()
@@ -72,6 +92,7 @@ def test_one_repetition_smoke_writes_the_verdict_table(tmp_path) -> None:
     ]
     assert len(rows) == 2
     assert all(("**met**" in r) != ("**missed**" in r) for r in rows), rows
+    assert committed == {p: p.read_bytes() for p in committed}
 
 
 @pytest.mark.slow  # spawns the server over stdio behind the delay proxy
@@ -79,4 +100,6 @@ def test_first_result_after_spawn_is_measured() -> None:
     figures = bench.first_result(5, repeat=1)
     assert 0 < figures["initialize_ms"] < figures["first_result_ms"]
     assert figures["handshake_ms"] > 0
-    assert "**" in bench.first_result_report(figures)
+    startup = {"conditions": bench_report.conditions(0.0, "test"), "first_result": figures}
+    page = bench_report.render({"startup": startup})
+    assert "## First tool result after spawn" in page and "| first result ≤ handshake" in page

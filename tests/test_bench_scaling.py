@@ -4,6 +4,7 @@ quick run of every curve against a real sshd (the full run is not in the suite).
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,12 @@ def test_plot_without_matplotlib_says_so_and_leaves_the_image(
 
 @pytest.mark.sshd
 @pytest.mark.timeout(600)
-def test_quick_run_measures_every_curve_and_cleans_up(tmp_path: Path) -> None:
-    points, meta = bench_scaling.measure(tmp_path, bench_scaling.QUICK, repeat=1)
+def test_quick_run_measures_every_curve_and_cleans_up() -> None:
+    # Under /tmp, not pytest's 0700 base: the bench logs in as the plain account.
+    with tempfile.TemporaryDirectory(prefix="remote-mcp-scaling-test-") as name:
+        tmp_path = Path(name)
+        points, meta = bench_scaling.measure(tmp_path, bench_scaling.QUICK, repeat=1)
+        area_left = (tmp_path / "area").exists()
     series = {p.series for p in points}
     assert {
         bench_scaling_report.READ,
@@ -67,4 +72,4 @@ def test_quick_run_measures_every_curve_and_cleans_up(tmp_path: Path) -> None:
     assert meta["file_bytes"] > 0
     assert all(p.ms > 0 for p in points)
     # The remote area is gone (same box: the path is visible locally too).
-    assert not (tmp_path / "area").exists()
+    assert not area_left
