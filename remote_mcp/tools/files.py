@@ -3,8 +3,10 @@ are importable from here too, for scripts).
 
 Read speaks Claude Code's exact wording (v2.0.77). Each call is one remote
 command; Read slices on the remote, so the bytes moved follow the lines asked
-for, not the file's size. The template's reply is read by
-:func:`parse_read_reply`.
+for, not the file's size -- except for a file of at most 64 KB, which travels
+whole and is sliced here (read_slice.py: one process on the remote instead of
+three). An offset past the end of a big file costs a second command, which
+counts its lines. The template's reply is read by :func:`parse_read_reply`.
 """
 
 from __future__ import annotations
