@@ -145,7 +145,8 @@ class HostSettings:
         default="auto", description="auto | rg | grep | busybox: Grep's engine on the remote"
     )
     find_backend: FindBackend = Field(
-        default="auto", description="auto | gnu | posix: Glob's engine (auto: GNU find, else rg, else POSIX find)"
+        default="auto",
+        description="auto | gnu | posix: Glob's engine (auto: GNU find, else rg, else POSIX find)",
     )
     workers: int = Field(
         default=3, ge=1, le=16, description="worker channels for parallel stateless calls (1-16)"

@@ -70,15 +70,14 @@ def split_batch(section: bytes, boundary: bytes) -> list[tuple[str, bytes]] | No
     after = after_text.decode("utf-8", "replace").splitlines()
     if before != after or not before:
         return None
-    sizes = []
-    for line in before:
-        size = line.partition(" ")[0]
-        if not size.isdigit():
-            return None
-        sizes.append(int(size))
+    words = [line.partition(" ")[0] for line in before]
+    if not all(word.isascii() and word.isdigit() for word in words):
+        return None
+    sizes = [int(word) for word in words]
     if sum(sizes) != len(data):
         return None
-    out, at = [], 0
+    out: list[tuple[str, bytes]] = []
+    at = 0
     for line, size in zip(before, sizes, strict=True):
         out.append((line, data[at : at + size]))
         at += size
