@@ -296,6 +296,21 @@ class TestMultiRead:
         with pytest.raises(ToolError, match="modified since read"):
             edit.edit(session, f"{remote_dir}/c", "changed", "x", state=state)
 
+    def test_a_batch_whose_sizes_do_not_add_up_is_read_again_file_by_file(
+        self, session, state, remote
+    ):
+        """/sys files say 4096 bytes and hold a few: the batch's bytes cannot be
+        split by the sizes stat gave, so the files are read again, each on its
+        own (the same path a file changed mid-read takes)."""
+        paths = ["/sys/devices/system/cpu/online", "/sys/devices/system/cpu/possible"]
+        if not all(remote.exists(p) for p in paths):
+            pytest.skip("no /sys cpu files on this host")
+        expected = [remote.read_bytes(p).decode().splitlines() for p in paths]
+        delta = count(session)
+        out = files.multi_read(session, [{"file_path": p} for p in paths], state=state)
+        assert [f["lines"] for f in out.structured["files"]] == expected
+        assert delta()[0] == 2
+
     def test_content_cannot_spoof_the_framing(self, session, state, remote, remote_dir):
         # A file full of lines that look like part boundaries and headers.
         fake = b"RMCP_PART_0123456789abcdef01234567 1\nok 1 - 0 x\n" * 3
