@@ -18,7 +18,6 @@ import math
 import os
 import platform
 import sys
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -171,19 +170,11 @@ def publish(data_dir: Path, kind: str, payload: dict[str, Any]) -> list[Path]:
 def publish_fleet(data_dir: Path, rows: list[Any], meta: dict[str, Any]) -> list[Path]:
     """``bench_fleet``'s rows and meta (its own types) into fleet.json, with its plot."""
     from .bench_fleet import plot
+    from .bench_fleet_report import payload
 
-    tidy = dict(meta)
-    for key in ("load_before", "load_after"):  # os.getloadavg() triples: the 1-minute one
-        if isinstance(tidy.get(key), list | tuple):
-            tidy[key] = tidy[key][0]
-    payload = {
-        "conditions": conditions(tidy["load_before"], "invoke bench --fleet"),
-        "meta": tidy,
-        "rows": [asdict(r) for r in rows],
-    }
     data_dir.mkdir(parents=True, exist_ok=True)
     plot(rows, meta, data_dir.parent / "benchmark-fleet.png")
-    return publish(data_dir, "fleet", payload)
+    return publish(data_dir, "fleet", payload(rows, meta, "invoke bench --fleet"))
 
 
 def main(argv: list[str] | None = None) -> int:

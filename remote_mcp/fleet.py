@@ -15,9 +15,11 @@ that is down or slow fails or delays only its own entry.
 
 from __future__ import annotations
 
+import functools
+import logging
+import queue
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fabric.exceptions import GroupException
@@ -33,6 +35,91 @@ __all__ = ["DEFAULT_MAX_PARALLEL", "SessionGroup"]
 DEFAULT_MAX_PARALLEL = 128
 
 T = TypeVar("T")
+log = logging.getLogger("remote_mcp")
+
+IDLE_WORKER_S = 60.0  # a worker thread with nothing to do for this long ends
+_Task = Callable[[Callable[[], None]], None]  # given park(): call it once when idle
+
+
+class _Crew:
+    """Worker threads kept between calls, shared by every group.
+
+    Starting a thread costs ~0.1-0.2 ms of CPU, and the caller starts them
+    one after the other: a 100-host call would pay that 100 times before
+    the last host's command leaves. Idle workers are reused instead. Each
+    call still gets workers of its own (as many as it may use), so a slow
+    call never waits for another one's hosts.
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[queue.SimpleQueue[_Task]] = []
+        self._lock = threading.Lock()
+
+    def run(self, jobs: list[Callable[[], None]], workers: int) -> None:
+        """Run every job on at most ``workers`` threads; return when all are done."""
+        pending: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        for job in jobs:
+            pending.put(job)
+        left = len(jobs)
+        done = threading.Event()
+        count_lock = threading.Lock()
+
+        def drain(park: Callable[[], None]) -> None:
+            """Run jobs until none is left; park (be idle for the next call)
+            before the count-down that may end this call."""
+            nonlocal left
+            while True:
+                try:
+                    job = pending.get_nowait()
+                except queue.Empty:
+                    park()
+                    return
+                try:
+                    job()
+                except BaseException:  # the jobs catch their own; never lose a count
+                    log.exception("group worker job failed")
+                last = pending.empty()
+                if last:
+                    park()
+                with count_lock:
+                    left -= 1
+                    if left == 0:
+                        done.set()
+                if last:
+                    return
+
+        for _ in range(min(workers, len(jobs))):
+            with self._lock:
+                inbox = self._idle.pop() if self._idle else None
+            if inbox is not None:
+                inbox.put(drain)
+            else:
+                threading.Thread(
+                    target=self._work, args=(drain,), name="remote-mcp-group", daemon=True
+                ).start()
+        done.wait()
+
+    def _work(self, first: _Task) -> None:
+        inbox: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+
+        def park() -> None:
+            with self._lock:
+                self._idle.append(inbox)
+
+        task = first
+        while True:
+            task(park)
+            try:
+                task = inbox.get(timeout=IDLE_WORKER_S)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:  # nobody took us: end
+                        self._idle.remove(inbox)
+                        return
+                task = inbox.get()  # taken just now: the task is on its way
+
+
+_CREW = _Crew()
 
 
 class SessionGroup(Group):  # type: ignore[misc]  # fabric has no type hints: Group is Any
@@ -116,9 +203,7 @@ class SessionGroup(Group):  # type: ignore[misc]  # fabric has no type hints: Gr
             with lock:
                 results[session] = value
 
-        workers = min(self.max_parallel, len(chosen))
-        with ThreadPoolExecutor(workers, thread_name_prefix="remote-mcp-group") as pool:
-            list(pool.map(one, chosen))
+        _CREW.run([functools.partial(one, s) for s in chosen], self.max_parallel)
         # GroupResult sorts into succeeded/failed when first asked; keep member order.
         return GroupResult((s, results[s]) for s in chosen)
 

@@ -53,6 +53,10 @@ _TIMESTAMP = re.compile(r"\n*<timestamp>[^<]*</timestamp>")
 FLEET_WORKERS = 1
 RETRY_DOWN_S = 30.0  # a host that could not connect is tried again after this
 STOP_THREADS = 32  # cancel hooks run at once when a group call is cancelled
+# Hosts done are reported at most this often, and once at the end: a fast
+# 100-host call would otherwise send 100 notifications, each a hand-off to
+# the event loop made while the other hosts' threads wait for their turn.
+PROGRESS_EVERY_S = 0.25
 
 
 @dataclass
@@ -176,9 +180,10 @@ class Fleet:
         total = len(members)
         done = 0
         done_lock = threading.Lock()
+        reported = time.monotonic()  # the start: a call faster than that reports its end only
 
         def one(session: Session) -> tuple[HostOutcome, ToolOutput | None]:
-            nonlocal done
+            nonlocal done, reported
             try:
                 host_args = args
                 if per_host is not None:
@@ -188,7 +193,10 @@ class Fleet:
             finally:
                 with done_lock:  # held while sending, so the counts arrive in order
                     done += 1
-                    if call.progress is not None:
+                    now = time.monotonic()
+                    due = done == total or now - reported >= PROGRESS_EVERY_S
+                    if call.progress is not None and due:
+                        reported = now
                         call.progress(done, f"{done}/{total} hosts done")
 
         results = self.group.map(one, members)

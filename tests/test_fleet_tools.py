@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from remote_mcp import fleet_calls
 from remote_mcp.config import HostConfig
 from remote_mcp.errors import ToolError
 from remote_mcp.fleet_calls import Fleet as FleetRuntime
@@ -39,6 +40,21 @@ def nodes(fleet: Fleet) -> Iterator[FleetRuntime]:
     group.connect()
     yield group
     group.group.close()
+
+
+def test_progress_is_throttled_and_always_ends_with_every_host(
+    nodes: FleetRuntime, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    total = len(fleet)
+    sent: list[tuple[float, str]] = []
+    gc = GroupCall(progress=lambda done, message: sent.append((done, message)))
+    monkeypatch.setattr(fleet_calls, "PROGRESS_EVERY_S", 3600.0)
+    call(nodes, "Bash", {"command": "true"}, gc)
+    assert sent == [(total, f"{total}/{total} hosts done")]  # not one per host
+    monkeypatch.setattr(fleet_calls, "PROGRESS_EVERY_S", 0.0)
+    sent.clear()
+    call(nodes, "Bash", {"command": "true"}, GroupCall(progress=gc.progress))
+    assert [done for done, _ in sent] == list(range(1, total + 1))  # in order
 
 
 def sh(fleet: Fleet, name: str, command: str) -> str:

@@ -21,6 +21,8 @@ What is here:
 * `LinkProxy`: a TCP proxy that adds latency and injects faults (cut, stall,
   refuse), because ``tc netem`` is not available everywhere and tests of
   reconnect logic need a link they can break on purpose.
+* `DelayProxies`: many latency-only proxies served by one thread, for
+  benchmarks of many links at once (no faults, no per-link threads).
 * `start_fleet` / `Fleet`: many such servers at once, each in namespaces of
   its own (files, ``/etc/hostname``, ``hostname`` where permitted), with the
   config and ssh_config that name them ``node01``... for group tests.
@@ -32,7 +34,7 @@ stay usable when the product code under test is broken.
 Modules: `sshd` (`start_sshd`, `SshdServer`), `sshd_setup` (its keys, config
 and readiness checks), `fleet` (`start_fleet`, `Fleet`), `flavours`, `hostile`
 (`start_hostile_login_sshd`), `remote` (`remote_exec`, `wait_until`) and
-`link_proxy` (`LinkProxy`). Import
+`link_proxy` (`LinkProxy`), `delay_proxy` (`DelayProxies`). Import
 the names from ``remote_mcp.testing`` itself; the module split may change.
 
 .. versionadded:: 0.1
@@ -40,6 +42,7 @@ the names from ``remote_mcp.testing`` itself; the module split may change.
 
 from __future__ import annotations
 
+from remote_mcp.testing.delay_proxy import DelayProxies
 from remote_mcp.testing.flavours import FLAVOURS
 from remote_mcp.testing.fleet import Fleet, start_fleet
 from remote_mcp.testing.hostile import HostileLogin, start_hostile_login_sshd
@@ -51,6 +54,7 @@ from remote_mcp.testing.sshd_setup import SSHD, SshdError, free_port
 __all__ = [
     "FLAVOURS",
     "SSHD",
+    "DelayProxies",
     "Fleet",
     "HostileLogin",
     "LinkProxy",
