@@ -61,7 +61,8 @@ MAX_SLICE_BYTES = 16 * MAX_OUTPUT_TOKENS + 64
 LINE_BYTES = MAX_LINE_CHARS * 4  # the remote's cut: at least MAX_LINE_CHARS characters
 SLICE_BYTES = MAX_SLICE_BYTES + 1  # a slice this long is refused, whatever it holds
 # The largest integer a JSON client sends exactly (2^53 - 1); far beyond any
-# file's line count, and safe for the remote's sed and shell arithmetic.
+# file's line count, and safe for the remote's shell arithmetic (a tail(1)
+# that cannot parse it prints nothing: the line count is asked for then).
 MAX_LINE_NUMBER = 9_007_199_254_740_991
 
 IMAGE_TYPES = {
@@ -133,7 +134,6 @@ class ReadStatus(StrEnum):
     TEXT = "ok"  # then SIZE SHA256|- FINAL_NEWLINE(0|1) MTIME, and the slice
     SHORT = "short"  # the file has fewer lines than offset: TOTAL SIZE SHA256|- MTIME
     WHOLE = "whole"  # a small text file, sent whole: SIZE MTIME, and the file
-    BATCH = "batch"  # MultiRead: the file is in the batch section
     IMAGE = "image"  # SIZE, and the image in base64
     NOT_IMAGE = "notimage"  # named like an image, but its bytes are not one
     TOO_LARGE = "toolarge"  # SIZE
