@@ -274,14 +274,15 @@ class TestMultiRead:
             f"==> {remote_dir}/b <==\n     1{ARROW}b1"
         )
 
-    def test_small_files_in_one_cat_are_recorded_for_later_edits(
+    def test_small_files_in_one_batch_are_recorded_for_later_edits(
         self, session, state, remote, remote_dir
     ):
-        """Small files travel whole in one batch and are hashed here: the hash
+        """Small files travel whole in one batch (head's ==> NAME <== lines
+        found by each name's length in bytes) and are hashed here: the hash
         must be the one the remote's read-before-write check computes."""
         from remote_mcp.tools import edit
 
-        names = ["a", "b\nnl", "c"]
+        names = ["a", "b\nnl", "c é <=="]
         for i, name in enumerate(names):
             remote.write_bytes(f"{remote_dir}/{name}", f"first {i}\nsecond\n".encode())
         delta = count(session)
@@ -292,9 +293,9 @@ class TestMultiRead:
         assert [f["lines"] for f in out.structured["files"]] == [[f"first {i}"] for i in range(3)]
         edit.edit(session, f"{remote_dir}/b\nnl", "second", "2nd", state=state)
         assert remote.read_bytes(f"{remote_dir}/b\nnl") == b"first 1\n2nd\n"
-        remote.write_bytes(f"{remote_dir}/c", b"changed\n")
+        remote.write_bytes(f"{remote_dir}/c é <==", b"changed\n")
         with pytest.raises(ToolError, match="modified since read"):
-            edit.edit(session, f"{remote_dir}/c", "changed", "x", state=state)
+            edit.edit(session, f"{remote_dir}/c é <==", "changed", "x", state=state)
 
     def test_a_batch_whose_sizes_do_not_add_up_is_read_again_file_by_file(
         self, session, state, remote

@@ -37,24 +37,32 @@ def test_lines_are_cut_to_line_bytes_and_the_slice_to_slice_bytes() -> None:
     assert slice_whole(data, 1, 3, 4, 7).body == b"xxxx\nyy"
 
 
-def _batch(before: list[str], data: bytes, after: list[str]) -> bytes:
-    lines = "".join(f"{x}\n" for x in before).encode()
-    tail = "".join(f"{x}\n" for x in after).encode()
-    return b"B batch\n" + lines + b"B cat\n" + data + b"\nB after\n" + tail
+def _batch(files: list[tuple[bytes, str, bytes]], sizes: list[int] | None = None) -> bytes:
+    """The section multiread.sh.j2 prints for (name, mtime, content) files,
+    with stat's sizes (default: the contents' lengths)."""
+    sizes = sizes or [len(content) for _, _, content in files]
+    rows = b"".join(
+        b"%d %d %s\n" % (len(name), size, mtime.encode())
+        for (name, mtime, _), size in zip(files, sizes, strict=True)
+    )
+    body = b"\n".join(b"==> %s <==\n%s" % (name, content) for name, _, content in files)
+    return b"B batch\n" + rows + b"B head\n" + body + b"\n"
 
 
 def test_a_batch_is_split_by_the_sizes_stat_gave() -> None:
-    stats = ["3 2026-01-01 00:00:00.1 +0000", "6 2026-01-01 00:00:00.2 +0000"]
-    assert split_batch(_batch(stats, b"a\nbxyz\nB ", stats), b"B") == [
-        (stats[0], b"a\nb"),
-        (stats[1], b"xyz\nB "),
+    files = [(b"/a", "t1", b"a\nb"), (b"/x <==\n==> y", "t2", b"xyz\n==> /z <==\n")]
+    assert split_batch(_batch(files), b"B") == [
+        ("3 t1", b"a\nb"),
+        ("15 t2", b"xyz\n==> /z <==\n"),
     ]
 
 
 def test_a_batch_that_changed_while_it_was_read_is_not_trusted() -> None:
-    stats = ["3 t1", "2 t2"]
-    assert split_batch(_batch(stats, b"abcde", ["3 t1", "2 t3"]), b"B") is None  # mtime moved
-    assert split_batch(_batch(stats, b"abcdef", stats), b"B") is None  # grew after stat
-    assert split_batch(_batch(stats, b"abcde", stats[:1]), b"B") is None  # vanished
-    assert split_batch(b"B batch\n3 t1\nB cat\nabc", b"B") is None  # cut short
+    files = [(b"/a", "t1", b"abc"), (b"/b", "t2", b"de")]
+    assert split_batch(_batch(files), b"B") is not None
+    assert split_batch(_batch(files, [2, 3]), b"B") is None  # one shrank, one grew
+    assert split_batch(_batch(files, [4, 2]), b"B") is None  # /sys: says more than it holds
+    assert split_batch(_batch(files, [3, 1]), b"B") is None  # grew after stat
+    assert split_batch(_batch(files)[:-4], b"B") is None  # cut short
+    assert split_batch(b"B batch\n1 3 t1\nB head\n==> /a <==\nabc\n", b"B") is None  # name
     assert split_batch(b"", b"B") is None

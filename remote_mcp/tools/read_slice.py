@@ -8,9 +8,9 @@ most ``slice_bytes`` in all -- and hashes the bytes for the later
 read-before-write check. The result is the same ``ok``/``short`` reply a
 sliced read gives, so the reader has one path from there on.
 
-MultiRead sends its small files in one ``cat`` (multiread.sh.j2's batch):
+MultiRead sends its small files in one ``head`` (multiread.sh.j2's batch):
 :func:`split_batch` cuts that back into files by the sizes stat(1) gave, and
-only if a second stat, taken after the ``cat``, shows that nothing changed.
+only if head's ``==> NAME <==`` lines stand where those sizes put them.
 """
 
 from __future__ import annotations
@@ -57,28 +57,38 @@ def slice_whole(data: bytes, start: int, end: int, line_bytes: int, slice_bytes:
 
 def split_batch(section: bytes, boundary: bytes) -> list[tuple[str, bytes]] | None:
     """multiread.sh.j2's batch section as ("SIZE MTIME", bytes) per file, in
-    order; None when it cannot be trusted (a file changed size or time while
-    it was read, vanished, or the section is cut short): the caller reads
-    those files again, one by one."""
-    head, sep, rest = section.partition(b"%s cat\n" % boundary)
-    if not sep or not head.startswith(b"%s batch\n" % boundary):
+    order. head(1) put each file under a ``==> NAME <==`` line; each must
+    stand exactly where the name lengths and stat's sizes put it. None when
+    one does not (a file changed between stat and head, or says a size it
+    does not hold) or the section is cut short: the caller reads the files
+    again, one by one."""
+    head, sep, data = section.partition(b"%s head\n" % boundary)
+    start = b"%s batch\n" % boundary
+    if not sep or not head.startswith(start) or not data.endswith(b"\n"):
         return None
-    before = head[len(boundary) + 7 :].decode("utf-8", "replace").splitlines()
-    data, sep, after_text = rest.rpartition(b"\n%s after\n" % boundary)
-    if not sep:
-        return None
-    after = after_text.decode("utf-8", "replace").splitlines()
-    if before != after or not before:
-        return None
-    words = [line.partition(" ")[0] for line in before]
-    if not all(word.isascii() and word.isdigit() for word in words):
-        return None
-    sizes = [int(word) for word in words]
-    if sum(sizes) != len(data):
-        return None
+    rows = []
+    for line in head[len(start) :].decode("utf-8", "replace").splitlines():
+        name_bytes, _, stat = line.partition(" ")
+        size = stat.partition(" ")[0]
+        if not all(word.isascii() and word.isdigit() for word in (name_bytes, size)):
+            return None
+        rows.append((int(name_bytes), int(size), stat))
+    data = data[:-1]
     out: list[tuple[str, bytes]] = []
     at = 0
-    for line, size in zip(before, sizes, strict=True):
-        out.append((line, data[at : at + size]))
+    for index, (name_bytes, size, stat) in enumerate(rows):
+        if index:
+            if data[at : at + 1] != b"\n":
+                return None
+            at += 1
+        if data[at : at + 4] != b"==> ":
+            return None
+        at += 4 + name_bytes
+        if data[at : at + 5] != b" <==\n":
+            return None
+        at += 5
+        out.append((stat, data[at : at + size]))
         at += size
+    if not out or at != len(data):
+        return None
     return out
