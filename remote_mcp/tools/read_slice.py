@@ -76,19 +76,19 @@ def split_batch(section: bytes, boundary: bytes) -> list[tuple[str, bytes]] | No
     data = data[:-1]
     out: list[tuple[str, bytes]] = []
     at = 0
-    for index, (name_bytes, size, stat) in enumerate(rows):
+    for index, (name_length, length, stat_line) in enumerate(rows):
         if index:
             if data[at : at + 1] != b"\n":
                 return None
             at += 1
         if data[at : at + 4] != b"==> ":
             return None
-        at += 4 + name_bytes
+        at += 4 + name_length
         if data[at : at + 5] != b" <==\n":
             return None
         at += 5
-        out.append((stat, data[at : at + size]))
-        at += size
+        out.append((stat_line, data[at : at + length]))
+        at += length
     if not out or at != len(data):
         return None
     return out
