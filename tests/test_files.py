@@ -99,14 +99,22 @@ class TestRead:
         assert out.text == f"     3{ARROW}3"
 
     def test_large_file_to_its_end_without_final_newline(self, session, state, remote, remote_dir):
-        """cut(1) adds a newline to an unterminated last line; the reader takes
-        it back, so a final CR stays part of the line as Claude Code shows it."""
+        """cut(1) adds a newline to an unterminated last line. That shows only
+        on a last line ending in CR (Claude Code keeps "end<CR>" as it is): then,
+        and only then, a second command asks how the file ends."""
         remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend\r")
+        delta = count(session)
         out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
         assert out.structured["lines"] == ["end\r"]
+        assert delta()[0] == 2
         remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend\r\n")
         out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
         assert out.structured["lines"] == ["end"]
+        remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend")
+        delta = count(session)
+        out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
+        assert out.structured["lines"] == ["end"] and out.text == f"     2{ARROW}end"
+        assert delta()[0] == 1
 
     def test_missing_file(self, session, state, remote_dir):
         with pytest.raises(ToolError) as err:

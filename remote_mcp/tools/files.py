@@ -131,7 +131,7 @@ def _template_args(req: _Request) -> dict[str, object]:
 class ReadStatus(StrEnum):
     """The words ``_read_fn.sh.j2`` answers with (besides the shared refusals)."""
 
-    TEXT = "ok"  # then SIZE SHA256|- FINAL_NEWLINE(0|1) MTIME, and the slice
+    TEXT = "ok"  # then SIZE SHA256|- FINAL_NEWLINE(0|1|?) MTIME, and the slice
     SHORT = "short"  # the file has fewer lines than offset: TOTAL SIZE SHA256|- MTIME
     WHOLE = "whole"  # a small text file, sent whole: SIZE MTIME, and the file
     IMAGE = "image"  # SIZE, and the image in base64
@@ -149,7 +149,7 @@ class ReadReply:
     total: int = 0  # lines, for SHORT
     sha256: str | None = None  # None: too big to hash (size and mtime are compared)
     mtime: str = ""
-    final_newline: bool = True
+    final_newline: bool | None = True  # None: not measured (see _interpret)
     kind: str = ""  # for SPECIAL
     body: bytes = b""
 
@@ -173,7 +173,7 @@ def parse_read_reply(raw: bytes) -> ReadReply | Refused | None:
             int(size),
             sha256=_digest(digest),
             mtime=mtime,
-            final_newline=final_newline != "0",
+            final_newline=None if final_newline == "?" else final_newline != "0",
             body=body,
         )
     if status is ReadStatus.SHORT:
@@ -201,6 +201,13 @@ def _from_whole(req: _Request, reply: ReadReply) -> ReadReply:
     return ReadReply(ReadStatus.TEXT, reply.size, sha256=digest, mtime=reply.mtime, body=cut.body)
 
 
+def _ends_on_cr(req: _Request, body: bytes) -> bool:
+    """The slice reached the end of the file on a line ending in CR: only
+    then does it matter whether the file ends in a newline (cut(1) adds
+    one: a last line "x<CR>" would read as "x"), so only then is it measured."""
+    return body.endswith(b"\r\n") and body.count(b"\n") < req.end - req.start + 1
+
+
 def _interpret(req: _Request, raw: bytes, state: ToolState, runner: Runner) -> ToolOutput:
     """Turn one rmcp_read part (header line + body) into Claude Code's output."""
     reply = parse_read_reply(raw)
@@ -209,6 +216,8 @@ def _interpret(req: _Request, raw: bytes, state: ToolState, runner: Runner) -> T
     elif isinstance(reply, ReadReply) and reply.status is ReadStatus.TEXT:
         if not reply.body and req.start > 1:  # past the end: how many lines are there?
             reply = parse_read_reply(_run_read(runner, replace(req, mode="count"), state))
+        elif reply.final_newline is None and _ends_on_cr(req, reply.body):
+            reply = parse_read_reply(_run_read(runner, replace(req, mode="textnl"), state))
     ext = posixpath.splitext(req.path)[1].lower()
     if isinstance(reply, Refused):
         raise refusal_error(reply, path=req.shown, state=state)
@@ -270,7 +279,7 @@ def _interpret(req: _Request, raw: bytes, state: ToolState, runner: Runner) -> T
             "portions of the file, or use the GrepTool to search for specific content."
         )
     _remember(state, req, reply)
-    if not reply.final_newline and body.count(b"\n") < req.end - req.start + 1:
+    if reply.final_newline is False and body.count(b"\n") < req.end - req.start + 1:
         # The slice reached the end of a file without a final newline, which
         # cut(1) added. (With exactly `limit` lines the end is unknown; only a
         # final CR could show the difference.)
