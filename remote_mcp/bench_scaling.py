@@ -3,12 +3,14 @@
 Each curve runs the tool routines on an open ``Session`` against a throwaway
 sshd on 127.0.0.1, as the server runs them: Read at growing offsets of a 1 GB
 file, Grep and Glob over 10^3..10^5 files, MultiRead of 1..100 files, 1..32
-parallel calls over a 50 ms RTT link (worker pool of 3, the default, and of
-16), Bash output of 1 KB..100 MB (peak local RSS), and Write/Upload of
-1..100 MB over a bandwidth-limited link (``LinkProxy``'s rate limit), with SSH
-compression off and on. `bench_scaling_report` turns the points into the
-Markdown table and the plot; the idle RSS of the server process is measured
-last. The machine is shared, so the load average is recorded with the points.
+parallel calls over a 50 ms RTT link (a fixed pool of 3 workers, and pools
+growing from 3 to 6, the default, and to 16), Bash output of 1 KB..100 MB
+(peak local RSS), and Write/Upload of 1..100 MB over a bandwidth-limited link
+(``LinkProxy``'s rate limit), with SSH compression off and on. ``--only``
+measures some sections only. `bench_scaling_report` turns the points into
+the Markdown table and the plot; the idle RSS of the server process is
+measured last. The machine is shared, so the load average is recorded with
+the points.
 """
 
 from __future__ import annotations
@@ -56,12 +58,10 @@ class Sizes:
     )
     multi: tuple[int, ...] = (1, 3, 10, 30, 100)
     parallel: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
-    pools: tuple[int, ...] = (3, 16)
+    pools: tuple[int, ...] = (3, 6, 16)  # 3: fixed (3 open at the start); more: grows
     bash_bytes: tuple[int, ...] = (10**3, 10**6, 10**7, 10**8)
     upload_mb: tuple[int, ...] = (1, 10, 100)
-    # Write reaches ~1 MB/s here (bash reads a piped script a byte at a time): 100 MB
-    # would take minutes per point.
-    write_mb: tuple[int, ...] = (1, 10)
+    write_mb: tuple[int, ...] = (1, 10, 100)
 
 
 QUICK = Sizes(
@@ -261,12 +261,19 @@ def bash_outputs(session: Session, state: ToolState, sizes: Sizes) -> list[Point
     return points
 
 
-def transfers(server: SshdServer, tmp: Path, area: str, sizes: Sizes) -> list[Point]:
-    """Upload and Write of 1..100 MB over a link of LINK_RATE bytes/s each way."""
+def transfers(
+    server: SshdServer, tmp: Path, area: str, sizes: Sizes, repeat: int = 1
+) -> list[Point]:
+    """Upload and Write of 1..100 MB over a link of LINK_RATE bytes/s each way.
+
+    Each point creates a new file (no precondition to check), on a session
+    whose SFTP channel is already open (as after any earlier transfer); up
+    to 10 MB the median of ``repeat`` runs, 100 MB once."""
     from .tools import files, transfer
 
     source = tmp / "upload.bin"
     points = []
+    names = iter(range(10**9))
     with LinkProxy(
         "127.0.0.1", server.port, delay_s=LINK_DELAY_S, rate_bytes_per_s=LINK_RATE
     ) as proxy:
@@ -274,31 +281,44 @@ def transfers(server: SshdServer, tmp: Path, area: str, sizes: Sizes) -> list[Po
             label = "on" if compression else "off"
             host = _host(server, tmp, proxy.port, compression=compression)
             with _open(host, area) as (session, state):
+                with session.sftp_client():
+                    pass  # the SFTP channel: opened once per session, ~3 RTT
                 for mb in sizes.upload_mb:
                     with source.open("wb") as fh:  # incompressible, as most big uploads are
                         for _ in range(mb):
                             fh.write(os.urandom(MB))
-                    dest = f"{area}/up-{label}-{mb}.bin"
-                    call = partial(
-                        transfer.upload, session, str(source), dest, overwrite=True, state=state
-                    )
-                    ms, sent, _ = _timed(session, call, 1)
+
+                    def up(mb: int = mb, label: str = label) -> None:
+                        dest = f"{area}/up-{label}-{mb}-{next(names)}.bin"
+                        transfer.upload(session, str(source), dest, state=state)
+
+                    ms, sent, _ = _timed(session, up, repeat if mb <= 10 else 1)
                     points.append(_throughput(f"Upload, compression {label}", mb, ms, sent))
                 for mb in sizes.write_mb:
-                    # Text from random bytes: base64 of it compresses to about 3/4.
-                    content = os.urandom(mb * MB * 3 // 4).hex()[: mb * MB]
-                    dest = f"{area}/write-{label}-{mb}.txt"
-                    call = partial(files.write, session, dest, content, state=state)
-                    ms, sent, _ = _timed(session, call, 1)
-                    del call
+                    # Text from random bytes: hex, which compresses to about 1/2.
+                    content = os.urandom(mb * MB // 2).hex()
+
+                    def write(mb: int = mb, label: str = label, content: str = content) -> None:
+                        dest = f"{area}/write-{label}-{mb}-{next(names)}.txt"
+                        files.write(session, dest, content, state=state)
+
+                    ms, sent, _ = _timed(session, write, repeat if mb <= 10 else 1)
+                    del write
                     points.append(_throughput(f"Write, compression {label}", mb, ms, sent))
                     del content
+                with session.sftp_client() as sftp:  # the disk is shared: free it now
+                    for name in sftp.listdir(area):
+                        if name.startswith(("up-", "write-")):
+                            sftp.remove(f"{area}/{name}")
     source.unlink(missing_ok=True)
     return points
 
 
 def _throughput(series: str, mb: int, ms: float, sent: int) -> Point:
+    """MB/s of payload, its share of the link, and the ideal: the bytes at
+    link rate plus one round trip (the last byte's acknowledgement)."""
     payload = mb * MB / (ms / 1000)
+    ideal_ms = mb * MB / LINK_RATE * 1000 + 2000 * LINK_DELAY_S
     return Point(
         series,
         mb,
@@ -307,12 +327,22 @@ def _throughput(series: str, mb: int, ms: float, sent: int) -> Point:
             "payload_mb_s": payload / MB,
             "of_link": payload / LINK_RATE,
             "wire_mb_s": sent / (ms / 1000) / MB,
+            "ideal_ms": ideal_ms,
+            "rtts_over_ideal": (ms - ideal_ms) / (2000 * LINK_DELAY_S),
         },
     )
 
 
-def measure(tmp: Path, sizes: Sizes, repeat: int = 3) -> tuple[list[Point], dict[str, Any]]:
-    """Every curve, on one throwaway sshd; its files are removed afterwards."""
+SECTIONS = ("reads", "searches", "multiread", "bash", "parallel", "transfers")
+
+
+def measure(
+    tmp: Path, sizes: Sizes, repeat: int = 3, only: frozenset[str] = frozenset(SECTIONS)
+) -> tuple[list[Point], dict[str, Any]]:
+    """The curves of the ``only`` sections (all by default), on one throwaway
+    sshd; its files are removed afterwards."""
+    if not only & {"reads", "searches", "multiread", "bash"}:  # no 1 GB file, no big tree
+        sizes = replace(sizes, lines=QUICK.lines, trees=QUICK.trees)
     server = bench_sshd(tmp / "sshd")  # logs in as the plain account, as bench.py does
     area = f"{tmp}/area"
     meta: dict[str, Any] = {
@@ -322,6 +352,7 @@ def measure(tmp: Path, sizes: Sizes, repeat: int = 3) -> tuple[list[Point], dict
         "link_rate_mb_s": LINK_RATE / MB,
         "link_rtt_ms": 2000 * LINK_DELAY_S,
         "parallel_rtt_ms": 2000 * PARALLEL_DELAY_S,
+        "only": sorted(only),
     }
     try:
         started = time.monotonic()
@@ -342,19 +373,36 @@ def measure(tmp: Path, sizes: Sizes, repeat: int = 3) -> tuple[list[Point], dict
         points: list[Point] = []
         with _open(_host(server, tmp), area) as (session, state):
             _warm_up(session, state, area)
-            points += reads(session, state, area, sizes, repeat)
-            points += searches(session, state, area, sizes, repeat)
-            points += multi_reads(session, state, area, sizes, repeat)
-            points += bash_outputs(session, state, sizes)
-        with LinkProxy("127.0.0.1", server.port, delay_s=PARALLEL_DELAY_S) as proxy:
-            points += parallel(_host(server, tmp, proxy.port), area, sizes, repeat)
-        points += transfers(server, tmp, area, sizes)
+            if "reads" in only:
+                points += reads(session, state, area, sizes, repeat)
+            if "searches" in only:
+                points += searches(session, state, area, sizes, repeat)
+            if "multiread" in only:
+                points += multi_reads(session, state, area, sizes, repeat)
+            if "bash" in only:
+                points += bash_outputs(session, state, sizes)
+        if "parallel" in only:
+            with LinkProxy("127.0.0.1", server.port, delay_s=PARALLEL_DELAY_S) as proxy:
+                points += parallel(_host(server, tmp, proxy.port), area, sizes, repeat)
+        if "transfers" in only:
+            points += transfers(server, tmp, area, sizes, repeat)
         meta["load_after"] = _load()
         meta["minutes"] = (time.monotonic() - started) / 60
         return points, meta
     finally:
         remote_exec(server, render("bench_scaling_setup.sh.j2", area=area, cleanup=True), 300)
         server.stop()
+
+
+def _sections(text: str) -> frozenset[str]:
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(chosen - set(SECTIONS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown section {', '.join(unknown) or '(none given)'}: choose from "
+            f"{', '.join(SECTIONS)}"
+        )
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", help="the plot (default: next to --out, or the report's)")
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     parser.add_argument("--from-json", help="redraw the tables and plot from a saved run")
+    parser.add_argument(
+        "--only",
+        type=_sections,
+        default=frozenset(SECTIONS),
+        help=f"comma-separated sections to measure (default all): {','.join(SECTIONS)}",
+    )
     args = parser.parse_args(argv)
     if args.from_json:
         raw = json.loads(Path(args.from_json).read_text())
@@ -384,14 +438,17 @@ def main(argv: list[str] | None = None) -> int:
         load_before = _load()
         with tempfile.TemporaryDirectory(prefix="remote-mcp-scaling-") as tmp:
             sizes = QUICK if args.quick else Sizes()
-            points, meta = measure(Path(tmp), sizes, args.repeat)
-            meta["idle_rss_mb"] = idle_rss(Path(tmp))
+            points, meta = measure(Path(tmp), sizes, args.repeat, args.only)
+            if args.only == frozenset(SECTIONS):
+                meta["idle_rss_mb"] = idle_rss(Path(tmp))
         raw = {
             "conditions": conditions(load_before, "python -m remote_mcp.bench --scaling"),
             "meta": meta,
             "points": [asdict(p) for p in points],
         }
     if args.data:
+        if args.only != frozenset(SECTIONS):
+            parser.error("--data publishes the whole report: measure every section (no --only)")
         args.data.mkdir(parents=True, exist_ok=True)
         print(plot(points, Path(args.plot or args.data.parent / "benchmark-scaling.png")))
         for path in publish(args.data, "scaling", raw):

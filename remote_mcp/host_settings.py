@@ -148,8 +148,14 @@ class HostSettings:
         default="auto",
         description="auto | gnu | posix: Glob's engine (auto: GNU find, else rg, else POSIX find)",
     )
+    # 6: with the Bash shell, the stopper and two SFTP channels, sshd's default
+    # MaxSessions (10) is never exceeded.
     workers: int = Field(
-        default=3, ge=1, le=16, description="worker channels for parallel stateless calls (1-16)"
+        default=6,
+        ge=1,
+        le=16,
+        description="most worker channels for parallel stateless calls (1-16): 3 open at "
+        "connect, more while calls queue",
     )
     jobs_on_exit: JobsOnExit = Field(
         default="keep",

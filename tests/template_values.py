@@ -149,3 +149,12 @@ EXTRA_VALUES.update({"worker_kill.sh.j2": dict(pid=2_000_000_000)})
 EXTRA_VALUES["bench_scaling_setup.sh.j2"] = dict(
     area=f"{{dir}}/{HOSTILE}", lines=10, full_tree=False
 )
+
+# Write of large content (remote_mcp/tools/write_large.py).
+EXTRA_VALUES["write_large.sh.j2"] = dict(
+    path=f"{{dir}}/{HOSTILE}",
+    staged=f"{{dir}}/{HOSTILE}.staged",
+    expect="any",
+    token="EOF_1",
+    allowed=[f"{{dir}}/{HOSTILE}", "{dir}"],
+)

@@ -73,3 +73,10 @@ def test_quick_run_measures_every_curve_and_cleans_up() -> None:
     assert all(p.ms > 0 for p in points)
     # The remote area is gone (same box: the path is visible locally too).
     assert not area_left
+
+
+def test_only_names_sections_and_refuses_unknown_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_scaling._sections(" transfers, parallel") == {"transfers", "parallel"}
+    with pytest.raises(SystemExit):
+        bench_scaling.main(["--only", "transfers,bogus"])
+    assert "unknown section bogus: choose from reads, searches" in capsys.readouterr().err

@@ -93,7 +93,9 @@ def test_a_write_cut_mid_flight_is_not_rerun_and_never_half_written(
         is_error, text = call(server, "Write", {"file_path": path, "content": new})
         timer.join()
         assert is_error, "the cut should have hit the write in flight"
-        assert "may or may not have been applied" in text
+        # Cut in the command: may or may not; cut while a large content is still
+        # being sent over SFTP (tools/write_large.py): surely not.
+        assert "may or may not have been applied" in text or f"{path} was not changed" in text
         proxy.delay_s = 0.0
         digest = remote.sh(f"sha256sum < {shlex.quote(path)}").split()[0]
         assert digest in (

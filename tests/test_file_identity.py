@@ -14,12 +14,12 @@ import pytest
 
 from remote_mcp.errors import ToolError
 from remote_mcp.session import Session
-from remote_mcp.tools import files
+from remote_mcp.tools import files, write_large
 from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.edit import edit, multi_edit
 
 ENGINES = ["python3", "perl", "local"]
-TOOLS = ["Write", *(f"Edit-{engine}" for engine in ENGINES), "MultiEdit"]
+TOOLS = ["Write", "Write-large", *(f"Edit-{engine}" for engine in ENGINES), "MultiEdit"]
 
 
 def q(path: str) -> str:
@@ -29,9 +29,12 @@ def q(path: str) -> str:
 def change(tool: str, session: Session, state: ToolState, path: str, old: str, new: str) -> None:
     """Read ``path`` (the read-before-write rule), then turn ``old`` into ``new`` with ``tool``."""
     files.read(session, path, state=state)
-    if tool == "Write":
+    if tool.startswith("Write"):
         text = session.run(f"cat -- {q(path)}").stdout
-        files.write(session, path, text.replace(old, new), state=state)
+        with pytest.MonkeyPatch.context() as patch:
+            if tool == "Write-large":  # the SFTP path, whatever the size (tools/write_large.py)
+                patch.setattr(write_large, "LARGE_WRITE_BYTES", 1)
+            files.write(session, path, text.replace(old, new), state=state)
     elif tool == "MultiEdit":
         multi_edit(session, path, [{"old_string": old, "new_string": new}], state=state)
     else:

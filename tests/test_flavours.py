@@ -28,6 +28,7 @@ from remote_mcp.tools import edit, files, search, transfer
 from remote_mcp.tools.base import ToolState
 from remote_mcp.tools.bash import bash
 from remote_mcp.tools.bash_jobs import bash_output, kill_shell
+from remote_mcp.tools.write_large import LARGE_WRITE_BYTES
 
 from .conftest import REMOTE_AREA, make_host
 
@@ -114,6 +115,25 @@ def test_write_read_multiread_filestat(flavoured: Flavoured, area: str) -> None:
     stat = files.file_stat(s, [path], state=st)
     assert stat.structured is not None
     assert "file, 32 bytes" in stat.text
+
+
+def test_large_write_over_sftp_through_a_symlink(flavoured: Flavoured, area: str) -> None:
+    """Write's large path (content over SFTP, write_large.sh.j2 commits it) under
+    this flavour's sh: through a link into another directory, then in place."""
+    s, st = flavoured.session, flavoured.state()
+    flavoured.sh(
+        f"mkdir {area}/a {area}/b && echo old > {area}/b/t.txt && ln -s ../b/t.txt {area}/a/l"
+    )
+    files.read(s, f"{area}/a/l", state=st)
+    content = "large line of text\n" * (LARGE_WRITE_BYTES // 10)
+    files.write(s, f"{area}/a/l", content, state=st)
+    assert flavoured.sh(f"cat {area}/b/t.txt") == content
+    assert flavoured.sh(f"ls -A {area}/a {area}/b").split() == [
+        f"{area}/a:",
+        "l",
+        f"{area}/b:",
+        "t.txt",
+    ]
 
 
 def test_read_small_and_long_line_files_without_final_newline(

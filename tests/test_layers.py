@@ -18,6 +18,7 @@ FORBIDDEN_IN_TOOLS = {"remote_mcp.shell", "remote_mcp.connection", "paramiko", "
 SESSION_LAYER = (
     "bash_shell.py",
     "session.py",
+    "sftp_put.py",
     "shell/*.py",
     "connection.py",
     "templates.py",

@@ -22,6 +22,7 @@ import pytest
 from remote_mcp.errors import ToolError
 from remote_mcp.server import RemoteServer
 from remote_mcp.session import Session
+from remote_mcp.shell.pool import START_WORKERS
 from remote_mcp.testing import LinkProxy, SshdServer
 from remote_mcp.tools import transfer
 from remote_mcp.tools.base import ToolState
@@ -127,20 +128,20 @@ def test_parallel_reads_cut_in_flight_all_succeed_after_one_reconnect(
     sshd: SshdServer, proxy: LinkProxy, remote, remote_dir
 ) -> None:
     paths = []
-    for i in range(4):
+    for i in range(START_WORKERS):  # the shells open at connect: all in flight at once
         path = f"{remote_dir}/f{i}.txt"
         remote.write_bytes(path, f"file {i}\n".encode())
         paths.append(path)
-    server = RemoteServer(proxied_host(sshd, proxy, workers=4))
+    server = RemoteServer(proxied_host(sshd, proxy, workers=START_WORKERS))
     try:
         for path in paths:
             assert call(server, "Read", {"file_path": path})[0] is False
         sent = server.session.stats.commands
         proxy.stall()
-        with ThreadPoolExecutor(4) as pool:
+        with ThreadPoolExecutor(START_WORKERS) as pool:
             futures = [pool.submit(call, server, "Read", {"file_path": p}) for p in paths]
             deadline = time.monotonic() + 30
-            while server.session.stats.commands < sent + 4:  # all four are in flight
+            while server.session.stats.commands < sent + START_WORKERS:  # all are in flight
                 assert time.monotonic() < deadline, "the reads never started"
                 time.sleep(0.01)
             proxy.cut()
@@ -151,7 +152,7 @@ def test_parallel_reads_cut_in_flight_all_succeed_after_one_reconnect(
         proxy.cut()
         server.close()
     texts = [text for _, text in results]
-    assert [is_error for is_error, _ in results] == [False] * 4, texts
+    assert [is_error for is_error, _ in results] == [False] * START_WORKERS, texts
     for i, text in enumerate(texts):
         assert text.endswith(f"     1\u2192file {i}"), text
     assert sum(text.startswith("[WARNING] SSH connection to test") for text in texts) == 1

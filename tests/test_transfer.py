@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -59,6 +60,33 @@ def test_download_errors(session, state, remote_dir, tmp_path):
 def test_upload_of_a_missing_local_file(session, state, remote_dir, tmp_path):
     with pytest.raises(ToolError, match="Local file does not exist"):
         transfer.upload(session, str(tmp_path / "nope"), f"{remote_dir}/x", state=state)
+
+
+@pytest.fixture
+def tiny_fs(remote, remote_dir):
+    """A 64 KiB tmpfs on the remote (sshd's private mount namespace; root)."""
+    area = f"{remote_dir}/tiny"
+    remote.sh(f"mkdir -- {shlex.quote(area)}")
+    remote.sh(f"mount -t tmpfs -o size=64k,mode=1777 tmpfs {shlex.quote(area)}")
+    try:
+        yield area
+    finally:
+        remote.run(f"umount -- {shlex.quote(area)}")
+
+
+def test_an_upload_the_disk_cannot_hold_fails_and_replaces_nothing(
+    session, state, remote, tiny_fs, tmp_path
+):
+    """paramiko's pipelined writes dropped the server's "Failure" replies: this
+    Upload was reported done and a truncated file renamed over the target."""
+    target = f"{tiny_fs}/kept.bin"
+    remote.write_bytes(target, b"old\n")
+    src = tmp_path / "big.bin"
+    src.write_bytes(b"x" * 200_000)
+    with pytest.raises(ToolError, match="was not replaced"):
+        transfer.upload(session, str(src), target, overwrite=True, state=state)
+    assert remote.read_bytes(target) == b"old\n"
+    assert remote.sh(f"ls -A -- {shlex.quote(tiny_fs)}").split() == ["kept.bin"]
 
 
 def test_feedback_appends_private_jsonl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +17,10 @@ from ..templates import render
 from .channel import STOP_GRACE_S, ShellChannel
 from .result import ShellResult
 
-__all__ = ["ChannelPool"]
+__all__ = ["IDLE_S", "START_WORKERS", "ChannelPool"]
+
+START_WORKERS = 3  # opened at connect; more on demand, up to the host's `workers`
+IDLE_S = 60.0  # a shell beyond START_WORKERS unused this long is closed
 
 
 def _start_quietly(shell: ShellChannel) -> None:
@@ -27,21 +31,44 @@ def _start_quietly(shell: ShellChannel) -> None:
 
 
 class ChannelPool:
-    """A few worker shells for stateless operations, so parallel tool calls
-    run in parallel and never wait behind (or disturb) the Bash shell.
+    """Worker shells for stateless operations, so parallel tool calls run in
+    parallel and never wait behind (or disturb) the Bash shell.
 
-    Channels are created lazily up to ``size``; ``run()`` borrows one.
+    ``start`` shells open at connect time (``open_all``); when a call finds
+    none idle, one more opens in the background -- up to ``size``, the
+    host's ``workers`` -- while the call keeps waiting for whichever is free
+    first, a returning shell or the new one: growing never makes a call wait
+    longer than it would have. Shells beyond ``start`` close after
+    ``idle_s`` unused. A server that refuses another channel (sshd's
+    MaxSessions) stops the growth where it is.
     """
 
-    def __init__(self, conn: HostConnection, size: int = 3) -> None:
+    def __init__(
+        self,
+        conn: HostConnection,
+        size: int = 3,
+        start: int = START_WORKERS,
+        idle_s: float = IDLE_S,
+    ) -> None:
         self.conn = conn
         self.size = size
+        self.start = min(start, size)
+        self.idle_s = idle_s
         self._idle: queue.LifoQueue[ShellChannel] = queue.LifoQueue()
-        self._created = 0
+        self._created = 0  # shells made, including those still opening
+        self._limit = size  # lowered when the server refuses a channel
         self._lock = threading.Lock()
         self._all: list[ShellChannel] = []
+        self._last_used: dict[ShellChannel, float] = {}
+        self._sweeper: threading.Timer | None = None
+        self._closed = False
         self._stopper: ShellChannel | None = None  # a shell of its own for stopping
         self._stop_lock = threading.Lock()
+
+    @property
+    def open_count(self) -> int:
+        """Shells made and not closed (some may still be opening)."""
+        return self._created
 
     @contextmanager
     def channel(self) -> Iterator[ShellChannel]:
@@ -49,7 +76,17 @@ class ChannelPool:
         try:
             yield shell
         finally:
-            self._idle.put(shell)
+            self._release(shell)
+
+    def _release(self, shell: ShellChannel) -> None:
+        self._last_used[shell] = time.monotonic()
+        self._idle.put(shell)
+
+    def _new_shell(self) -> ShellChannel:
+        shell = ShellChannel(self.conn, subshell=True)
+        shell.stopper = self.stop
+        self._all.append(shell)
+        return shell
 
     def _acquire(self) -> ShellChannel:
         try:
@@ -57,30 +94,86 @@ class ChannelPool:
         except queue.Empty:
             pass
         with self._lock:
-            if self._created < self.size:
+            if self._created < self.start:  # the base shells: opened by their first command
                 self._created += 1
-                shell = ShellChannel(self.conn, subshell=True)
-                shell.stopper = self.stop
-                self._all.append(shell)
-                return shell
+                return self._new_shell()
+            grow = not self._closed and self._created < self._limit
+            if grow:
+                self._created += 1
+                extra = self._new_shell()
+        if grow:
+            threading.Thread(target=self._open_extra, args=(extra,), daemon=True).start()
         return self._idle.get()
+
+    def _open_extra(self, shell: ShellChannel) -> None:
+        """Open a shell beyond ``start`` for the calls now waiting; a refusal caps the pool."""
+        try:
+            shell.start()
+        except Exception:  # refused (MaxSessions) or the link is down: stop growing
+            with self._lock:
+                self._created -= 1
+                self._limit = max(self.start, self._created)
+                self._all.remove(shell)
+            shell.close()
+            return
+        if self._closed:  # the session closed the pool while this one was opening
+            shell.close()
+            return
+        self._release(shell)
+        self._arm_sweeper()
+
+    def _arm_sweeper(self) -> None:
+        with self._lock:
+            if self._sweeper is None and not self._closed:
+                self._sweeper = threading.Timer(self.idle_s, self._sweep)
+                self._sweeper.daemon = True
+                self._sweeper.start()
+
+    def _sweep(self) -> None:
+        """Close the shells beyond ``start`` left unused for ``idle_s``."""
+        with self._lock:
+            self._sweeper = None
+        held: list[ShellChannel] = []
+        while True:
+            try:
+                held.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        now = time.monotonic()
+        keep: list[ShellChannel] = []
+        for shell in held:  # most recently used first: the extras are at the end
+            stale = now - self._last_used.get(shell, now) >= self.idle_s
+            with self._lock:
+                surplus = self._created > self.start
+                if stale and surplus:
+                    self._created -= 1
+                    self._all.remove(shell)
+                    self._last_used.pop(shell, None)
+            if stale and surplus:
+                shell.close()
+            else:
+                keep.append(shell)
+        for shell in reversed(keep):  # back in the same LIFO order
+            self._idle.put(shell)
+        if self._created > self.start:
+            self._arm_sweeper()
 
     def warm(self, count: int | None = None) -> None:
         """Start ``count`` channels now (at connect time, off the critical path)."""
-        shells = [self._acquire() for _ in range(count or self.size)]
+        shells = [self._acquire() for _ in range(min(count or self.start, self.start))]
         try:
             for shell in shells:
                 if not shell.alive:
                     shell.start()
         finally:
             for shell in shells:
-                self._idle.put(shell)
+                self._release(shell)
 
     def open_all(self, command: str, **kwargs: Any) -> ShellResult:
         """Start every worker shell at once and run ``command`` (the probe) on
         the first: the channel opens go out together, so connecting costs
         one round trip for all of them plus one for the command."""
-        shells = [self._acquire() for _ in range(self.size)]
+        shells = [self._acquire() for _ in range(self.start)]
         try:
             others = [
                 threading.Thread(target=_start_quietly, args=(shell,), daemon=True)
@@ -96,7 +189,7 @@ class ChannelPool:
                     thread.join()
         finally:
             for shell in shells:
-                self._idle.put(shell)
+                self._release(shell)
 
     def run(self, command: str, **kwargs: Any) -> ShellResult:
         with self.channel() as shell:
@@ -121,7 +214,11 @@ class ChannelPool:
             return result.stdout.strip() in ("stopped", "gone")
 
     def close(self) -> None:
-        for shell in self._all:
+        with self._lock:
+            self._closed = True
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+        for shell in list(self._all):
             shell.close()
         if self._stopper is not None:
             self._stopper.close()

@@ -35,13 +35,19 @@ from typing import Any, BinaryIO, Protocol
 
 from ..config import default_config_path
 from ..errors import ConnectionLost, ToolError, reason
+from ..sftp_put import CHUNK, NewFile, abandon, chunks_of, finish, stat_and_create
 from .base import ToolOutput, ToolState, format_size, run_template
 from .guard import check_writable, guard_values
 from .refusals import Refusal, parse_refusal, refusal_error
 
-__all__ = ["download", "local_refusal", "private_local_paths", "upload"]
+__all__ = [
+    "download",
+    "guarded_remote_path",
+    "local_refusal",
+    "private_local_paths",
+    "upload",
+]
 
-CHUNK = 32768  # paramiko's own transfer chunk size
 _KINDS = {
     stat.S_IFDIR: "a directory",
     stat.S_IFIFO: "a FIFO (named pipe)",
@@ -81,27 +87,19 @@ def upload(
     check_writable(state, "Upload")
     with _open_source(local_path) as src:
         size = os.fstat(src.fileno()).st_size
-        dest = _guarded(runner, state, remote_path)
+        dest = guarded_remote_path(runner, state, remote_path)
         tmp = posixpath.join(posixpath.dirname(dest), f".rmcp-upload-{secrets.token_hex(8)}.tmp")
         renaming = False
         try:
             with _sftp(runner) as sftp:
-                old_mode = _remote_mode(sftp, dest)
-                if old_mode is not None and stat.S_ISDIR(old_mode):
-                    raise ToolError(
-                        f"Remote path is a directory: {remote_path}. Give the file's full path."
-                    )
-                if old_mode is not None and not overwrite:
-                    raise ToolError(
-                        f"Remote file already exists: {remote_path}. Set overwrite to true to "
-                        "replace it."
-                    )
-                mode = stat.S_IMODE(
-                    old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode
-                )
+                old_mode, new = _stat_and_create(sftp, dest, tmp, remote_path)
                 try:
-                    _send(sftp, src, tmp)
-                    sftp.chmod(tmp, mode)
+                    mode = _upload_mode(src, old_mode, remote_path, overwrite)
+                except ToolError:
+                    abandon(new)
+                    raise
+                try:
+                    finish(new, chunks_of(src), final_mode=mode)
                     renaming = True
                     sftp.posix_rename(tmp, dest)
                 except Exception as exc:
@@ -165,13 +163,35 @@ def _check_regular(shown: str, mode: int) -> None:
         )
 
 
-def _send(sftp: Any, src: BinaryIO, tmp: str) -> None:
-    """Copy ``src`` into a NEW remote file that is 0600 before any data is in it."""
-    with sftp.open(tmp, "wbx") as fh:  # x: never write into a file someone planted
-        fh.chmod(0o600)
-        fh.set_pipelined(True)
-        while chunk := src.read(CHUNK):
-            fh.write(chunk)
+def _stat_and_create(
+    sftp: Any, dest: str, tmp: str, remote_path: str
+) -> tuple[int | None, NewFile]:
+    """The destination's mode (None: absent) and a NEW private temp file
+    beside it (0600 before any data is in it), in one round trip."""
+    try:
+        return stat_and_create(sftp, dest, tmp)
+    except PermissionError as exc:
+        raise ToolError(f"Cannot upload to {remote_path}: {reason(exc)}") from exc
+
+
+def _upload_mode(src: BinaryIO, old_mode: int | None, remote_path: str, overwrite: bool) -> int:
+    """The mode the uploaded file gets: the replaced file's, else the local one's."""
+    if old_mode is not None and stat.S_ISDIR(old_mode):
+        raise ToolError(f"Remote path is a directory: {remote_path}. Give the file's full path.")
+    if old_mode is not None and not overwrite:
+        raise ToolError(
+            f"Remote file already exists: {remote_path}. Set overwrite to true to replace it."
+        )
+    return stat.S_IMODE(old_mode if old_mode is not None else os.fstat(src.fileno()).st_mode)
+
+
+def _fetch(sftp: Any, src: str, tmp: str, size: int) -> None:
+    """Copy ``src`` into ``tmp`` with every read requested at once (paramiko's
+    prefetch); the size comes from our stat, so no second one (sftp.get's)."""
+    with sftp.open(src, "rb") as remote_file, open(tmp, "wb") as local_file:
+        remote_file.prefetch(size)
+        while chunk := remote_file.read(CHUNK):
+            local_file.write(chunk)
 
 
 def _dropped(exc: BaseException) -> bool:
@@ -204,10 +224,11 @@ def download(
         raise ToolError(
             f"Local file already exists: {local_path}. Set overwrite to true to replace it."
         )
-    src = _guarded(runner, state, remote_path)
+    src = guarded_remote_path(runner, state, remote_path)
     try:
         with _sftp(runner) as sftp:
-            mode = _remote_mode(sftp, src)
+            attrs = _remote_attrs(sftp, src)
+            mode = None if attrs is None else int(attrs.st_mode)
             if mode is None:
                 raise ToolError(f"Remote file does not exist: {remote_path}")
             if not stat.S_ISREG(mode):
@@ -216,7 +237,7 @@ def download(
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".rmcp-download-")  # 0600
             os.close(fd)
             try:
-                sftp.get(src, tmp)
+                _fetch(sftp, src, tmp, int(attrs.st_size or 0))
                 # Owner bits only: a remote 0777 must not become a world-writable local file.
                 os.chmod(tmp, stat.S_IMODE(mode) & 0o700)
                 os.replace(tmp, dest)
@@ -293,7 +314,7 @@ def _make_private_dirs(directory: Path) -> None:
         d.mkdir(mode=0o700, exist_ok=True)
 
 
-def _guarded(runner: SftpRunner, state: ToolState, remote_path: str) -> str:
+def guarded_remote_path(runner: SftpRunner, state: ToolState, remote_path: str) -> str:
     """The remote path to transfer: with allowed_paths, resolved on the remote
     through the guard (one round trip); else the path as written."""
     path = state.resolve(remote_path, runner)
@@ -310,9 +331,10 @@ def _guarded(runner: SftpRunner, state: ToolState, remote_path: str) -> str:
     return base64.b64decode(encoded).decode("utf-8", "surrogateescape")
 
 
-def _remote_mode(sftp: Any, path: str) -> int | None:
+def _remote_attrs(sftp: Any, path: str) -> Any:
+    """The remote file's SFTP attributes (mode, size), or None when absent."""
     try:
-        return int(sftp.stat(path).st_mode)
+        return sftp.stat(path)
     except FileNotFoundError:
         return None
     except OSError as exc:

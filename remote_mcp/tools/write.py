@@ -25,6 +25,7 @@ from .base import (
 )
 from .guard import check_writable, guard_values
 from .refusals import Refused, backup_path, parse_refusal, refusal_error
+from .write_large import can_stage, write_large
 
 __all__ = ["WriteStatus", "Written", "parse_write_reply", "write"]
 
@@ -78,15 +79,19 @@ def write(
     expect: object = "absent" if record is None else record
     data = content.encode("utf-8", "surrogateescape")
     token = "RMCP_EOF_" + secrets.token_hex(12)
-    result = run_template(
-        runner,
-        "write.sh.j2",
-        path=path,
-        content=data,
-        expect=expect,
-        token=token,
-        **guard_values(state),
-    )
+    result = None
+    if can_stage(runner, len(data)):  # large: the bytes go over SFTP, not through a shell
+        result = write_large(runner, state, file_path, path, data, expect=expect, token=token)
+    if result is None:
+        result = run_template(
+            runner,
+            "write.sh.j2",
+            path=path,
+            content=data,
+            expect=expect,
+            token=token,
+            **guard_values(state),
+        )
     check_exit(result.exited, result.stderr, file_path)
     reply = parse_write_reply(result.stdout)
     if isinstance(reply, Refused):

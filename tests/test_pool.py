@@ -1,0 +1,76 @@
+"""The adaptive worker pool (remote_mcp/shell/pool.py) against the real sshd:
+it grows while calls queue, up to its size, and shrinks back when idle."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+
+from remote_mcp.session import Session
+from remote_mcp.shell import ChannelPool
+
+
+def barrier_command(directory: str, count: int, polls: int = 200) -> str:
+    """Wait (bounded: ``polls`` x 50 ms) until ``count`` commands run at once; say
+    whether they did. Each leaves the barrier when done."""
+    barrier = shlex.quote(directory)
+    return (
+        f"mkdir -p {barrier}; me=$(mktemp {barrier}/XXXXXX); i=0; "
+        f'while [ "$(ls {barrier} | wc -l)" -lt {count} ] && [ $i -lt {polls} ]; do '
+        "sleep 0.05; i=$((i + 1)); done; "
+        f'[ "$(ls {barrier} | wc -l)" -ge {count} ] && echo together || echo alone; '
+        'sleep 0.5; rm -f "$me"'
+    )
+
+
+def run_at_once(pool: ChannelPool, command: str, count: int) -> list[str]:
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(pool.run(command).stdout))
+        for _ in range(count)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def wait_until(check, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def test_the_pool_grows_while_calls_queue_then_shrinks_when_idle(
+    session: Session, remote_dir: str
+) -> None:
+    """Two shells at the start; five calls that each wait until all five run can
+    only say "together" if the pool opened three more for them."""
+    pool = ChannelPool(session.conn, size=5, start=2, idle_s=0.5)
+    try:
+        pool.warm()
+        assert pool.open_count == 2
+        command = barrier_command(f"{remote_dir}/barrier", 5)
+        assert run_at_once(pool, command, 5) == ["together\n"] * 5
+        assert pool.open_count == 5
+        assert wait_until(lambda: pool.open_count == 2)
+        assert pool.run("echo still").stdout == "still\n"
+    finally:
+        pool.close()
+
+
+def test_the_pool_never_grows_beyond_its_size(session: Session, remote_dir: str) -> None:
+    """Four calls on a pool of at most two: never more than two run at a time."""
+    pool = ChannelPool(session.conn, size=2, start=1)
+    try:
+        pool.warm()
+        command = barrier_command(f"{remote_dir}/barrier", 3, polls=10)
+        assert run_at_once(pool, command, 4) == ["alone\n"] * 4
+        assert pool.open_count == 2
+    finally:
+        pool.close()
