@@ -30,7 +30,15 @@ from .templates import render
 if TYPE_CHECKING:
     from .bash_shell import BashShell
 
-__all__ = ["CAPTURE_LIMIT", "CAPTURE_TAIL", "Detached", "Foreground", "RunOutcome", "Stream"]
+__all__ = [
+    "CAPTURE_LIMIT",
+    "CAPTURE_TAIL",
+    "Detached",
+    "Foreground",
+    "RunOutcome",
+    "Stream",
+    "new_run_id",
+]
 
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream (head); >= 30000 chars always
 CAPTURE_TAIL = 64 << 10  # bytes kept of each stream's end once past the head
@@ -97,7 +105,7 @@ class Foreground:
         self.shell = shell
         self.command, self.timeout_s = command, timeout_s
         self.mark = "RMCP" + secrets.token_hex(10)
-        self.run_id = "bash_" + secrets.token_hex(4)
+        self.run_id = new_run_id()  # execute() takes the shell's prepared one
         self.started = time.monotonic()
         self.on_output, self.on_tick = on_output, on_tick
         self.active = False
@@ -117,8 +125,10 @@ class Foreground:
     def execute(self, start_dir: str | None) -> RunOutcome | None:
         """Run it; None when the shell turned out uninitialised (retry)."""
         shell = self.shell.ready(start_dir)
+        self.run_id, spare = self.shell.take_run_id()
         script = render(
             "bash_run.sh.j2",
+            spare=spare,
             token=self.shell.token,
             directory=self.shell.directory,
             command=self.command,
@@ -264,6 +274,11 @@ class Foreground:
             job_id=job_id,
             job_offset=len(result.stdout_bytes) + _dropped_out(result) if job_id else 0,
         )
+
+
+def new_run_id() -> str:
+    """A foreground run's id (its run directory's name, BashOutput's ID)."""
+    return "bash_" + secrets.token_hex(4)
 
 
 def _full(tail: bytes) -> bool:

@@ -38,10 +38,11 @@ from .bash_foreground import (
     Detached,
     Foreground,
     RunOutcome,
+    new_run_id,
     timed_out_result,
 )
 from .bash_jobs import ForeignJob, JobKill, JobListing, JobRead, JobStart
-from .errors import ShellProtocolError, ToolError
+from .errors import SessionError, ShellProtocolError, ToolError
 from .shell import ShellChannel, ShellResult
 from .templates import render
 
@@ -89,6 +90,9 @@ class BashShell:
         # A foreground command the link dropped under: it runs on, and the
         # next Bash call re-attaches to it (bash_foreground.Foreground.attach).
         self.detached: Detached | None = None
+        # The id the next foreground run gets: each run's clean-up makes its
+        # directory in the background, so the run does not wait for a mkdir.
+        self.spare_run_id = new_run_id()
 
     @property
     def host_name(self) -> str:
@@ -104,6 +108,17 @@ class BashShell:
         notice, self.notice = self.notice, None
         return notice
 
+    @property
+    def jobs_base(self) -> str:
+        """The state base dir this session's bash_start found private ("" before it ran)."""
+        return self.directory.rsplit("/shells/", 1)[0] if self.directory else ""
+
+    def take_run_id(self) -> tuple[str, str]:
+        """The id for the run about to start (its directory may be made
+        already) and the next one's, which that run's clean-up makes."""
+        run_id, self.spare_run_id = self.spare_run_id, new_run_id()
+        return run_id, self.spare_run_id
+
     # -- the shell channel -----------------------------------------------------------
     def shell_channel(self) -> ShellChannel:
         """The shell's channel (connected; started on first use)."""
@@ -111,6 +126,20 @@ class BashShell:
         if self.channel is None:
             self.channel = ShellChannel(self.session.conn, subshell=False)
         return self.channel
+
+    def open_early(self) -> threading.Thread | None:
+        """Start opening the shell's channel now, beside the worker shells
+        (``Session.connect`` joins the thread before any call can use the
+        shell): the first Bash call then skips the channel's two set-up round
+        trips (open; the window OpenSSH grants once the exec is handled)."""
+        if self.channel is not None:
+            return None
+        channel = self.channel = ShellChannel(self.session.conn, subshell=False)
+        opener = threading.Thread(
+            target=_start_quietly, args=(channel,), name="remote-mcp-bash-open", daemon=True
+        )
+        opener.start()
+        return opener
 
     def adopt(self, channel: ShellChannel) -> None:
         """Use an already started channel as the shell (tests run ``sh``)."""
@@ -136,6 +165,7 @@ class BashShell:
                 directory=self.directory,
                 owner=self.owner,
                 kill_jobs=int(kill_jobs),
+                spare=self.spare_run_id,
             )
             # A channel of its own: every pooled worker may be busy at exit.
             stopper = ShellChannel(self.session.conn, subshell=True)
@@ -360,6 +390,13 @@ class _Waiter:
     def run(self, command: str, **kwargs: Any) -> ShellResult:
         kwargs["timeout"] = self.timeout_s
         return self.channel.run(command, **kwargs)
+
+
+def _start_quietly(channel: ShellChannel) -> None:
+    try:
+        channel.start()
+    except SessionError:
+        pass  # the first Bash call starts it again, or reports why
 
 
 def _delimiter() -> str:

@@ -153,10 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         return _serve_config_error(args.host, str(err))
     if args.test:
         return _selftest(host, bool(args.verbose))
+    from .early_connect import EarlyConnect, skip_sdk_extras
+
+    # Connect while the MCP SDK imports (most of a second): the handshake waits on the network.
+    early = EarlyConnect(host, config.path)
+    skip_sdk_extras()
     from .server import serve
 
     try:
-        serve(host, config_file=config.path)
+        serve(host, config_file=config.path, early=early)
     except KeyboardInterrupt:
         pass
     return 0
@@ -165,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
 def _serve_group(args: argparse.Namespace) -> int:
     """``--group NAME``: one server for the group; a config mistake is served
     as the answer to every tool call, as for ``--host``."""
+    from .early_connect import skip_sdk_extras
     from .fleet_config import group_hosts
+
+    skip_sdk_extras()
     from .fleet_server import serve_group
 
     if args.host is not None or args.test:
@@ -202,6 +210,9 @@ def _selftest(host: HostConfig, verbose: bool) -> int:
 
 def _serve_config_error(name: str | None, message: str) -> int:
     """Serve anyway: tools/list works and every call returns the message."""
+    from .early_connect import skip_sdk_extras
+
+    skip_sdk_extras()
     from .server import serve
 
     print(f"remote-mcp: {message}", file=sys.stderr)

@@ -256,6 +256,9 @@ class HostConnection:
     def _socket(self, target: SshTarget) -> CountingSocket:
         sock = tcp_connect(target)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        # Every command is a small packet someone waits for: Nagle would hold
+        # one back until the previous is acknowledged (OpenSSH sets this too).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if hasattr(socket, "TCP_USER_TIMEOUT"):
             # Unacknowledged data for this long means the link is dead; the
             # kernel default is ~15 minutes of retransmissions.

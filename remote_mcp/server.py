@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from . import __version__, wire
 from .call_gate import CALL_GATE, call_cancel_hooks, call_stoppable
 from .config import HostConfig
+from .early_connect import EarlyConnect, connect_runtime
 from .errors import (
     CallCancelled,
     RemoteMCPError,
@@ -71,6 +72,7 @@ class RemoteServer:
         host: HostConfig,
         config_error: str | None = None,
         config_file: str | os.PathLike[str] | None = None,
+        early: EarlyConnect | None = None,
     ) -> None:
         self.host = host
         # Set when the config is unusable: the server still answers initialize
@@ -80,6 +82,10 @@ class RemoteServer:
         self._runtime: tuple[Session, ToolState] | None = None
         self._runtime_lock = threading.Lock()
         self._connecting: Future[None] | None = None
+        # A connection begun before this module was imported (cli.py), if any.
+        self._early = early
+        if early is not None:
+            self._connecting = early.connected
         self._notices: list[str] = []  # what cancelled calls did after all, for the next result
         self._notices_lock = threading.Lock()
         self._connect_lock = threading.Lock()
@@ -109,6 +115,12 @@ class RemoteServer:
         builds them, so paramiko, fabric, jinja2 and the tools import while the
         client's ``initialize`` is answered (a call that comes first waits)."""
         with self._runtime_lock:
+            if self._runtime is None and self._early is not None:
+                try:
+                    self._runtime = self._early.runtime.result()
+                except Exception:
+                    log.warning("the early connect failed to build its session", exc_info=True)
+                self._early = None
             if self._runtime is None:
                 from .handlers import new_runtime
 
@@ -138,18 +150,8 @@ class RemoteServer:
 
     def _connect(self, fut: Future[None]) -> None:
         try:
-            session = self.session  # imports paramiko, fabric, jinja2 (this thread)
-            # The tools' import is CPU and the handshake mostly waits on the
-            # network: import them alongside, not before (they are needed by
-            # the first call, not by the connection; session's modules are in).
-            importer = threading.Thread(target=_import_tools, name="remote-mcp-import", daemon=True)
-            importer.start()
-            info = session.connect()
-            self.state.info = info
-            if self.state.cwd is None:
-                self.state.cwd = info.home
-            session.pool.warm()
-            importer.join()
+            # runtime() imports paramiko, fabric, jinja2 (in this thread).
+            connect_runtime(*self.runtime())
             fut.set_result(None)
         except BaseException as exc:  # reported on the next tool call
             log.warning("connecting to %s failed: %s", self.host.name, describe(exc))
@@ -335,6 +337,9 @@ class RemoteServer:
         self.close()
 
     def close(self) -> None:
+        early = self._early
+        if self._runtime is None and early is not None and not early.runtime.done():
+            return  # still connecting at exit: nothing of it to clean up on the remote yet
         self.session.close()
 
 
@@ -348,10 +353,6 @@ def _quietly(hook: Callable[[], None]) -> None:
 def _wire_text(text: str) -> str:
     """JSON cannot carry lone surrogates: show invalid bytes as U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _import_tools() -> None:
-    from . import handlers  # noqa: F401 - import the tools now, not on the first call
 
 
 def _error(message: str) -> types.CallToolResult:
@@ -376,9 +377,11 @@ def serve(
     host: HostConfig,
     config_error: str | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    early: EarlyConnect | None = None,
 ) -> None:
     """Serve MCP over stdio for ``host`` until stdin closes or a signal arrives
     (with ``config_error``, a server whose every tool call reports it).
-    ``config_file`` (the active config) is one of the files Download never writes."""
+    ``config_file`` (the active config) is one of the files Download never writes;
+    ``early``, a connection cli.py began before importing this module."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="remote-mcp: %(message)s")
-    anyio.run(RemoteServer(host, config_error, config_file).run_stdio)
+    anyio.run(RemoteServer(host, config_error, config_file, early).run_stdio)

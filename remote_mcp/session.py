@@ -111,12 +111,22 @@ class Session:
                 self._mark_lost("the connection dropped")
             self.conn.open()
             self._generation = self.conn.generation
+            # The Bash shell's channel too, where the Bash tool may run
+            # (tools/guard.py's rule: the session layer cannot import it).
+            bash_on = self.host.bash == "allow" or (
+                self.host.bash == "auto" and not self.host.read_only
+            )
+            bash_opener = self.bash.open_early() if bash_on else None
             try:
-                # Every worker shell starts now, in parallel with the probe.
-                result = self.pool.open_all(render("probe.sh.j2"), warn=True)
+                # Every worker shell starts now, in parallel with the probe,
+                # which runs inside the first one's exec request.
+                result = self.pool.open_all(render("probe.sh.j2"), warn=True, probe=True)
             except (ConnectionLost, ShellProtocolError):
                 self.conn.close(self._generation)
                 raise
+            finally:
+                if bash_opener is not None:
+                    bash_opener.join()
             self.info = RemoteInfo.parse(result.stdout)
             return self.info
 

@@ -39,6 +39,7 @@ EXTRA_VALUES.update(
             command="echo " + shlex.quote(HOSTILE),
             mark="M_1",
             run_id="bash_12345678",
+            spare="bash_87654321",
             owner="oTemplateTest",
             flavour="bash",
         ),
@@ -69,11 +70,18 @@ EXTRA_VALUES.update(
             expire_mtime=0,
         ),
         "bash_job_read.sh.j2": dict(
-            job_id=HOSTILE, offset=0, cap=1000, wait_tenths=3, owner="oT", all_sessions=False
+            job_id=HOSTILE,
+            offset=0,
+            cap=1000,
+            wait_tenths=3,
+            owner="oT",
+            all_sessions=False,
         ),
         "bash_job_kill.sh.j2": dict(job_id=HOSTILE, owner="oT", all_sessions=False),
         "bash_job_list.sh.j2": dict(owner="oT", all_sessions=True),
-        "bash_stop.sh.j2": dict(directory=f"{{dir}}/{HOSTILE}", owner="oT", kill_jobs=1),
+        "bash_stop.sh.j2": dict(
+            directory=f"{{dir}}/{HOSTILE}", owner="oT", kill_jobs=1, spare="bash_87654321"
+        ),
     }
 )
 

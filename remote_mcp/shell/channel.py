@@ -94,13 +94,18 @@ class ShellChannel:
         self.stopper: Callable[[int], bool] | None = None
 
     # -- lifecycle ---------------------------------------------------------
-    def start(self) -> None:
+    def start(self, probe_sentinel: str | None = None) -> None:
+        """Open the channel and start the shell; with ``probe_sentinel``, the
+        probe runs first inside the exec request, framed by that sentinel."""
         if self.channel is not None and not self.channel.closed:
             return
         chan = self.conn.open_channel()
         marker = "__RMCP_START_" + secrets.token_hex(12)
+        values = {"marker": marker}
+        if probe_sentinel is not None:
+            values["sentinel"] = probe_sentinel
         try:
-            _exec_pipelined(chan, render("shell_start.sh.j2", marker=marker))
+            _exec_pipelined(chan, render("shell_start.sh.j2", **values))
         except (paramiko.SSHException, EOFError, OSError) as exc:
             chan.close()
             raise ConnectionLost(
@@ -147,6 +152,7 @@ class ShellChannel:
         cancel_hooks: list[Callable[[], None]] | None = None,
         stoppable: bool = True,
         frame: str = "_frame.sh.j2",
+        probe: bool = False,
         **_ignored: Any,
     ) -> ShellResult:
         """Run ``command`` and return its Result (invoke semantics).
@@ -165,16 +171,23 @@ class ShellChannel:
         half-way) keeps the old way: the shell is discarded, the command runs on.
         Extra keyword arguments that ``fabric.Connection.run`` accepts (``pty``,
         ``in_stream``...) are ignored: stdin is always /dev/null.
+        ``probe`` says ``command`` is the probe (probe.sh.j2): a shell that
+        must be started for it runs it inside its exec request, which saves
+        the round trip a command sent behind that request waits for.
         """
-        if not self.alive:
-            self.close()
-            self.start()
-        assert self.channel is not None
         sentinel = "__RMCP_" + secrets.token_hex(12)
         pidmark = sentinel + "_pid"
-        script = render(
-            frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
-        )
+        folded = False
+        if not self.alive:
+            self.close()
+            self.start(probe_sentinel=sentinel if probe else None)
+            folded = probe
+        script = None
+        if not folded:
+            script = render(
+                frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
+            )
+        assert self.channel is not None
         out = StreamCapture(
             re.compile(b"\n" + sentinel.encode() + rb" (\d+)(?: (\S*) (\S*))?\n"),
             self.capture_limit,
@@ -205,7 +218,8 @@ class ShellChannel:
         pid_line = re.compile(re.escape(pidmark.encode()) + rb" (\d+)\n")
         try:
             sending = time.perf_counter()
-            chan.sendall(script.encode("utf-8", "surrogateescape"))
+            if script is not None:  # (a folded probe is on its way already)
+                chan.sendall(script.encode("utf-8", "surrogateescape"))
             sent = time.perf_counter()
             timed_out = self._pump(
                 chan, out, err, timeout, on_timeout, on_output, on_tick, cmd, pid_line
