@@ -253,7 +253,13 @@ def _summary(report: _Report, host: HostConfig) -> None:
         if facts.get("grep") == "GNU"
         else f"busybox (no rg or GNU grep; {facts.get('grep')} grep, file by file)"
     )
-    glob = "rg --files" if "rg" in present else f"find fallback (no rg; {facts.get('find')} find)"
+    glob = (
+        "GNU find"
+        if facts.get("find") == "GNU"
+        else "rg --files"
+        if "rg" in present
+        else f"find fallback (no rg; {facts.get('find')} find)"
+    )
     edit = (
         "python3"
         if "python3" in present

@@ -147,7 +147,8 @@ class HostSettings:
         default="auto", description="auto | rg | grep | busybox: Grep's engine on the remote"
     )
     find_backend: FindBackend = Field(
-        default="auto", description="auto | gnu | posix: Glob's find flavour when rg is absent"
+        default="auto",
+        description="auto | gnu | posix: Glob's engine (auto: GNU find, else rg, else POSIX find)",
     )
     # 6: with the Bash shell, the stopper and two SFTP channels, sshd's default
     # MaxSessions (10) is never exceeded.

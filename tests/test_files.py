@@ -83,6 +83,39 @@ class TestRead:
             "offset (10). The file has 3 lines.</system-reminder>"
         )
 
+    def test_offset_past_end_of_a_large_file(self, session, state, remote, remote_dir):
+        """A file too big to travel whole is sliced on the remote; an empty
+        slice asks again for the line count (a final line without a newline
+        counts)."""
+        remote.write_bytes(f"{remote_dir}/s.txt", b"x" * 70000 + b"\n2\n3")
+        delta = count(session)
+        out = files.read(session, f"{remote_dir}/s.txt", offset=4, state=state)
+        assert out.text == (
+            "<system-reminder>Warning: the file exists but is shorter than the provided "
+            "offset (4). The file has 3 lines.</system-reminder>"
+        )
+        assert delta()[0] <= 2
+        out = files.read(session, f"{remote_dir}/s.txt", offset=3, state=state)
+        assert out.text == f"     3{ARROW}3"
+
+    def test_large_file_to_its_end_without_final_newline(self, session, state, remote, remote_dir):
+        """cut(1) adds a newline to an unterminated last line. That shows only
+        on a last line ending in CR (Claude Code keeps "end<CR>" as it is): then,
+        and only then, a second command asks how the file ends."""
+        remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend\r")
+        delta = count(session)
+        out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
+        assert out.structured["lines"] == ["end\r"]
+        assert delta()[0] == 2
+        remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend\r\n")
+        out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
+        assert out.structured["lines"] == ["end"]
+        remote.write_bytes(f"{remote_dir}/t.txt", b"y" * 70000 + b"\nend")
+        delta = count(session)
+        out = files.read(session, f"{remote_dir}/t.txt", offset=2, state=state)
+        assert out.structured["lines"] == ["end"] and out.text == f"     2{ARROW}end"
+        assert delta()[0] == 1
+
     def test_missing_file(self, session, state, remote_dir):
         with pytest.raises(ToolError) as err:
             files.read(session, f"{remote_dir}/nope.txt", state=state)
@@ -248,6 +281,44 @@ class TestMultiRead:
             f"==> {remote_dir}/missing <==\nError: File does not exist.\n\n"
             f"==> {remote_dir}/b <==\n     1{ARROW}b1"
         )
+
+    def test_small_files_in_one_batch_are_recorded_for_later_edits(
+        self, session, state, remote, remote_dir
+    ):
+        """Small files travel whole in one batch (head's ==> NAME <== lines
+        found by each name's length in bytes) and are hashed here: the hash
+        must be the one the remote's read-before-write check computes."""
+        from remote_mcp.tools import edit
+
+        names = ["a", "b\nnl", "c é <=="]
+        for i, name in enumerate(names):
+            remote.write_bytes(f"{remote_dir}/{name}", f"first {i}\nsecond\n".encode())
+        delta = count(session)
+        out = files.multi_read(
+            session, [{"file_path": f"{remote_dir}/{n}", "limit": 1} for n in names], state=state
+        )
+        assert delta()[0] == 1
+        assert [f["lines"] for f in out.structured["files"]] == [[f"first {i}"] for i in range(3)]
+        edit.edit(session, f"{remote_dir}/b\nnl", "second", "2nd", state=state)
+        assert remote.read_bytes(f"{remote_dir}/b\nnl") == b"first 1\n2nd\n"
+        remote.write_bytes(f"{remote_dir}/c é <==", b"changed\n")
+        with pytest.raises(ToolError, match="modified since read"):
+            edit.edit(session, f"{remote_dir}/c é <==", "changed", "x", state=state)
+
+    def test_a_batch_whose_sizes_do_not_add_up_is_read_again_file_by_file(
+        self, session, state, remote
+    ):
+        """/sys files say 4096 bytes and hold a few: the batch's bytes cannot be
+        split by the sizes stat gave, so the files are read again, each on its
+        own (the same path a file changed mid-read takes)."""
+        paths = ["/sys/devices/system/cpu/online", "/sys/devices/system/cpu/possible"]
+        if not all(remote.exists(p) for p in paths):
+            pytest.skip("no /sys cpu files on this host")
+        expected = [remote.read_bytes(p).decode().splitlines() for p in paths]
+        delta = count(session)
+        out = files.multi_read(session, [{"file_path": p} for p in paths], state=state)
+        assert [f["lines"] for f in out.structured["files"]] == expected
+        assert delta()[0] == 2
 
     def test_content_cannot_spoof_the_framing(self, session, state, remote, remote_dir):
         # A file full of lines that look like part boundaries and headers.

@@ -139,24 +139,28 @@ def test_large_write_over_sftp_through_a_symlink(flavoured: Flavoured, area: str
 def test_read_small_and_long_line_files_without_final_newline(
     flavoured: Flavoured, area: str
 ) -> None:
-    """A small file is sliced by sed alone (its missing final newline stays
-    missing); one with a line over the cut width goes through cut, whose added
-    newline the reader takes back. Both read the same; FileStat of several
-    paths (one stat for all) pairs each with its own size."""
+    """A small file travels whole (its missing final newline stays missing);
+    a big one is sliced by tail, head and cut, whose added newline the reader
+    takes back, and an offset past its end asks for its line count. Both
+    read the same; MultiRead sends small files in one cat; FileStat of
+    several paths (one stat for all) pairs each with its own size."""
     s, st = flavoured.session, flavoured.state()
     flavoured.sh(f"printf 'one\\ntwo' > {area}/short.txt")
-    long_line = "{ printf 'one\\n'; head -c 9000 /dev/zero | tr '\\0' x; }"
+    long_line = "{ printf 'one\\n'; head -c 90000 /dev/zero | tr '\\0' x; }"
     flavoured.sh(f"sh -c {shlex.quote(long_line)} > {area}/long.txt")
     out = files.read(s, f"{area}/short.txt", state=st).text
     assert out == "     1→one\n     2→two"
     long = files.read(s, f"{area}/long.txt", state=st).text.split("\n")
-    assert long[0] == "     1→one" and long[1].startswith("     2→xxx") and len(long) == 2
-    both = files.multi_read(s, [{"file_path": f"{area}/short.txt"}], state=st).text
-    assert both.rstrip("\n").endswith("     2→two")
+    assert long[0] == "     1→one" and long[1] == "     2→" + "x" * 2000 and len(long) == 2
+    past = files.read(s, f"{area}/long.txt", offset=3, state=st).text
+    assert "shorter than the provided offset (3). The file has 2 lines." in past
+    paths = [f"{area}/short.txt", f"{area}/long.txt", f"{area}/short.txt"]
+    both = files.multi_read(s, [{"file_path": p, "offset": 2} for p in paths], state=st).text
+    assert both.count("     2→two") == 2 and "     2→xxx" in both
     stat = files.file_stat(
         s, [f"{area}/long.txt", f"{area}/nothing", f"{area}/short.txt"], state=st
     ).structured
-    assert [e.get("size") for e in stat["entries"]] == [9004, None, 7]
+    assert [e.get("size") for e in stat["entries"]] == [90004, None, 7]
 
 
 def test_edit_and_multi_edit_with_the_hosts_engine(flavoured: Flavoured, area: str) -> None:

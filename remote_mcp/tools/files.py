@@ -3,8 +3,10 @@ are importable from here too, for scripts).
 
 Read speaks Claude Code's exact wording (v2.0.77). Each call is one remote
 command; Read slices on the remote, so the bytes moved follow the lines asked
-for, not the file's size. The template's reply is read by
-:func:`parse_read_reply`.
+for, not the file's size -- except for a file of at most 64 KB, which travels
+whole and is sliced here (read_slice.py: one process on the remote instead of
+three). An offset past the end of a big file costs a second command, which
+counts its lines. The template's reply is read by :func:`parse_read_reply`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .base import (
 )
 from .file_stat import file_stat
 from .guard import guard_values
+from .read_slice import WHOLE_MAX_BYTES, slice_whole, split_batch
 from .refusals import Refused, parse_refusal, refusal_error
 from .write import write
 
@@ -55,8 +58,11 @@ HASH_MAX_BYTES = 4 << 20
 # here, so a slice this long holds over MAX_OUTPUT_TOKENS tokens of text and
 # is refused whatever its content: nothing beyond it needs to travel.
 MAX_SLICE_BYTES = 16 * MAX_OUTPUT_TOKENS + 64
+LINE_BYTES = MAX_LINE_CHARS * 4  # the remote's cut: at least MAX_LINE_CHARS characters
+SLICE_BYTES = MAX_SLICE_BYTES + 1  # a slice this long is refused, whatever it holds
 # The largest integer a JSON client sends exactly (2^53 - 1); far beyond any
-# file's line count, and safe for the remote's sed and shell arithmetic.
+# file's line count, and safe for the remote's shell arithmetic (a tail(1)
+# that cannot parse it prints nothing: the line count is asked for then).
 MAX_LINE_NUMBER = 9_007_199_254_740_991
 
 IMAGE_TYPES = {
@@ -115,14 +121,19 @@ def _template_args(req: _Request) -> dict[str, object]:
         "mode": req.mode,
         "check_size": int(req.check_size),
         "max_size": MAX_IMAGE_BYTES if req.mode == "image" else MAX_UNSLICED_BYTES,
+        "hash_max": HASH_MAX_BYTES,
+        "line_bytes": LINE_BYTES,
+        "slice_bytes": SLICE_BYTES,
+        "whole_max": WHOLE_MAX_BYTES,
     }
 
 
 class ReadStatus(StrEnum):
     """The words ``_read_fn.sh.j2`` answers with (besides the shared refusals)."""
 
-    TEXT = "ok"  # then SIZE SHA256|- FINAL_NEWLINE(0|1) MTIME, and the slice
+    TEXT = "ok"  # then SIZE SHA256|- FINAL_NEWLINE(0|1|?) MTIME, and the slice
     SHORT = "short"  # the file has fewer lines than offset: TOTAL SIZE SHA256|- MTIME
+    WHOLE = "whole"  # a small text file, sent whole: SIZE MTIME, and the file
     IMAGE = "image"  # SIZE, and the image in base64
     NOT_IMAGE = "notimage"  # named like an image, but its bytes are not one
     TOO_LARGE = "toolarge"  # SIZE
@@ -138,7 +149,7 @@ class ReadReply:
     total: int = 0  # lines, for SHORT
     sha256: str | None = None  # None: too big to hash (size and mtime are compared)
     mtime: str = ""
-    final_newline: bool = True
+    final_newline: bool | None = True  # None: not measured (see _interpret)
     kind: str = ""  # for SPECIAL
     body: bytes = b""
 
@@ -162,12 +173,15 @@ def parse_read_reply(raw: bytes) -> ReadReply | Refused | None:
             int(size),
             sha256=_digest(digest),
             mtime=mtime,
-            final_newline=final_newline != "0",
+            final_newline=None if final_newline == "?" else final_newline != "0",
             body=body,
         )
     if status is ReadStatus.SHORT:
         total, size, digest, mtime = rest.split(" ", 3)
         return ReadReply(status, int(size), int(total), _digest(digest), mtime)
+    if status is ReadStatus.WHOLE:
+        size, mtime = rest.split(" ", 1)
+        return ReadReply(status, int(size), mtime=mtime, body=body)
     if status in (ReadStatus.IMAGE, ReadStatus.TOO_LARGE):
         return ReadReply(status, int(rest.split(" ")[0]), body=body)
     return ReadReply(status, kind=rest.strip())
@@ -177,9 +191,33 @@ def _digest(text: str) -> str | None:
     return None if text == "-" else text
 
 
-def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
+def _from_whole(req: _Request, reply: ReadReply) -> ReadReply:
+    """A whole small file as the ok/short reply a sliced read gives."""
+    cut = slice_whole(reply.body, req.start, req.end, LINE_BYTES, SLICE_BYTES)
+    digest = cut.sha256 if len(reply.body) <= HASH_MAX_BYTES else None
+    if cut.total is not None:
+        size = reply.size if reply.body else 0
+        return ReadReply(ReadStatus.SHORT, size, cut.total, digest, reply.mtime)
+    return ReadReply(ReadStatus.TEXT, reply.size, sha256=digest, mtime=reply.mtime, body=cut.body)
+
+
+def _ends_on_cr(req: _Request, body: bytes) -> bool:
+    """The slice reached the end of the file on a line ending in CR: only
+    then does it matter whether the file ends in a newline (cut(1) adds
+    one: a last line "x<CR>" would read as "x"), so only then is it measured."""
+    return body.endswith(b"\r\n") and body.count(b"\n") < req.end - req.start + 1
+
+
+def _interpret(req: _Request, raw: bytes, state: ToolState, runner: Runner) -> ToolOutput:
     """Turn one rmcp_read part (header line + body) into Claude Code's output."""
     reply = parse_read_reply(raw)
+    if isinstance(reply, ReadReply) and reply.status is ReadStatus.WHOLE:
+        reply = _from_whole(req, reply)
+    elif isinstance(reply, ReadReply) and reply.status is ReadStatus.TEXT:
+        if not reply.body and req.start > 1:  # past the end: how many lines are there?
+            reply = parse_read_reply(_run_read(runner, replace(req, mode="count"), state))
+        elif reply.final_newline is None and _ends_on_cr(req, reply.body):
+            reply = parse_read_reply(_run_read(runner, replace(req, mode="textnl"), state))
     ext = posixpath.splitext(req.path)[1].lower()
     if isinstance(reply, Refused):
         raise refusal_error(reply, path=req.shown, state=state)
@@ -241,7 +279,7 @@ def _interpret(req: _Request, raw: bytes, state: ToolState) -> ToolOutput:
             "portions of the file, or use the GrepTool to search for specific content."
         )
     _remember(state, req, reply)
-    if not reply.final_newline and body.count(b"\n") < req.end - req.start + 1:
+    if reply.final_newline is False and body.count(b"\n") < req.end - req.start + 1:
         # The slice reached the end of a file without a final newline, which
         # cut(1) added. (With exactly `limit` lines the end is unknown; only a
         # final CR could show the difference.)
@@ -289,6 +327,12 @@ def _remember(state: ToolState, req: _Request, reply: ReadReply) -> None:
     state.files[req.path] = FileRecord(sha256=reply.sha256, mtime=reply.mtime, size=reply.size)
 
 
+def _run_read(runner: Runner, req: _Request, state: ToolState) -> bytes:
+    result = run_template(runner, "read.sh.j2", **_template_args(req), **guard_values(state))
+    check_exit(result.exited, result.stderr, req.shown)
+    return result.stdout.encode("utf-8", "surrogateescape")
+
+
 def read(
     runner: Runner,
     file_path: str,
@@ -302,20 +346,10 @@ def read(
     req = _request(state, runner, file_path, offset, limit)
     if req.mode == "image":
         require_command(state, runner, "Reading an image", "base64", IMAGE_WITHOUT_BASE64)
-    result = run_template(
-        runner,
-        "read.sh.j2",
-        **_template_args(req),
-        hash_max=HASH_MAX_BYTES,
-        line_bytes=MAX_LINE_CHARS * 4,
-        slice_bytes=MAX_SLICE_BYTES + 1,
-        **guard_values(state),
-    )
-    check_exit(result.exited, result.stderr, file_path)
-    raw = result.stdout.encode("utf-8", "surrogateescape")
+    raw = _run_read(runner, req, state)
     if raw.startswith(b"notimage"):
         return _read_as_text(runner, req, state)
-    return _interpret(req, raw, state)
+    return _interpret(req, raw, state, runner)
 
 
 def _read_as_text(runner: Runner, req: _Request, state: ToolState) -> ToolOutput:
@@ -324,18 +358,8 @@ def _read_as_text(runner: Runner, req: _Request, state: ToolState) -> ToolOutput
     (a second command, only for such misnamed files) and say why."""
     why = "It has an image file extension but is not a PNG, JPEG, GIF or WEBP image."
     req = replace(req, mode="text")
-    result = run_template(
-        runner,
-        "read.sh.j2",
-        **_template_args(req),
-        hash_max=HASH_MAX_BYTES,
-        line_bytes=MAX_LINE_CHARS * 4,
-        slice_bytes=MAX_SLICE_BYTES + 1,
-        **guard_values(state),
-    )
-    check_exit(result.exited, result.stderr, req.shown)
     try:
-        out = _interpret(req, result.stdout.encode("utf-8", "surrogateescape"), state)
+        out = _interpret(req, _run_read(runner, req, state), state, runner)
     except ToolError as err:
         raise ToolError(f"{err} {why}") from None
     return replace(
@@ -359,26 +383,14 @@ def multi_read(
         raise ToolError("files is empty: give at least one {file_path, offset?, limit?}.")
     wanted = as_models(MultiReadFile, files)
     reqs = [_request(state, runner, f.file_path, f.offset, f.limit) for f in wanted]
-    boundary = "RMCP_PART_" + secrets.token_hex(12)
-    result = run_template(
-        runner,
-        "multiread.sh.j2",
-        files=[_template_args(r) for r in reqs],
-        boundary=boundary,
-        hash_max=HASH_MAX_BYTES,
-        line_bytes=MAX_LINE_CHARS * 4,
-        slice_bytes=MAX_SLICE_BYTES + 1,
-        **guard_values(state),
-    )
-    check_exit(result.exited, result.stderr, "MultiRead")
-    parts = _split_parts(result.stdout.encode("utf-8", "surrogateescape"), boundary, len(reqs))
+    parts = _multi_read_parts(runner, reqs, state, batch=True)
     sections, images, structured = [], [], []
     for req, raw in zip(reqs, parts, strict=True):
         try:
             if raw.startswith(b"notimage"):
                 out = _read_as_text(runner, req, state)
             else:
-                out = _interpret(req, raw, state)
+                out = _interpret(req, raw, state, runner)
         except ToolError as err:
             sections.append(f"==> {req.shown} <==\nError: {err}")
             structured.append({"path": req.path, "error": str(err)})
@@ -390,7 +402,48 @@ def multi_read(
     return ToolOutput("\n\n".join(sections), images=images, structured={"files": structured})
 
 
-def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
+def _multi_read_parts(
+    runner: Runner, reqs: list[_Request], state: ToolState, *, batch: bool
+) -> list[bytes]:
+    """One rmcp_read reply per file, the batched small files' made whole
+    again. If a batched file changed while it was read (its bytes cannot be
+    told from its neighbours' then), the files are read again without a
+    batch: a second command, only then."""
+    boundary = "RMCP_PART_" + secrets.token_hex(12)
+    result = run_template(
+        runner,
+        "multiread.sh.j2",
+        files=[_template_args(r) for r in reqs],
+        boundary=boundary,
+        hash_max=HASH_MAX_BYTES,
+        line_bytes=LINE_BYTES,
+        slice_bytes=SLICE_BYTES,
+        whole_max=WHOLE_MAX_BYTES,
+        batch=batch,
+        **guard_values(state),
+    )
+    check_exit(result.exited, result.stderr, "MultiRead")
+    data = result.stdout.encode("utf-8", "surrogateescape")
+    section, parts = _split_parts(data, boundary, len(reqs))
+    if b"batch" not in parts:
+        return parts
+    entries = split_batch(section, boundary.encode())
+    if entries is None or len(entries) != parts.count(b"batch"):
+        if not batch:
+            raise ToolError("MultiRead: the remote reply was cut short; try again.")
+        return _multi_read_parts(runner, reqs, state, batch=False)
+    whole = iter(entries)
+    out = []
+    for part in parts:
+        if part == b"batch":
+            stat, content = next(whole)
+            part = b"whole " + stat.encode("utf-8", "surrogateescape") + b"\n" + content
+        out.append(part)
+    return out
+
+
+def _split_parts(data: bytes, boundary: str, count: int) -> tuple[bytes, list[bytes]]:
+    """(the batch section before the first part, the parts)."""
     marker = re.compile(re.escape(boundary.encode()) + rb" (\d+)\n")
     found = list(marker.finditer(data))
     if [int(m.group(1)) for m in found] != list(range(count)):
@@ -400,7 +453,7 @@ def _split_parts(data: bytes, boundary: str, count: int) -> list[bytes]:
         stop = found[i + 1].start() if i + 1 < len(found) else len(data)
         part = data[m.end() : stop]
         parts.append(part[:-1] if part.endswith(b"\n") else part)
-    return parts
+    return data[: found[0].start()] if found else b"", parts
 
 
 IMAGE_WITHOUT_BASE64 = "Text files can still be read, and Download copies the image here."

@@ -92,11 +92,25 @@ def _split_absolute(pattern: str) -> tuple[str, str]:
 
 
 def _glob_backend(state: ToolState, runner: Runner) -> GlobEngine:
+    """GNU find first: its -printf gives each file's mtime in the walk, where
+    rg 13 (no global sort) needs xargs and a find per batch after it -- three
+    processes more for the same list (Glob's semantics are ripgrep's on every
+    backend, applied here to what comes back)."""
     want = state.backends.get("find", "auto")
     if want != "auto":
         return want
     has = state.remote_info(runner).has
-    return "rg" if "rg" in has else "gnu" if "gnu_find" in has else "posix"
+    return "gnu" if "gnu_find" in has else "rg" if "rg" in has else "posix"
+
+
+def _mtime_tool(has: frozenset[str] | set[str], gnu_find: bool) -> str:
+    """How a template reads the mtimes of a file list: on a GNU userland
+    (GNU find, and the coreutils ``head -z`` the probe's zsort found) xargs
+    runs ``stat --printf`` directly; otherwise a small ``sh -c`` around find
+    or stat does it."""
+    if gnu_find:
+        return "gstat" if "zsort" in has else "find"
+    return "stat"
 
 
 def _refuse_nul(**values: str | None) -> None:
@@ -136,7 +150,7 @@ def glob(
         "pattern": pattern,
         "cap": GLOB_LIMIT + 1,
         "find_args": [],
-        "mtime_tool": "find" if "gnu_find" in has else "stat",
+        "mtime_tool": _mtime_tool(has, "gnu_find" in has),
         "zsort": "zsort" in has,
         **guard_values(state),
     }
@@ -347,7 +361,7 @@ def grep(  # Claude Code's schema, one keyword per field
     has = state.remote_info(runner).has
     gnu_find = "gnu_find" in has and state.backends.get("find", "auto") != "posix"
     if mode == "files_with_matches":
-        values["mtime_tool"] = "find" if gnu_find else "stat"
+        values["mtime_tool"] = _mtime_tool(has, gnu_find)
     if backend == "rg":
         values["rg_args"] = _rg_args(req, sep)
     elif backend == "busybox":

@@ -209,12 +209,17 @@ class GrepView:
         else:
             records = _path_records(body, self.sep)
         out: list[str] = []
+        names: dict[bytes, str] = {}  # a file's lines share its shown name
         for rel, rest in records:
             if rel is None:
                 out.append("--")
                 continue
             kind, number, text = self._line(rest)
-            out.append(self._format("" if self.single else self.shown(rel), kind, number, text))
+            if self.single:
+                prefix = ""
+            else:
+                prefix = names.get(rel) or names.setdefault(rel, self.shown(rel))
+            out.append(self._format(prefix, kind, number, text))
         return out
 
     def _line(self, rest: bytes) -> tuple[str, bytes, bytes]:
@@ -278,6 +283,8 @@ def _cap(text: str, total_lines: int | None = None) -> str:
     units), keep the first 20000 and say how many lines were dropped.
     ``total_lines``: the lines the whole text would have had, when only its
     start was fetched."""
+    if len(text.encode("utf-16-le", "surrogatepass")) <= 2 * GREP_MAX_CHARS:
+        return text  # (the loop below finds where to cut; it is slow)
     units = 0
     for index, ch in enumerate(text):
         units += 2 if ord(ch) > 0xFFFF else 1
