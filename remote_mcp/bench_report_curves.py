@@ -163,9 +163,9 @@ def _what_curves_show(points: list[Point], lang: str) -> list[str]:
         out.append(
             pick(
                 lang,
-                f"- MultiRead: about {slope:.0f} ms more per file ({multi[-1].x:.0f} files: "
+                f"- MultiRead: about {slope:.1f} ms more per file ({multi[-1].x:.0f} files: "
                 f"{multi[-1].ms:.0f} ms).",
-                f"- MultiRead：每多一个文件约多 {slope:.0f} ms（{multi[-1].x:.0f} 个文件："
+                f"- MultiRead：每多一个文件约多 {slope:.1f} ms（{multi[-1].x:.0f} 个文件："
                 f"{multi[-1].ms:.0f} ms）。",
             )
         )
@@ -281,29 +281,36 @@ def scaling_targets(
     else:
         out.append((t_read, "-", "-", verdict_word(lang, None)))
     for tool, target in t_transfer.items():
-        top = _transfer_tops(points, tool)
-        if not top:
+        sizes = _series(points, f"{tool}, compression off")
+        if not sizes:
             out.append((target, "-", "-", verdict_word(lang, None)))
             continue
         shares = pick(lang, ", ", "，").join(
-            f"{_zlib(p, lang)} {p.extra['of_link']:.0%}" for p in top
+            f"{p.x:.0f} MB {p.extra['of_link']:.0%}" for p in sizes
         )
-        worst = min(top, key=lambda p: p.extra["of_link"])
+        worst = min(sizes, key=lambda p: p.extra["of_link"])
         why = pick(
             lang,
-            f"{worst.extra['payload_mb_s']:.2f} MB/s of payload",
-            f"有效载荷 {worst.extra['payload_mb_s']:.2f} MB/s",
+            f"{worst.x:.0f} MB: {worst.extra['payload_mb_s']:.2f} MB/s of payload",
+            f"{worst.x:.0f} MB：有效载荷 {worst.extra['payload_mb_s']:.2f} MB/s",
         )
-        if "wire_mb_s" in worst.extra:
+        ideal = worst.extra.get("ideal_ms")
+        if ideal:
+            share = worst.x / meta.get("link_rate_mb_s", 8) * 1000 / ideal
             why += pick(
                 lang,
-                f", {worst.extra['wire_mb_s']:.2f} MB/s on the wire",
-                f"，线上 {worst.extra['wire_mb_s']:.2f} MB/s",
+                f"; the link's ideal with one round trip ({ideal:.0f} ms) is {share:.0%} at "
+                "that size",
+                f"；该大小下链路加一个往返的理想值（{ideal:.0f} ms）为 {share:.0%}",
             )
         out.append(
             (
                 target,
-                f"{top[0].x:.0f} MB, {meta.get('link_rate_mb_s', 8):g} MB/s",
+                pick(
+                    lang,
+                    f"1–{sizes[-1].x:.0f} MB, {meta.get('link_rate_mb_s', 8):g} MB/s, zlib off",
+                    f"1–{sizes[-1].x:.0f} MB，{meta.get('link_rate_mb_s', 8):g} MB/s，关闭 zlib",
+                ),
                 shares,
                 verdict_word(lang, worst.extra["of_link"] >= LINK_SHARE, why),
             )
