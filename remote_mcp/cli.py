@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Connect while the MCP SDK imports (most of a second): the handshake waits on the network.
     early = EarlyConnect(host, config.path)
+    early.let_handshake_start()
     skip_sdk_extras()
     from .server import serve
 

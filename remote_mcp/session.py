@@ -78,12 +78,14 @@ class RemoteInfo:
 class Session:
     """Everything remote-mcp keeps open for one host."""
 
-    def __init__(self, host: HostConfig) -> None:
+    def __init__(self, host: HostConfig, conn: HostConnection | None = None) -> None:
+        """``conn``: a connection to ``host`` already opened (or being opened)
+        elsewhere, which ``connect`` then uses as it is."""
         self.host = host
         # Whose background jobs are whose: each job records the id of the
         # server session that started it.
         self.owner_id = "o" + secrets.token_hex(8)
-        self.conn = HostConnection(host)
+        self.conn = conn or HostConnection(host)
         self.pool = ChannelPool(self.conn, host.workers)
         self.bash = BashShell(self)
         self.info: RemoteInfo | None = None

@@ -90,10 +90,22 @@ def spy(self, *args, **kwargs):
 
 
 early.EarlyConnect.__init__ = spy
+ready = []
+original_skip = early.skip_sdk_extras
+
+
+def spy_skip():
+    module = sys.modules.get("remote_mcp.connection")  # there from the import's start
+    ready.append(hasattr(module, "HostConnection"))  # defined once it has run
+    original_skip()
+
+
+early.skip_sdk_extras = spy_skip
 from remote_mcp import cli
 
 cli.main(["--config", sys.argv[1], "--host", "h"])
 print("connect began with the MCP SDK imported:", started, file=sys.stderr)
+print("handshake modules loaded before the SDK's import:", ready, file=sys.stderr)
 unused = ("mcp.client", "mcp.server.mcpserver")
 print("unused SDK parts imported:", [m for m in unused if m in sys.modules], file=sys.stderr)
 """
@@ -112,6 +124,9 @@ def test_the_server_starts_connecting_before_it_imports_the_mcp_sdk(tmp_path: Pa
         timeout=120,
     )
     assert b"connect began with the MCP SDK imported: [False]" in proc.stderr, proc.stderr
+    # ... and the modules the handshake needs are in before the SDK's import
+    # starts: two threads importing at once would slow each other down.
+    assert b"handshake modules loaded before the SDK's import: [True]" in proc.stderr
     # A stdio server needs neither the SDK's client nor its high-level server.
     assert b"unused SDK parts imported: []" in proc.stderr, proc.stderr
 
