@@ -257,9 +257,17 @@ def first_result_section(startup: dict[str, Any], lang: str) -> str:
         pick(
             lang,
             f"| first result ≤ handshake + 3 RTT after the server is up ({bound:.0f} ms) "
-            f"| {after:.0f} ms after `initialize` ({num(beyond, 1)} RTT beyond the handshake) ",
+            f"| {after:.0f} ms after `initialize` ("
+            + (
+                f"{num(beyond, 1)} RTT beyond the handshake"
+                if beyond >= 0
+                else "the handshake ran while the SDK imported"
+            )
+            + ") ",
             f"| 服务器就绪后第一个结果 ≤ 握手 + 3 RTT（{bound:.0f} ms） "
-            f"| `initialize` 之后 {after:.0f} ms（握手之外 {num(beyond, 1)} RTT） ",
+            f"| `initialize` 之后 {after:.0f} ms（"
+            + (f"握手之外 {num(beyond, 1)} RTT" if beyond >= 0 else "握手在导入 SDK 期间已完成")
+            + "） ",
         )
         + f"| {verdict_word(lang, first_result_met(f))} |",
     ]

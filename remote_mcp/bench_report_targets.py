@@ -173,8 +173,8 @@ def _startup(startup: dict[str, Any] | None, lang: str) -> list[Line]:
                 f"RTT {rtt:.0f} ms" + pick(lang, ", ", "，") + load,
                 pick(
                     lang,
-                    f"{after:.0f} ms = handshake + {beyond:.1f} RTT",
-                    f"{after:.0f} ms = 握手 + {beyond:.1f} RTT",
+                    f"{after:.0f} ms (bound: handshake {f['handshake_ms']:.0f} ms + 3 RTT)",
+                    f"{after:.0f} ms（上限：握手 {f['handshake_ms']:.0f} ms + 3 RTT）",
                 ),
                 verdict_word(
                     lang,
