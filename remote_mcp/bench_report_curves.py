@@ -8,7 +8,7 @@ from typing import Any
 
 from .bench_report_words import conditions_line, num, pick, verdict_word
 from .bench_scaling import Point
-from .bench_scaling_report import BASH, GLOB, GREP, MULTI, READ, SECTIONS, _value
+from .bench_scaling_report import BASH, GLOB, GREP, MULTI, READ, SECTIONS, table_rows
 
 Line = tuple[str, str, str, str]  # target, condition, measured, verdict
 
@@ -109,19 +109,11 @@ def scaling_section(scaling: dict[str, Any], lang: str) -> str:
                 f"{rss.get('peak', 0):.0f} MB。",
             ),
         ]
-    by_key = {(p.series, p.x): p for p in points}
     for (_, _, columns), (title, unit, headings) in zip(SECTIONS, _titles(meta, lang), strict=True):
-        xs = sorted({p.x for p in points if p.series in {c[0] for c in columns}})
-        if not xs:
-            continue
-        lines += ["", f"### {title}", "", "| " + " | ".join([unit, *headings]) + " |"]
-        lines.append("|" + "---:|" * (len(columns) + 1))
-        for x in xs:
-            cells = [f"{x:.0f}" if x == int(x) else f"{x:g}"]
-            for series, metric, _ in columns:
-                point = by_key.get((series, x))
-                cells.append(_value(point, metric) if point is not None else "-")
-            lines.append("| " + " | ".join(cells) + " |")
+        rows = table_rows(points, columns)
+        if rows:
+            lines += ["", f"### {title}", "", "| " + " | ".join([unit, *headings]) + " |"]
+            lines += ["|" + "---:|" * (len(columns) + 1), *rows]
     shown = _what_curves_show(points, lang)
     if shown:
         lines += ["", pick(lang, "### What the curves show", "### 曲线说明"), "", *shown]

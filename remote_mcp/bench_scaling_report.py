@@ -94,25 +94,25 @@ def table(points: list[Point], meta: dict[str, Any]) -> str:
         f"{rss.get('first_call', 0):.0f} MB idle after the first Read (connected), "
         f"peak {rss.get('peak', 0):.0f} MB.",
     ]
-    by_key = {(p.series, p.x): p for p in points}
     for title, unit, columns in SECTIONS:
-        xs = sorted({p.x for p in points if p.series in {c[0] for c in columns}})
-        if not xs:
-            continue
-        lines += [
-            "",
-            f"## {title}",
-            "",
-            "| " + " | ".join([unit] + [c[2] for c in columns]) + " |",
-            "|" + "---:|" * (len(columns) + 1),
-        ]
-        for x in xs:
-            cells = [f"{x:.0f}" if x == int(x) else f"{x:g}"]
-            for series, metric, _ in columns:
-                point = by_key.get((series, x))
-                cells.append(_value(point, metric) if point is not None else "-")
-            lines.append("| " + " | ".join(cells) + " |")
+        rows = table_rows(points, columns)
+        if rows:
+            head = "| " + " | ".join([unit] + [c[2] for c in columns]) + " |"
+            lines += ["", f"## {title}", "", head, "|" + "---:|" * (len(columns) + 1), *rows]
     return "\n".join(lines) + "\n"
+
+
+def table_rows(points: list[Point], columns: list[Column]) -> list[str]:
+    """One table's body: a row per x any of its ``columns`` measured."""
+    by_key = {(p.series, p.x): p for p in points}
+    rows = []
+    for x in sorted({p.x for p in points if p.series in {c[0] for c in columns}}):
+        cells = [f"{x:.0f}" if x == int(x) else f"{x:g}"]
+        for series, metric, _ in columns:
+            point = by_key.get((series, x))
+            cells.append(_value(point, metric) if point is not None else "-")
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
 
 
 def _ms(point: Point) -> float:

@@ -167,3 +167,41 @@ def test_rendered_templates_run_without_executing_values(session, remote, remote
 
 def test_template_dir_is_the_source_or_the_installed_copy() -> None:
     assert (Path(TEMPLATE_DIR) / "read.sh.j2").is_file()
+
+
+@pytest.mark.parametrize("sha256sum", [True, False])
+def test_a_hash_precondition_without_sha256sum_compares_size_and_mtime(
+    tmp_path: Path, sha256sum: bool
+) -> None:
+    """A Read's hash may be taken locally; a host with no sha256sum must
+    still accept the file it was taken from and refuse one changed since."""
+    import hashlib
+    import os
+    import shutil
+
+    target = tmp_path / "f.txt"
+    target.write_bytes(b"one\ntwo\n")
+    stat = subprocess.run(
+        ["stat", "-L", "-c", "%s %y", str(target)], capture_output=True, text=True, check=True
+    )
+    size, mtime = stat.stdout.strip().split(" ", 1)
+    record = FileRecord(hashlib.sha256(b"one\ntwo\n").hexdigest(), mtime, int(size))
+    tools = tmp_path / "bin"  # the host's PATH: stat, with or without sha256sum
+    tools.mkdir()
+    for program in ("stat", "sha256sum") if sha256sum else ("stat",):
+        found = shutil.which(program)
+        assert found is not None
+        os.symlink(found, tools / program)
+    check = f"rmcp_p={target}\n" + render("_precondition.sh.j2", expect=record) + "\necho fresh\n"
+
+    def verdict() -> str:
+        sh = shutil.which("sh")
+        assert sh is not None
+        run = subprocess.run(
+            [sh, "-c", check], capture_output=True, text=True, env={"PATH": str(tools)}
+        )
+        return run.stdout.strip()
+
+    assert verdict() == "fresh"
+    target.write_bytes(b"one\ntwo\nthree\n")
+    assert verdict() == "stale"
