@@ -36,6 +36,7 @@ from .bench_startup import (
     connect_phases,
     first_result,
     hand_over,
+    spawn_server,
 )
 from .bench_verdicts import BIG_EDIT, PER_CALL, PHASES, Row, target_for, verdict
 from .config import HostConfig
@@ -196,16 +197,9 @@ def tools_list_bytes(python: str = sys.executable) -> int:
     """tools/list as a spawned server answers it (compact JSON of the result,
     as tests/test_protocol.py pins it), for an unconfigured host named test."""
     import json
-    import subprocess
 
     env = {**os.environ, "REMOTE_MCP_CONFIG": os.devnull}
-    proc = subprocess.Popen(
-        [python, "-m", "remote_mcp", "--host", "test"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    proc = spawn_server("--host", "test", env=env, python=python)
     assert proc.stdin is not None and proc.stdout is not None
     messages: list[dict[str, Any]] = [
         INITIALIZE,

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .bench_scaling import LINK_DELAY_S, LINK_RATE, PARALLEL_DELAY_S, Point
-from .bench_startup import INITIALIZE, bench_sshd, hand_over, login_user
+from .bench_startup import INITIALIZE, bench_sshd, hand_over, login_user, spawn_server
 
 __all__ = ["SECTIONS", "idle_rss", "plot", "table"]
 
@@ -186,13 +184,7 @@ def idle_rss(tmp: Path) -> dict[str, float]:
             f"    known_hosts: {known}\ndefault_host: bench\n"
         )
         hand_over(server, tmp, str(known))  # the Read below reads it as the login user
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "remote_mcp", "--host", "bench"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "REMOTE_MCP_CONFIG": str(config)},
-        )
+        proc = spawn_server("--host", "bench", env={**os.environ, "REMOTE_MCP_CONFIG": str(config)})
         assert proc.stdin is not None and proc.stdout is not None
         figures = {}
         messages: list[dict[str, Any]] = [

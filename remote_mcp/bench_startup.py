@@ -100,13 +100,7 @@ def cold_start(python: str = sys.executable, repeat: int = 3) -> dict[str, float
     spawn, floor = [], []
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [python, "-m", "remote_mcp", "--host", "nowhere"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        proc = spawn_server("--host", "nowhere", env=env, python=python)
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(line)
         proc.stdin.flush()
@@ -136,6 +130,21 @@ def import_times(python: str = sys.executable) -> dict[str, float]:
         if len(parts) == 3 and parts[1].isdigit() and parts[2] in ("mcp", "remote_mcp.server"):
             found.setdefault(f"importtime_{parts[2]}_ms", int(parts[1]) / 1000)
     return found
+
+
+def spawn_server(
+    *args: str, env: dict[str, str] | None = None, python: str = sys.executable
+) -> subprocess.Popen[bytes]:
+    """The real server as a client starts it: stdio pipes, stderr dropped."""
+    proc = subprocess.Popen(
+        [python, "-m", "remote_mcp", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    return proc
 
 
 def _rpc(proc: subprocess.Popen[bytes], message: dict[str, Any], want: int | None) -> bytes:
@@ -201,12 +210,7 @@ def _spawn_and_read(config: Path, path: str) -> tuple[float, float]:
         "params": {"name": "Read", "arguments": {"file_path": path}},
     }
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "remote_mcp", "--config", str(config), "--host", "bench"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn_server("--config", str(config), "--host", "bench")
     try:
         _rpc(proc, initialize, 1)
         init_ms = (time.perf_counter() - t0) * 1000

@@ -37,10 +37,7 @@ def connect_runtime(session: Session, state: ToolState) -> None:
     # connection does not).
     importer = threading.Thread(target=_import_tools, name="remote-mcp-import", daemon=True)
     importer.start()
-    info = session.connect()
-    state.info = info
-    if state.cwd is None:
-        state.cwd = info.home
+    state.adopt(session.connect())
     session.pool.warm()
     importer.join()
 
@@ -120,9 +117,7 @@ class EarlyConnect:
 
             state = make_state(self.host, self.config_file)
             if info is not None:
-                state.info = info
-                if state.cwd is None:
-                    state.cwd = info.home
+                state.adopt(info)
         except BaseException as exc:  # the runtime itself could not be built
             self.runtime.set_exception(exc)
             self.connected.set_exception(exc)

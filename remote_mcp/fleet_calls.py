@@ -143,10 +143,7 @@ class Fleet:
             raise
         with self._lock:
             self._down.pop(name, None)
-        state = self.states[session.host.name]
-        state.info = info
-        if state.cwd is None:
-            state.cwd = info.home
+        self.states[session.host.name].adopt(info)
 
     def select(self, patterns: list[str] | None) -> list[Session]:
         if not patterns:

@@ -108,6 +108,12 @@ class ToolState:
     private_local: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def adopt(self, info: RemoteInfo) -> None:
+        """Take a connection's probe; relative paths start at its home."""
+        self.info = info
+        if self.cwd is None:
+            self.cwd = info.home
+
     def remote_info(self, runner: Runner) -> RemoteInfo:
         """Probe the remote once if nobody has (ad-hoc script use)."""
         if self.info is None:
