@@ -31,12 +31,12 @@ import paramiko
 
 from .fleet import SessionGroup
 from .session import Session
+from .templates import render
 
 __all__ = ["CpuMeter", "CpuSpent", "Floor"]
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _FLOOR_END = b"__RMCP_FLOOR_END__"
-_FLOOR_COMMAND = b"hostname; echo " + _FLOOR_END + b"\n"
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,11 @@ class Floor:
     def call(self, timeout_s: float = 60.0) -> tuple[float, float, int]:
         """Wall and client CPU ms of ``hostname`` on every channel at once, and
         how many answered before ``timeout_s``."""
+        command = render("bench_floor.sh.j2", start=False, end=_FLOOR_END.decode()).encode()
         start, start_cpu = time.perf_counter(), time.process_time()
         with selectors.DefaultSelector() as selector:
             for channel in self.channels:
-                channel.sendall(_FLOOR_COMMAND)
+                channel.sendall(command)
                 selector.register(channel, selectors.EVENT_READ, bytearray())
             answered = 0
             deadline = time.monotonic() + timeout_s
@@ -178,5 +179,5 @@ class Floor:
 
 def _open_sh(session: Session) -> paramiko.Channel:
     channel = session.conn.open_channel()
-    channel.exec_command("exec sh")
+    channel.exec_command(render("bench_floor.sh.j2", start=True).strip())
     return channel

@@ -15,6 +15,7 @@ from typing import Any
 
 from .config import HostConfig
 from .session import Session
+from .templates import render
 from .testing import LinkProxy, SshdServer, remote_exec, start_sshd
 
 # The first request of every spawned server (the bench is its MCP client).
@@ -52,7 +53,8 @@ def hand_over(server: SshdServer, tmp: Path, area: str) -> None:
     """Give ``area`` (made by root's setup script) to the login user."""
     if server.other_user:
         tmp.chmod(0o711)  # TemporaryDirectory is 0700: let the account reach area
-        rc, _, err = remote_exec(server, f"chown -R {server.other_user} {area}", 300)
+        script = render("bench_hand_over.sh.j2", user=server.other_user, area=area)
+        rc, _, err = remote_exec(server, script, 300)
         assert rc == 0, err
 
 

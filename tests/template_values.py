@@ -166,3 +166,7 @@ EXTRA_VALUES["write_large.sh.j2"] = dict(
     token="EOF_1",
     allowed=[f"{{dir}}/{HOSTILE}", "{dir}"],
 )
+
+# invoke bench: root's setup handed to the login user; the fleet bench's floor.
+EXTRA_VALUES["bench_hand_over.sh.j2"] = dict(user="root", area="{dir}")  # must exist
+EXTRA_VALUES["bench_floor.sh.j2"] = dict(start=False, end="END_1")
