@@ -43,6 +43,12 @@ __all__ = [
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream (head); >= 30000 chars always
 CAPTURE_TAIL = 64 << 10  # bytes kept of each stream's end once past the head
 
+# A run's trailer on stderr (_bash_run_follow.sh.j2): "MARK CODE CWD MARK",
+# compiled once; the run's own mark is compared by value.
+_TRAILER = re.compile(
+    rb"\n(?P<mark>RMCP[0-9a-f]{20}) (?P<code>\S+) (?P<cwd>.*?) (?P=mark)\n", re.DOTALL
+)
+
 
 @dataclass(frozen=True)
 class Stream:
@@ -216,16 +222,20 @@ class Foreground:
     ) -> RunOutcome | None:
         err_head = result.stderr.encode("utf-8", "surrogateescape")
         err_tail = result.stderr_tail
-        trailer = rb"\n" + self.mark.encode() + rb" (\S+) (.*?) " + self.mark.encode() + rb"\n"
-        pattern = re.compile(trailer, re.DOTALL)
+        mark = self.mark.encode()
         code_text, cwd = None, None
         for where in ("tail", "head"):
             data = err_tail if where == "tail" else err_head
             # "gone" (attach found no run) means the end was sent before the cut.
-            matches = [m for m in pattern.finditer(data) if m.group(1) != b"gone"]
+            matches = [
+                m
+                for m in _TRAILER.finditer(data)
+                if m.group("mark") == mark and m.group("code") != b"gone"
+            ]
             if matches:
                 m = matches[-1]
-                code_text, cwd = m.group(1).decode(), m.group(2).decode("utf-8", "surrogateescape")
+                code_text = m.group("code").decode()
+                cwd = m.group("cwd").decode("utf-8", "surrogateescape")
                 cleaned = data[: m.start()] + data[m.end() :]
                 if where == "tail":
                     err_tail = cleaned

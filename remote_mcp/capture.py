@@ -19,9 +19,19 @@ class StreamCapture:
     """
 
     def __init__(
-        self, end: re.Pattern[bytes], cap: int, tail_cap: int = 0, preamble_end: bytes = b""
+        self,
+        end: re.Pattern[bytes],
+        cap: int,
+        tail_cap: int = 0,
+        preamble_end: bytes = b"",
+        token: bytes | None = None,
     ) -> None:
+        # ``end`` may be one pattern compiled once for every command, with a
+        # ``token`` group: then only a match whose token is this command's
+        # counts (compiling a pattern per command cost more client CPU than
+        # the rest of a small call's parsing).
         self.end = end
+        self.token = token
         # Login files (~/.bashrc, ~/.ssh/rc) may print before the channel's
         # start marker: everything up to and including it is not the reply.
         self.preamble_end = preamble_end
@@ -48,7 +58,7 @@ class StreamCapture:
         if len(self.kept) < self.cap:
             start = max(0, len(self.kept) - 64)
             self.kept += data
-            m = self.end.search(self.kept, start)
+            m = self._search(self.kept, start)
             if m:
                 self._found(m)
                 del self.kept[m.start() :]
@@ -58,7 +68,7 @@ class StreamCapture:
                 del self.kept[self.cap :]
             return
         window = self.tail + data
-        m = self.end.search(window)
+        m = self._search(window, 0)
         if m:
             self._found(m)
             self._drop(window[len(self.tail) : m.start()])
@@ -66,13 +76,23 @@ class StreamCapture:
         self._drop(data)
         self.tail = window[-64:]
 
+    def _search(self, data: bytes | bytearray, start: int) -> re.Match[bytes] | None:
+        while True:
+            m = self.end.search(data, start)
+            if m is None or self.token is None or m.group("token") == self.token:
+                return m
+            start = m.start() + 1  # another command's marker, printed as output
+
     def _found(self, m: re.Match[bytes]) -> None:
         # Read the groups now: a match on a bytearray sees later deletions.
         self.match = m
-        self.status = int(m.group(1)) if m.re.groups else None
-        if m.re.groups >= 3 and m.group(2) and m.group(3):
+        names = m.re.groupindex
+        if "status" in names:
+            self.status = int(m.group("status"))
+        t0, t1 = (m.group(g) if g in names else None for g in ("t0", "t1"))
+        if t0 and t1:
             try:  # $EPOCHREALTIME uses the locale's decimal separator
-                start, end = (float(g.replace(b",", b".")) for g in (m.group(2), m.group(3)))
+                start, end = (float(g.replace(b",", b".")) for g in (t0, t1))
                 self.remote_s = end - start
             except ValueError:
                 pass

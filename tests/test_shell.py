@@ -48,9 +48,15 @@ def test_stdin_is_dev_null(shell: ShellChannel) -> None:
 
 
 def test_output_that_looks_like_a_sentinel_cannot_end_the_frame(shell: ShellChannel) -> None:
-    fake = "\\n__RMCP_0123456789abcdef01234567 0\\n"
-    result = shell.run(f"printf '{fake}'; printf '{fake}' >&2; echo end")
-    assert result.stdout.endswith("end\n") and "__RMCP_0123" in result.stdout
+    # Every marker shape the frame uses, with another command's token: the
+    # patterns are shared by all commands, only this command's token counts.
+    token = "__RMCP_0123456789abcdef01234567"
+    fake = f"\\n{token} 0 1.0 2.0\\n"
+    fake_err = f"{token}\\n{token}_pid 1\\n"
+    result = shell.run(f"printf '{fake}'; printf '{fake_err}' >&2; sleep 0.2; echo end")
+    assert result.stdout == f"\n{token} 0 1.0 2.0\nend\n"
+    assert result.stderr == f"{token}\n{token}_pid 1\n"
+    assert result.exited == 0
 
 
 def test_binary_output_round_trips(shell: ShellChannel) -> None:

@@ -32,6 +32,14 @@ DEFAULT_CAPTURE = 64 << 20
 # How long a stopped command may take to unwind before its shell is given up.
 STOP_GRACE_S = 10.0
 
+# The frame's markers (_frame.sh.j2), compiled once: a command's own sentinel
+# is checked by value (StreamCapture's token), so a marker of another shape or
+# another command's sentinel in the output never ends a frame.
+_TOKEN = rb"(?P<token>__RMCP_[0-9a-f]{24})"
+_OUT_END = re.compile(rb"\n" + _TOKEN + rb" (?P<status>\d+)(?: (?P<t0>\S*) (?P<t1>\S*))?\n")
+_ERR_END = re.compile(_TOKEN + rb"\n")
+_PID_LINE = re.compile(_TOKEN + rb"_pid (?P<pid>\d+)\n")
+
 
 class _Command:
     """One running worker command: its remote pid (once the frame reported
@@ -188,17 +196,12 @@ class ShellChannel:
                 frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
             )
         assert self.channel is not None
+        token = sentinel.encode()
         out = StreamCapture(
-            re.compile(b"\n" + sentinel.encode() + rb" (\d+)(?: (\S*) (\S*))?\n"),
-            self.capture_limit,
-            self.capture_tail,
-            self.start_marker,
+            _OUT_END, self.capture_limit, self.capture_tail, self.start_marker, token
         )
         err = StreamCapture(
-            re.compile(re.escape(sentinel.encode()) + b"\n"),
-            self.capture_limit,
-            self.capture_tail,
-            self.start_marker,
+            _ERR_END, self.capture_limit, self.capture_tail, self.start_marker, token
         )
         self.conn.stats.add_command()
         chan = self.channel
@@ -215,14 +218,13 @@ class ShellChannel:
 
             on_timeout = stop_on_timeout
 
-        pid_line = re.compile(re.escape(pidmark.encode()) + rb" (\d+)\n")
         try:
             sending = time.perf_counter()
             if script is not None:  # (a folded probe is on its way already)
                 chan.sendall(script.encode("utf-8", "surrogateescape"))
             sent = time.perf_counter()
             timed_out = self._pump(
-                chan, out, err, timeout, on_timeout, on_output, on_tick, cmd, pid_line
+                chan, out, err, timeout, on_timeout, on_output, on_tick, cmd, token
             )
             self.conn.stats.phases.add(sending, sent, time.perf_counter(), out.remote_s)
         except (OSError, EOFError, paramiko.SSHException) as exc:
@@ -289,7 +291,7 @@ class ShellChannel:
         on_output: Callable[[bytes], None] | None,
         on_tick: Callable[[], None] | None = None,
         cmd: _Command | None = None,
-        pid_line: re.Pattern[bytes] | None = None,
+        token: bytes | None = None,
     ) -> bool:
         """Read both streams until both sentinels arrived; True if timed out.
 
@@ -308,10 +310,10 @@ class ShellChannel:
                 select.select([chan], [], [], wait)
             got = _drain(chan.recv_ready, chan.recv, out, on_output)
             got = _drain(chan.recv_stderr_ready, chan.recv_stderr, err, on_output) or got
-            if cmd is not None and pid_line is not None and cmd.pid is None and got:
-                m = pid_line.search(err.kept)
+            if cmd is not None and token is not None and cmd.pid is None and got:
+                m = _pid_line(err.kept, token)
                 if m:
-                    pid = int(m.group(1))  # before the deletion, which the match sees
+                    pid = int(m.group("pid"))  # before the deletion, which the match sees
                     del err.kept[m.start() : m.end()]
                     cmd.set_pid(pid)
             if not got and (chan.closed or chan.eof_received):
@@ -333,6 +335,14 @@ class ShellChannel:
                     f"command on {self.conn.host.name} did not stop after being killed"
                 )
         return timed_out
+
+
+def _pid_line(data: bytearray, token: bytes) -> re.Match[bytes] | None:
+    """The frame's ``pidmark PID`` line for the command whose sentinel is ``token``."""
+    for m in _PID_LINE.finditer(data):
+        if m.group("token") == token:
+            return m
+    return None
 
 
 def _exec_pipelined(chan: paramiko.Channel, command: str) -> None:
