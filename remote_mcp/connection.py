@@ -176,7 +176,7 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
 
 def _transport_factory(target: SshTarget) -> Callable[..., paramiko.Transport]:
     """Prefer the host key types known_hosts already holds, as ssh does, so a
-    server with several keys offers the one we can check."""
+    server with several keys offers the one we can check; and an AEAD cipher."""
     known = known_key_types(target.known_hosts, host_name(target.hostname, target.port))
 
     def make(sock: Any, disabled_algorithms: Any = None) -> paramiko.Transport:
@@ -189,6 +189,10 @@ def _transport_factory(target: SshTarget) -> Callable[..., paramiko.Transport]:
             )
         first = [k for k in wanted if k in options.key_types]
         options.key_types = tuple(first + [k for k in options.key_types if k not in first])
+        # AES-GCM first, as OpenSSH orders it: its tag is checked in C, where
+        # CTR + HMAC compares every packet's MAC byte by byte in Python.
+        aead = [c for c in options.ciphers if c.endswith("-gcm@openssh.com")]
+        options.ciphers = tuple(aead + [c for c in options.ciphers if c not in aead])
         return transport
 
     return make
