@@ -202,6 +202,15 @@ def test_a_printed_run_trailer_cannot_end_the_command(
     assert run(session, sh_state, "pwd") == "/tmp"
 
 
+def test_the_wake_fifo_is_not_open_in_the_command(session: Session, sh_state: ToolState) -> None:
+    # The shell waits for a run on a FIFO it holds open; a command (and what
+    # it starts) must not inherit it: writing to it would end a later wait.
+    fds = run(session, sh_state, 'ls -l /proc/$BASHPID/fd/ | sed "s/.* -> //"')
+    assert fds and not [line for line in fds.splitlines() if line.endswith("/wake")], fds
+    # A run that replaced the EXIT trap and exits from inside still answers.
+    assert failure(session, sh_state, "trap 'echo bye' EXIT; exit 5").startswith("Exit code 5")
+
+
 def test_exit_ends_only_the_command(session: Session, sh_state: ToolState) -> None:
     run(session, sh_state, "export BEFORE_EXIT=1")
     assert failure(session, sh_state, "cd /tmp; export AFTER=2; exit 3") == "Exit code 3"
