@@ -182,6 +182,17 @@ def test_perl_engine_gives_the_python_engines_reply_and_bytes(
         (b"a\n" * 25, [(b"a", b"b", False, False)], None, "multiple"),  # more than shown
         (b"xa\n" * 25, [(b"a", b"", True, False)], b"x" * 25, "ok"),  # with the line breaks
         (b"abc\n", [(b"zzz", b"y", False, False)], None, "notfound"),
+        # Several edits change one copy in place (python engine): each sees
+        # the last one's result; undoing them all is no change at all.
+        (
+            b"one two three\n",
+            [(b"one", b"1", False, False), (b"three", b"3 and 3", False, False)],
+            b"1 two 3 and 3\n",
+            "ok",
+        ),
+        (b"a b\n", [(b"a", b"x", False, False), (b"x", b"a", False, False)], None, "identical"),
+        (b"a b\n", [(b"a", b"x", False, False), (b"b", b"b", False, False)], None, "nochange"),
+        (b"a b\n", [(b"a", b"", False, False), (b"b", b"c", True, False)], b" c\n", "ok"),
         (b"ok \xff\n", [(b"ok", b"no", False, False)], None, "notutf8"),
         (b"", [(b"", b"new\n", False, False)], b"new\n", "ok"),
         (

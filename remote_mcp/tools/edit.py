@@ -396,7 +396,7 @@ def _edit_locally(
         runner,
         "edit.sh.j2",
         **{**values, "engine": "upload", "expect": expect},
-        content=content,
+        content=bytes(content),  # (several edits leave a bytearray)
         refused=REFUSED_EXIT,
     )
     backup = backup_path(values["path"], values["token"])

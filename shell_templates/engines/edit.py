@@ -276,6 +276,16 @@ def apply_edits(data, edits):
                 end = first + len(old)
                 if eats_break and current[end : end + 1] == b"\n":
                     end += 1
+                if len(edits) > 1:
+                    # Several edits change one private copy in place: a new
+                    # content per edit costs a big file's size each time.
+                    if current[first:end] == styled:
+                        return None, f"nochange {index}"
+                    if not isinstance(current, bytearray):
+                        current = bytearray(current)
+                    current[first:end] = styled
+                    replaced += 1
+                    continue
                 view = memoryview(current)  # joined without copying the two halves first
                 current = b"".join((view[:first], styled, view[end:]))
             elif compiled is None and not eats_break:
