@@ -116,6 +116,7 @@ class Foreground:
         self.on_output, self.on_tick = on_output, on_tick
         self.active = False
         self.cancelled = False
+        self.collected = False  # the run's trailer came: it ended and was cleaned up
         self._kill_lock = threading.Lock()
 
     def cancel(self) -> None:
@@ -132,9 +133,11 @@ class Foreground:
         """Run it; None when the shell turned out uninitialised (retry)."""
         shell = self.shell.ready(start_dir)
         self.run_id, spare = self.shell.take_run_id()
+        reuse = self.shell.flavour == "bash"
         script = render(
             "bash_run.sh.j2",
             spare=spare,
+            reuse=reuse,
             token=self.shell.token,
             directory=self.shell.directory,
             command=self.command,
@@ -144,7 +147,10 @@ class Foreground:
             flavour=self.shell.flavour,
         )
         self.started = time.monotonic()
-        return self._watch(shell, script, self.timeout_s, None)
+        outcome = self._watch(shell, script, self.timeout_s, None)
+        if reuse and self.collected:
+            self.shell.reuse_run_id(self.run_id)
+        return outcome
 
     def attach(self, detached: Detached) -> RunOutcome | None:
         """Re-attach to a run the link dropped under: relay the rest of its
@@ -257,6 +263,7 @@ class Foreground:
             )
         if code_text is not None and code_text.lstrip("-").isdigit():
             exit_code = int(code_text)
+            self.collected = True
         else:  # no trailer: cannot happen while the shell lives; be safe
             exit_code = result.exited
         if timed_out:

@@ -119,6 +119,12 @@ class BashShell:
         run_id, self.spare_run_id = self.spare_run_id, new_run_id()
         return run_id, self.spare_run_id
 
+    def reuse_run_id(self, run_id: str) -> None:
+        """Run ``run_id`` ended and its own call collected it, so its id was
+        never shown to anyone: its clean-up emptied its directory (bash_run's
+        ``reuse``), and the next run takes it as it is, with no process."""
+        self.spare_run_id = run_id
+
     # -- the shell channel -----------------------------------------------------------
     def shell_channel(self) -> ShellChannel:
         """The shell's channel (connected; started on first use)."""

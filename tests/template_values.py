@@ -40,6 +40,7 @@ EXTRA_VALUES.update(
             mark="M_1",
             run_id="bash_12345678",
             spare="bash_87654321",
+            reuse=True,
             owner="oTemplateTest",
             flavour="bash",
         ),

@@ -211,6 +211,30 @@ def test_the_wake_fifo_is_not_open_in_the_command(session: Session, sh_state: To
     assert failure(session, sh_state, "trap 'echo bye' EXIT; exit 5").startswith("Exit code 5")
 
 
+def test_a_collected_run_leaves_its_directory_to_the_next_run(
+    session: Session, sh_state: ToolState, remote
+) -> None:
+    # No rm and mkdir per call: the directory is emptied with builtins and the
+    # next run takes it; an emptied directory is no job in any listing.
+    run(session, sh_state, "echo one")
+    reused = session.bash.spare_run_id
+    assert run(session, sh_state, "echo two") == "two"
+    assert session.bash.spare_run_id == reused
+    where = shlex.quote(f"{session.bash.jobs_base}/jobs/{reused}")
+    assert remote.sh(f"cat {where}/output {where}/owner {where}/exit; echo end") == "end\n"
+    assert all(job.bash_id != reused for job in session.bash.list_jobs(all_sessions=True).jobs)
+
+
+def test_a_process_a_command_left_behind_never_writes_into_a_later_call(
+    session: Session, sh_state: ToolState
+) -> None:
+    # Its stdout is the run's output file: that run's directory is made anew
+    # for the next run instead of emptied, so the stray writes to the old one.
+    run(session, sh_state, "(sleep 1; echo stray-line) &")
+    assert run(session, sh_state, "sleep 2; echo later") == "later"
+    assert run(session, sh_state, "echo again") == "again"
+
+
 def test_exit_ends_only_the_command(session: Session, sh_state: ToolState) -> None:
     run(session, sh_state, "export BEFORE_EXIT=1")
     assert failure(session, sh_state, "cd /tmp; export AFTER=2; exit 3") == "Exit code 3"
