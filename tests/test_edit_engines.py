@@ -168,6 +168,23 @@ def test_perl_engine_gives_the_python_engines_reply_and_bytes(
     assert _run_perl(tmp_path, data, edits) == expected, (data, edits)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=_cases())
+def test_one_edit_as_parts_is_the_joined_content(case: tuple[bytes, list[Edit]]) -> None:
+    """The remote program takes one edit's content as (before, new, after)
+    views, written and hashed without a copy: the same bytes and reply
+    (snippet included) as the joined content."""
+    data, edits = case
+    expected = engine().apply_edits(data, edits[:1])
+    content, reply = engine().apply_edits(data, edits[:1], parts=True)
+    if isinstance(content, tuple):
+        joined = b"".join(bytes(part) for part in content)
+        assert (joined, reply) == expected
+        assert engine().sha256_later(content)() == hashlib.sha256(joined).hexdigest()
+    else:
+        assert (content, reply) == expected
+
+
 @pytest.mark.parametrize(
     ("data", "edits", "written", "reply_word"),
     [

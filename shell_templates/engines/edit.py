@@ -67,12 +67,14 @@ def sha256_hex(data):
 
 
 def sha256_later(data):
-    """A function that returns the hex sha256 of ``data``. A big content is
-    hashed in a thread meanwhile (hashlib lets go of the GIL while it hashes),
-    so the hash overlaps the edit, the write and the fsync instead of adding
-    to them."""
-    if len(data) < 1 << 20:
-        return lambda: sha256_hex(data)
+    """A function that returns the hex sha256 of ``data`` (bytes, or a tuple
+    of parts: see apply_edits). A big content is hashed in a thread meanwhile
+    (hashlib lets go of the GIL while it hashes), so the hash overlaps the
+    edit, the write and the fsync instead of adding to them."""
+    parts = data if isinstance(data, tuple) else (data,)
+    if sum(len(part) for part in parts) < 1 << 20:
+        whole = b"".join(parts)
+        return lambda: sha256_hex(whole)
     import _thread  # threading would cost an import of its own
     from hashlib import sha256
 
@@ -82,7 +84,10 @@ def sha256_later(data):
 
     def run():
         try:
-            digest.append(sha256(data).hexdigest())
+            hashed = sha256()
+            for part in parts:
+                hashed.update(part)
+            digest.append(hashed.hexdigest())
         finally:
             done.release()
 
@@ -219,11 +224,32 @@ def snippet(content, start, new_lines, line=None):
     return f"{first + 1} {shown}"
 
 
-def apply_edits(data, edits):
+def snippet_around(data, first, end, styled, line):
+    """``snippet`` of ``data`` with ``data[first:end]`` replaced by ``styled``,
+    cut from just the lines it shows (``line``: the 0-based line of ``first``)."""
+    cut = data.rfind(b"\n", 0, first)
+    for _ in range(min(line, CONTEXT_LINES)):
+        cut = data.rfind(b"\n", 0, cut)
+    start = cut + 1
+    stop = end
+    for _ in range(CONTEXT_LINES + 2):
+        stop = data.find(b"\n", stop) + 1
+        if stop == 0:
+            stop = len(data)
+            break
+    window = b"".join((data[start:first], styled, data[end:stop]))
+    new_lines = styled.replace(b"\r\n", b"\n").count(b"\n") + 1
+    return snippet(window, first - start, new_lines, line)
+
+
+def apply_edits(data, edits, parts=False):
     """Apply ``(old, new, replace_all, clash)`` edits in order, all or none.
 
     Returns (new content, reply) or (None, refusal reply). ``clash`` is
     precomputed by the caller: old_string occurs in an earlier new_string.
+    With ``parts``, one plain edit returns the content as a tuple (before,
+    new, after) of views of ``data``: a big file is then written and hashed
+    without being copied once more.
     Reply words: ok REPLACED (FIRST_LINE HEX | -) | notutf8 OFFSET | clash I |
     exists I | notfound I | multiple I COUNT LINE,LINE,... | nochange I | identical
     """
@@ -287,6 +313,11 @@ def apply_edits(data, edits):
                     replaced += 1
                     continue
                 view = memoryview(current)  # joined without copying the two halves first
+                if parts and len(edits) == 1:
+                    if current[first:end] == styled:
+                        return None, f"nochange {index}"
+                    shown = snippet_around(current, first, end, styled, first_line)
+                    return (view[:first], styled, view[end:]), f"ok 1 {shown}"
                 current = b"".join((view[:first], styled, view[end:]))
             elif compiled is None and not eats_break:
                 current = current.replace(old, styled)
@@ -340,9 +371,11 @@ def create_private(path):
 
 
 def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    """Write ``data`` (bytes, or a tuple of parts) to ``fd``."""
+    for part in data if isinstance(data, tuple) else (data,):
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 def write_synced(fd, data):
@@ -572,7 +605,7 @@ def main(argv, stdin, stdout):
             old_digest = sha256_later(data)
     # Each content is hashed once, while the edit and the write go on; the
     # precondition is settled before anything is printed or committed.
-    result, reply = apply_edits(data, edits)
+    result, reply = apply_edits(data, edits, parts=True)
     refused = None
     if result is not None:
         digest = sha256_later(result)
