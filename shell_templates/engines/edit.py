@@ -302,11 +302,11 @@ def apply_edits(data, edits, parts=False):
                 end = first + len(old)
                 if eats_break and current[end : end + 1] == b"\n":
                     end += 1
+                if current[first:end] == styled:
+                    return None, f"nochange {index}"
                 if len(edits) > 1:
                     # Several edits change one private copy in place: a new
                     # content per edit costs a big file's size each time.
-                    if current[first:end] == styled:
-                        return None, f"nochange {index}"
                     if not isinstance(current, bytearray):
                         current = bytearray(current)
                     current[first:end] = styled
@@ -314,8 +314,6 @@ def apply_edits(data, edits, parts=False):
                     continue
                 view = memoryview(current)  # joined without copying the two halves first
                 if parts and len(edits) == 1:
-                    if current[first:end] == styled:
-                        return None, f"nochange {index}"
                     shown = snippet_around(current, first, end, styled, first_line)
                     return (view[:first], styled, view[end:]), f"ok 1 {shown}"
                 current = b"".join((view[:first], styled, view[end:]))
