@@ -6,12 +6,17 @@ from __future__ import annotations
 import shlex
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from remote_mcp.session import Session
 from remote_mcp.shell import ChannelPool
+from remote_mcp.testing import start_sshd
+from tests.conftest import TEST_HOME, make_host
 
 
-def barrier_command(directory: str, count: int, polls: int = 200) -> str:
+def barrier_command(directory: str, count: int, polls: int = 600) -> str:
     """Wait (bounded: ``polls`` x 50 ms) until ``count`` commands run at once; say
     whether they did. Each leaves the barrier when done."""
     barrier = shlex.quote(directory)
@@ -56,7 +61,12 @@ def test_the_pool_grows_while_calls_queue_then_shrinks_when_idle(
         pool.warm()
         assert pool.open_count == 2
         command = barrier_command(f"{remote_dir}/barrier", 5)
-        assert run_at_once(pool, command, 5) == ["together\n"] * 5
+        started = time.monotonic()
+        results = run_at_once(pool, command, 5)
+        took = time.monotonic() - started
+        assert results == ["together\n"] * 5, (
+            f"after {took:.1f} s: open {pool.open_count}, refusal {pool.refusal!r}"
+        )
         assert pool.open_count == 5
         assert wait_until(lambda: pool.open_count == 2)
         assert pool.run("echo still").stdout == "still\n"
@@ -74,3 +84,29 @@ def test_the_pool_never_grows_beyond_its_size(session: Session, remote_dir: str)
         assert pool.open_count == 2
     finally:
         pool.close()
+
+
+def test_a_server_that_refuses_more_channels_caps_the_pool_and_every_call_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """sshd's MaxSessions 3: the pool stops growing at the third shell, says
+    why, and the calls beyond it wait for a shell instead of failing."""
+    server = start_sshd(tmp_path_factory.mktemp("max-sessions"), extra_config="MaxSessions 3")
+    try:
+        with open(Path(TEST_HOME) / ".ssh" / "known_hosts", "a") as f:
+            f.write(server.known_hosts_line + "\n")
+        session = Session(make_host(server, key_path=str(server.client_key)))
+        pool = ChannelPool(session.conn, size=6, start=1)
+        try:
+            pool.warm()
+            barrier = tmp_path_factory.mktemp("barrier") / "b"
+            command = barrier_command(str(barrier), 4, polls=20)
+            assert run_at_once(pool, command, 4) == ["alone\n"] * 4
+            assert pool.open_count == 3
+            assert pool.refusal is not None and "cannot open a channel" in pool.refusal
+            assert pool.run("echo still").stdout == "still\n"
+        finally:
+            pool.close()
+            session.close()
+    finally:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -18,6 +19,8 @@ from .channel import STOP_GRACE_S, ShellChannel
 from .result import ShellResult
 
 __all__ = ["IDLE_S", "START_WORKERS", "ChannelPool"]
+
+log = logging.getLogger(__name__)
 
 START_WORKERS = 3  # opened at connect; more on demand, up to the host's `workers`
 IDLE_S = 60.0  # a shell beyond START_WORKERS unused this long is closed
@@ -64,6 +67,7 @@ class ChannelPool:
         self._closed = False
         self._stopper: ShellChannel | None = None  # a shell of its own for stopping
         self._stop_lock = threading.Lock()
+        self.refusal: str | None = None  # why the pool last stopped growing
 
     @property
     def open_count(self) -> int:
@@ -109,7 +113,14 @@ class ChannelPool:
         """Open a shell beyond ``start`` for the calls now waiting; a refusal caps the pool."""
         try:
             shell.start()
-        except Exception:  # refused (MaxSessions) or the link is down: stop growing
+        except Exception as exc:  # refused (MaxSessions) or the link is down: stop growing
+            self.refusal = str(exc) or type(exc).__name__
+            log.warning(
+                "worker shells on %s stop at %d: %s",
+                self.conn.host.name,
+                self._created - 1,
+                self.refusal,
+            )
             with self._lock:
                 self._created -= 1
                 self._limit = max(self.start, self._created)
