@@ -4,6 +4,7 @@ rendering hostile values yields a script that runs without executing them."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,7 @@ def _values() -> dict[str, dict[str, Any]]:
         "probe.sh.j2": {},
         "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},
+        "_sha256_fn.sh.j2": {},
         "shell_start.sh.j2": dict(marker="M_1"),
         "_frame.sh.j2": dict(
             command=f"echo {HOSTILE!r}", sentinel="S_1", pidmark="S_1_pid", subshell=True
@@ -177,7 +179,6 @@ def test_a_hash_precondition_without_sha256sum_compares_size_and_mtime(
     still accept the file it was taken from and refuse one changed since."""
     import hashlib
     import os
-    import shutil
 
     target = tmp_path / "f.txt"
     target.write_bytes(b"one\ntwo\n")
@@ -192,16 +193,48 @@ def test_a_hash_precondition_without_sha256sum_compares_size_and_mtime(
         found = shutil.which(program)
         assert found is not None
         os.symlink(found, tools / program)
-    check = f"rmcp_p={target}\n" + render("_precondition.sh.j2", expect=record) + "\necho fresh\n"
-
-    def verdict() -> str:
-        sh = shutil.which("sh")
-        assert sh is not None
-        run = subprocess.run(
-            [sh, "-c", check], capture_output=True, text=True, env={"PATH": str(tools)}
-        )
-        return run.stdout.strip()
-
-    assert verdict() == "fresh"
+    assert _precondition_verdict(target, record, tools) == "fresh"
     target.write_bytes(b"one\ntwo\nthree\n")
-    assert verdict() == "stale"
+    assert _precondition_verdict(target, record, tools) == "stale"
+
+
+def _precondition_verdict(target: Path, record: FileRecord, tools: Path) -> str:
+    sh = shutil.which("sh")
+    assert sh is not None
+    check = (
+        f"rmcp_p={target}\n"
+        + render("_sha256_fn.sh.j2")
+        + render("_precondition.sh.j2", expect=record)
+        + "\necho fresh\n"
+    )
+    run = subprocess.run(
+        [sh, "-c", check], capture_output=True, text=True, env={"PATH": str(tools)}
+    )
+    return run.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+@pytest.mark.parametrize("broken_openssl", [False, True])
+def test_a_big_file_is_hashed_by_openssl_where_it_exists(
+    tmp_path: Path, broken_openssl: bool
+) -> None:
+    """Above 1 MiB the precondition hashes with openssl (several times faster
+    than sha256sum); an openssl that answers nonsense leaves it to sha256sum.
+    The PATH has no stat, so the size-and-mtime fallback could only say stale."""
+    import hashlib
+
+    content = b"x" * (2 << 20)
+    target = tmp_path / "big.bin"
+    target.write_bytes(content)
+    record = FileRecord(hashlib.sha256(content).hexdigest(), "-", len(content))
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    if broken_openssl:
+        (tools / "openssl").write_text("#!/bin/sh\necho 1234 '*stdin'\n")
+        (tools / "openssl").chmod(0o755)
+        (tools / "sha256sum").symlink_to(shutil.which("sha256sum") or "/missing")
+    else:
+        (tools / "openssl").symlink_to(shutil.which("openssl") or "/missing")
+    assert _precondition_verdict(target, record, tools) == "fresh"
+    target.write_bytes(content[:-1] + b"y")
+    assert _precondition_verdict(target, record, tools) == "stale"
