@@ -225,12 +225,24 @@ def test_a_collected_run_leaves_its_directory_to_the_next_run(
     assert all(job.bash_id != reused for job in session.bash.list_jobs(all_sessions=True).jobs)
 
 
+@pytest.mark.parametrize(
+    "leave_behind",
+    [
+        "(sleep 1; echo stray-line) &",
+        "setsid sh -c 'sleep 1; echo stray-line' &",
+        "nohup sh -c 'sleep 1; echo stray-line' 2>/dev/null &",
+        "sh -c 'sleep 1; echo stray-line' & disown",
+        "setsid sh -c 'sleep 1; echo stray-line' & exit 0",
+    ],
+    ids=["same-group", "setsid", "nohup", "disown", "setsid-then-exit"],
+)
 def test_a_process_a_command_left_behind_never_writes_into_a_later_call(
-    session: Session, sh_state: ToolState
+    session: Session, sh_state: ToolState, leave_behind: str
 ) -> None:
     # Its stdout is the run's output file: that run's directory is made anew
     # for the next run instead of emptied, so the stray writes to the old one.
-    run(session, sh_state, "(sleep 1; echo stray-line) &")
+    # A stray in its own session is found as the run's child when it ends.
+    run(session, sh_state, leave_behind)
     assert run(session, sh_state, "sleep 2; echo later") == "later"
     assert run(session, sh_state, "echo again") == "again"
 
