@@ -17,7 +17,11 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +39,17 @@ from .bench_report_sections import (
 from .bench_report_targets import targets_section
 from .bench_report_words import pick
 
-__all__ = ["DATA", "KINDS", "conditions", "load", "publish", "render", "save", "write_pages"]
+__all__ = [
+    "DATA",
+    "KINDS",
+    "conditions",
+    "load",
+    "machine_pace",
+    "publish",
+    "render",
+    "save",
+    "write_pages",
+]
 
 DATA = Path(__file__).resolve().parent.parent / "docs" / "reference" / "bench-data"
 KINDS = ("calls", "startup", "memory", "scaling", "fleet")
@@ -43,7 +57,9 @@ COMMANDS = ("invoke bench", "invoke bench --scaling", "invoke bench --fleet")
 
 
 def conditions(load_before: float, command: str) -> dict[str, Any]:
-    """What every measurement is reported with: when, where, under what load."""
+    """What every measurement is reported with: when, where, under what load,
+    and how fast this machine is (`machine_pace`)."""
+    load_after = os.getloadavg()[0]
     return {
         "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "command": command,
@@ -51,8 +67,43 @@ def conditions(load_before: float, command: str) -> dict[str, Any]:
         "cpus": os.cpu_count() or 1,
         "python": platform.python_version(),
         "load_before": round(load_before, 2),
-        "load_after": round(os.getloadavg()[0], 2),
+        "load_after": round(load_after, 2),
+        "pace": machine_pace(),
     }
+
+
+def machine_pace() -> dict[str, float]:
+    """Three figures that set this machine's pace, best of three, so runs on
+    different machines of one kind can be told apart from changes in the code:
+    Python bytecode (the server, the remote engines), a process started from
+    sh (most remote work is forks), and 10 MB written and fsync'ed (Edit)."""
+
+    def best(measure: Callable[[], float]) -> float:
+        return round(min(measure() for _ in range(3)), 2)
+
+    def loop_ms() -> float:
+        start = time.perf_counter()
+        total = 0
+        for step in range(1_000_000):
+            total += step
+        return (time.perf_counter() - start) * 1000
+
+    def spawn_ms() -> float:
+        forks = "i=0; while [ $i -lt 50 ]; do /bin/true; i=$((i + 1)); done"
+        start = time.perf_counter()
+        subprocess.run(["sh", "-c", forks], check=True)
+        return (time.perf_counter() - start) * 1000 / 50
+
+    def fsync_ms() -> float:
+        block = b"x" * (10 << 20)
+        with tempfile.TemporaryFile() as f:
+            start = time.perf_counter()
+            f.write(block)
+            f.flush()
+            os.fsync(f.fileno())
+            return (time.perf_counter() - start) * 1000
+
+    return {"loop_ms": best(loop_ms), "spawn_ms": best(spawn_ms), "fsync_10mb_ms": best(fsync_ms)}
 
 
 def _plain(value: Any) -> Any:

@@ -35,13 +35,24 @@ def conditions_line(lang: str, c: dict[str, Any] | None) -> str:
     """Date, machine, Python and load of one run (from its ``conditions``)."""
     if not c:  # data saved before the benches recorded their conditions
         return ""
-    return pick(
+    line = pick(
         lang,
         f"Measured {c['date']} on {c['machine']} ({c['cpus']} CPUs), Python {c['python']}; "
         f"load average {num(c.get('load_before'), 2)} before, {num(c.get('load_after'), 2)} "
         "after.",
         f"测量于 {c['date']}，{c['machine']}（{c['cpus']} 个 CPU），Python {c['python']}；"
         f"负载均值运行前 {num(c.get('load_before'), 2)}，运行后 {num(c.get('load_after'), 2)}。",
+    )
+    pace = c.get("pace")
+    if not pace:  # data saved before the benches measured the machine's pace
+        return line
+    return line + pick(
+        lang,
+        f" Machine pace: 10⁶ Python loop steps {num(pace['loop_ms'])} ms, a process started "
+        f"from sh {num(pace['spawn_ms'], 1)} ms, 10 MB written and fsync'ed "
+        f"{num(pace['fsync_10mb_ms'])} ms.",
+        f" 本机速度：Python 循环 10⁶ 步 {num(pace['loop_ms'])} ms，从 sh 启动一个进程 "
+        f"{num(pace['spawn_ms'], 1)} ms，写入并 fsync 10 MB {num(pace['fsync_10mb_ms'])} ms。",
     )
 
 

@@ -387,3 +387,18 @@ def test_invoke_bench_writes_the_report_unless_told_to_write_elsewhere() -> None
     assert fleet.endswith("-m remote_mcp.bench_fleet --data docs/reference/bench-data")
     # The data directory the tasks name is the one the report renders from.
     assert bench_report.DATA == ROOT / "docs/reference/bench-data"
+
+
+def test_every_run_records_the_machine_pace_and_its_line_shows_it() -> None:
+    """Runs on two machines of one kind differ; the pace line says by how much."""
+    from remote_mcp.bench_report import conditions
+    from remote_mcp.bench_report_words import conditions_line
+
+    measured = conditions(0.5, "invoke bench")
+    pace = measured["pace"]
+    assert set(pace) == {"loop_ms", "spawn_ms", "fsync_10mb_ms"}
+    assert all(value > 0 for value in pace.values())
+    assert f"10⁶ Python loop steps {pace['loop_ms']:.0f} ms" in conditions_line("en", measured)
+    assert "本机速度" in conditions_line("zh", measured)
+    older = {k: v for k, v in measured.items() if k != "pace"}
+    assert "pace" not in conditions_line("en", older)
