@@ -211,6 +211,12 @@ def _tool_lines(report: _Report, facts: dict[str, str]) -> None:
     for tool, text in advice.items():
         if tool not in present:
             report.warn("remote tools", f"no {tool}: {text}")
+    if "python3" not in present and "openssl" not in present:
+        report.warn(
+            "remote tools",
+            "neither python3 nor openssl: Edit and Write hash files over 1 MiB with "
+            "sha256sum, about 4x slower; install openssl",
+        )
     if "rg" not in present and facts.get("grep") != "GNU":
         report.warn(
             "remote tools",

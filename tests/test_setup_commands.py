@@ -200,3 +200,24 @@ def test_sandbox_subcommand_starts_tests_and_stops(tmp_path: Path) -> None:
         not Path(f"/proc/{pid}").exists()
         or b"sshd" not in Path(f"/proc/{pid}/cmdline").read_bytes()
     )
+
+
+@pytest.mark.parametrize(
+    ("tools", "warned"),
+    [
+        (("bash", "perl", "sha256sum"), True),
+        (("bash", "perl", "sha256sum", "openssl"), False),
+        (("bash", "python3", "sha256sum"), False),
+    ],
+)
+def test_doctor_says_when_big_files_hash_slowly(tools: tuple[str, ...], warned: bool) -> None:
+    """Without python3 (which hashes itself) Edit hashes big files with a tool:
+    openssl is the fast one, and doctor says so when it is missing."""
+    import io
+
+    from remote_mcp.doctor import _Report, _tool_lines
+
+    out = io.StringIO()
+    facts = {f"tool:{name}": f"/usr/bin/{name}" for name in tools}
+    _tool_lines(_Report(out), {**facts, "grep": "GNU", "find": "GNU"})
+    assert ("install openssl" in out.getvalue()) is warned
