@@ -73,10 +73,11 @@ def conditions(load_before: float, command: str) -> dict[str, Any]:
 
 
 def machine_pace() -> dict[str, float]:
-    """Three figures that set this machine's pace, best of three, so runs on
+    """Four figures that set this machine's pace, best of three, so runs on
     different machines of one kind can be told apart from changes in the code:
     Python bytecode (the server, the remote engines), a process started from
-    sh (most remote work is forks), and 10 MB written and fsync'ed (Edit)."""
+    sh (most remote work is forks), python3 started (the Write and Edit
+    engines) and 10 MB written and fsync'ed (Edit)."""
 
     def best(measure: Callable[[], float]) -> float:
         return round(min(measure() for _ in range(3)), 2)
@@ -94,6 +95,15 @@ def machine_pace() -> dict[str, float]:
         subprocess.run(["sh", "-c", forks], check=True)
         return (time.perf_counter() - start) * 1000 / 50
 
+    def python_ms() -> float:  # the engines' start, as a plain account's PATH finds python3
+        start = time.perf_counter()
+        subprocess.run(
+            ["sh", "-c", "python3 -I -S -c pass || true"],
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+            check=True,
+        )
+        return (time.perf_counter() - start) * 1000
+
     def fsync_ms() -> float:
         block = b"x" * (10 << 20)
         with tempfile.TemporaryFile() as f:
@@ -103,7 +113,12 @@ def machine_pace() -> dict[str, float]:
             os.fsync(f.fileno())
             return (time.perf_counter() - start) * 1000
 
-    return {"loop_ms": best(loop_ms), "spawn_ms": best(spawn_ms), "fsync_10mb_ms": best(fsync_ms)}
+    return {
+        "loop_ms": best(loop_ms),
+        "spawn_ms": best(spawn_ms),
+        "python_ms": best(python_ms),
+        "fsync_10mb_ms": best(fsync_ms),
+    }
 
 
 def _plain(value: Any) -> Any:

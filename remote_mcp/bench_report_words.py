@@ -49,10 +49,12 @@ def conditions_line(lang: str, c: dict[str, Any] | None) -> str:
     return line + pick(
         lang,
         f" Machine pace: 10⁶ Python loop steps {num(pace['loop_ms'])} ms, a process started "
-        f"from sh {num(pace['spawn_ms'], 1)} ms, 10 MB written and fsync'ed "
+        f"from sh {num(pace['spawn_ms'], 1)} ms, python3 -I -S started "
+        f"{num(pace.get('python_ms'))} ms, 10 MB written and fsync'ed "
         f"{num(pace['fsync_10mb_ms'])} ms.",
         f" 本机速度：Python 循环 10⁶ 步 {num(pace['loop_ms'])} ms，从 sh 启动一个进程 "
-        f"{num(pace['spawn_ms'], 1)} ms，写入并 fsync 10 MB {num(pace['fsync_10mb_ms'])} ms。",
+        f"{num(pace['spawn_ms'], 1)} ms，启动 python3 -I -S {num(pace.get('python_ms'))} ms，"
+        f"写入并 fsync 10 MB {num(pace['fsync_10mb_ms'])} ms。",
     )
 
 

@@ -396,7 +396,7 @@ def test_every_run_records_the_machine_pace_and_its_line_shows_it() -> None:
 
     measured = conditions(0.5, "invoke bench")
     pace = measured["pace"]
-    assert set(pace) == {"loop_ms", "spawn_ms", "fsync_10mb_ms"}
+    assert set(pace) == {"loop_ms", "spawn_ms", "python_ms", "fsync_10mb_ms"}
     assert all(value > 0 for value in pace.values())
     assert f"10⁶ Python loop steps {pace['loop_ms']:.0f} ms" in conditions_line("en", measured)
     assert "本机速度" in conditions_line("zh", measured)
