@@ -218,10 +218,12 @@ def test_a_collected_run_leaves_its_directory_to_the_next_run(
     # next run takes it; an emptied directory is no job in any listing.
     run(session, sh_state, "echo one")
     reused = session.bash.spare_run_id
+    where = shlex.quote(f"{session.bash.jobs_base}/jobs/{reused}")
+    remote.sh(f"touch {where}/kept")  # gone if the directory were made anew
     assert run(session, sh_state, "echo two") == "two"
     assert session.bash.spare_run_id == reused
-    where = shlex.quote(f"{session.bash.jobs_base}/jobs/{reused}")
     assert remote.sh(f"cat {where}/output {where}/owner {where}/exit; echo end") == "end\n"
+    assert remote.exists(f"{session.bash.jobs_base}/jobs/{reused}/kept")
     assert all(job.bash_id != reused for job in session.bash.list_jobs(all_sessions=True).jobs)
 
 
