@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from .bench_report_sections import (
 )
 from .bench_report_targets import targets_section
 from .bench_report_words import pick
+from .templates import render as render_template
 
 __all__ = [
     "DATA",
@@ -90,18 +92,16 @@ def machine_pace() -> dict[str, float]:
         return (time.perf_counter() - start) * 1000
 
     def spawn_ms() -> float:
-        forks = "i=0; while [ $i -lt 50 ]; do /bin/true; i=$((i + 1)); done"
         start = time.perf_counter()
-        subprocess.run(["sh", "-c", forks], check=True)
+        subprocess.run(["sh", "-c", render_template("bench_pace.sh.j2", count=50)], check=True)
         return (time.perf_counter() - start) * 1000 / 50
 
     def python_ms() -> float:  # the engines' start, as a plain account's PATH finds python3
+        python3 = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+        if python3 is None:
+            return math.nan
         start = time.perf_counter()
-        subprocess.run(
-            ["sh", "-c", "python3 -I -S -c pass || true"],
-            env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
-            check=True,
-        )
+        subprocess.run([python3, "-I", "-S", "-c", "pass"], check=False)
         return (time.perf_counter() - start) * 1000
 
     def fsync_ms() -> float:

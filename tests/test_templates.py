@@ -90,6 +90,7 @@ def _values() -> dict[str, dict[str, Any]]:
         "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},
         "_sha256_fn.sh.j2": {},
+        "bench_pace.sh.j2": dict(count=3),
         "shell_start.sh.j2": dict(marker="M_1"),
         "_frame.sh.j2": dict(
             command=f"echo {HOSTILE!r}", sentinel="S_1", pidmark="S_1_pid", subshell=True
