@@ -78,6 +78,10 @@ class RemoteInfo:
 class Session:
     """Everything remote-mcp keeps open for one host."""
 
+    # run() takes ``engine=``: its worker shells keep a resident engine
+    # (ShellChannel.run), which Write and Edit use when a runner says so.
+    resident_engines = True
+
     def __init__(self, host: HostConfig, conn: HostConnection | None = None) -> None:
         """``conn``: a connection to ``host`` already opened (or being opened)
         elsewhere, which ``connect`` then uses as it is."""

@@ -30,7 +30,7 @@ from remote_mcp.tools import edit as edit_module
 from remote_mcp.tools import files
 from remote_mcp.tools.base import FileRecord, ToolState
 from remote_mcp.tools.edit import edit, multi_edit, perl_program, python_program
-from tests.conftest import require_program
+from tests.conftest import make_host, require_program
 
 ARROW = "\u2192"
 BACKENDS = ["python3", "perl", "local"]
@@ -386,15 +386,24 @@ class TestState:
         edit(session, p, "two", "three", state=state)
         assert delta()[0] == 3
 
-    def test_too_old_python3_falls_back_once(self, session, remote, put, monkeypatch):
+    def test_too_old_python3_falls_back_once(self, sshd, remote, put, monkeypatch):
         """A python3 that cannot compile the program (older than 3.6) fails
-        before touching the file; auto mode then uses perl from then on."""
-        state = ToolState(host_name="test", info=session.info)
-        p = put("old.txt", b"v1\n", read=False)
-        state.files[p] = FileRecord(hashlib.sha256(b"v1\n").hexdigest(), "", 3)
-        monkeypatch.setattr(edit_module, "python_program", lambda: "f'{'\n")
-        assert edit(session, p, "v1", "v2", state=state).structured["backend"] == "perl"
-        assert edit(session, p, "v2", "v3", state=state).structured["backend"] == "perl"
+        before touching the file -- as the resident engine, which then never
+        starts, and run once -- and auto mode uses perl from then on. A
+        session of its own: the shared one's shells have engines running."""
+        old_python = "f'{'\n"
+        monkeypatch.setattr(edit_module, "python_program", lambda: old_python)
+        monkeypatch.setattr(edit_module, "resident_program", lambda: old_python)
+        fresh = Session(make_host(sshd))
+        try:
+            fresh.connect()
+            state = ToolState(host_name="test", info=fresh.info)
+            p = put("old.txt", b"v1\n", read=False)
+            state.files[p] = FileRecord(hashlib.sha256(b"v1\n").hexdigest(), "", 3)
+            assert edit(fresh, p, "v1", "v2", state=state).structured["backend"] == "perl"
+            assert edit(fresh, p, "v2", "v3", state=state).structured["backend"] == "perl"
+        finally:
+            fresh.close()
         assert remote.read_bytes(p) == b"v3\n"
 
     def test_large_new_string(self, session, state, remote, put, backend):
@@ -831,12 +840,15 @@ def test_python_program_runs_on_python36(tmp_path):
     "shell", [["dash", "-n"], ["busybox", "sh", "-n"]], ids=["dash", "busybox"]
 )
 @pytest.mark.parametrize("engine", ["python3", "perl", "fetch", "upload"])
-def test_template_is_posix_sh(engine, shell, tmp_path):
+@pytest.mark.parametrize("resident", [False, True], ids=["once", "resident"])
+def test_template_is_posix_sh(engine, resident, shell, tmp_path):
     """Rendered with hostile values, every variant parses under dash and busybox sh."""
     require_program(shell[0])
     script = render(
         "edit.sh.j2",
         engine=engine,
+        resident=resident,
+        engine_key="ekey",
         program=python_program(),
         refused=10,
         content=b"x\n",

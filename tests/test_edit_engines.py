@@ -495,10 +495,32 @@ def test_write_sends_the_content_once(engine: str) -> None:
         allowed=[],
         engine=engine,
         program=packed(write_program()),
+        resident=False,
         refused=10,
     )
     assert command.count(base64.encodebytes(content).decode()) == 1
     assert (packed(write_program()) in command) is (engine == "python3")
+
+
+def test_a_resident_engine_call_carries_the_content_once_and_no_program() -> None:
+    """With a worker shell's resident engine the program is not part of the
+    command (ShellChannel sends it once per shell): only the content is."""
+    content = b"unique content " * 200
+    command = render(
+        "write.sh.j2",
+        path="/tmp/x",
+        content=content,
+        expect="absent",
+        token="RMCP_EOF_t",
+        allowed=[],
+        engine="python3",
+        program="",
+        resident=True,
+        engine_key="ekey",
+        refused=10,
+    )
+    assert command.count(base64.encodebytes(content).decode()) == 1
+    assert "def write_main" not in command and "zlib" not in command
 
 
 def _without_docstrings(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -90,6 +90,8 @@ def _values() -> dict[str, dict[str, Any]]:
         "bench_setup.sh.j2": dict(area=f"{{dir}}/{HOSTILE}"),
         "_read_fn.sh.j2": {},
         "_sha256_fn.sh.j2": {},
+        "_engine_call.sh.j2": dict(token="EOF_1", engine_key="ekey"),
+        "engine_prelude.sh.j2": dict(program=HOSTILE, idle_s=1),
         "bench_pace.sh.j2": dict(count=3),
         "shell_start.sh.j2": dict(marker="M_1"),
         "_frame.sh.j2": dict(

@@ -25,12 +25,16 @@ from ..errors import ConnectionLost, ShellProtocolError, reason
 from ..templates import render
 from .result import ShellResult, command_timed_out, partial_output
 
-__all__ = ["DEFAULT_CAPTURE", "STOP_GRACE_S", "ShellChannel"]
+__all__ = ["DEFAULT_CAPTURE", "ENGINE_IDLE_S", "STOP_GRACE_S", "ShellChannel"]
 
 # Bytes of each stream kept in memory per command; the rest is counted, not kept.
 DEFAULT_CAPTURE = 64 << 20
 # How long a stopped command may take to unwind before its shell is given up.
 STOP_GRACE_S = 10.0
+# A worker shell's resident engine (_engine_call.sh.j2) ends after this long
+# without a request; the program is sent again a minute before that.
+ENGINE_IDLE_S = 600
+_ENGINE_FRESH_S = ENGINE_IDLE_S - 60
 
 # The frame's markers (_frame.sh.j2), compiled once: a command's own sentinel
 # is checked by value (StreamCapture's token), so a marker of another shape or
@@ -100,6 +104,8 @@ class ShellChannel:
         self.start_marker = b""
         # Stops a worker command by pid from another channel (set by ChannelPool).
         self.stopper: Callable[[int], bool] | None = None
+        # When a call last used (or started) this shell's resident engine.
+        self._engine_used: float | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self, probe_sentinel: str | None = None) -> None:
@@ -122,6 +128,7 @@ class ShellChannel:
         self.channel = chan
         self.start_marker = marker.encode() + b"\n"
         self.generation += 1
+        self._engine_used = None  # a new shell has no engine yet
 
     @property
     def alive(self) -> bool:
@@ -147,7 +154,32 @@ class ShellChannel:
             self.channel = None
 
     # -- running -------------------------------------------------------------
-    def run(
+    def run(self, command: str, *, engine: str | None = None, **kwargs: Any) -> ShellResult:
+        """Run ``command`` and return its Result (invoke semantics); see
+        ``_run_framed`` for the keyword arguments.
+
+        ``engine`` is the resident engine's program for a command that uses
+        it (_engine_call.sh.j2). It is sent only when this shell's engine may
+        not be running -- the first such call on the shell, or one after the
+        engine's idle time -- since the shell reads a command about a
+        microsecond per byte and the program is kilobytes. A call the shell
+        answers ``noengine`` (its engine was gone, nothing was done) is sent
+        again at once with the program.
+        """
+        if engine is None or not self.subshell:
+            return self._run_framed(command, **kwargs)
+        send = self._engine_used is None or time.monotonic() - self._engine_used > _ENGINE_FRESH_S
+        if not send:
+            result = self._run_framed(command, **kwargs)
+            if result.stdout != "noengine\n":
+                self._engine_used = time.monotonic()
+                return result
+        prelude = render("engine_prelude.sh.j2", program=engine, idle_s=ENGINE_IDLE_S)
+        result = self._run_framed(prelude + command, **kwargs)
+        self._engine_used = time.monotonic()
+        return result
+
+    def _run_framed(
         self,
         command: str,
         *,

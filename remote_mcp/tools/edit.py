@@ -40,9 +40,11 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from invoke.runners import Result
+
 from ..errors import ToolError
 from ..schemas import EditOperation
-from ..templates import engine_source
+from ..templates import engine_source, render
 from .base import (
     FileRecord,
     Runner,
@@ -82,6 +84,8 @@ __all__ = [
     "perl_program",
     "python3_too_old",
     "python_program",
+    "resident_program",
+    "run_engine_template",
     "write_program",
 ]
 
@@ -128,6 +132,35 @@ def write_program() -> str:
     """The engine as sent to the remote for Write: ``write_main`` and the
     functions it calls."""
     return _program("write_main")
+
+
+@cache
+def resident_program() -> str:
+    """The engine as a worker shell's resident engine runs it (serve, and the
+    Edit and Write requests it is sent): ``engine_main`` and what it calls."""
+    return packed(_program("engine_main"))
+
+
+def run_engine_template(
+    runner: Runner, state: ToolState, name: str, program: str, /, **values: Any
+) -> Result:
+    """Run ``write.sh.j2`` or ``edit.sh.j2`` with the python3 engine: in the
+    worker shell's resident engine (_engine_call.sh.j2), unless this session
+    found the host cannot keep one, or the runner is not one that keeps
+    engines (``resident_engines``: a Session; a plain fabric Connection
+    has no worker shells); then python3 runs ``program`` once for the call."""
+    if getattr(runner, "resident_engines", False) and not state.extra.get("no_resident"):
+        command = render(name, resident=True, engine_key=ENGINE_KEY, program="", **values)
+        result = runner.run(command, hide=True, warn=True, engine=resident_program())
+        if "rmcp_noresident " in result.stderr or result.stdout == "noengine\n":
+            state.extra["no_resident"] = True
+        if result.stdout != "noengine\n":
+            return result
+    return run_template(runner, name, resident=False, program=program, **values)
+
+
+# This server's name for its resident engines' directories on the remote.
+ENGINE_KEY = "e" + secrets.token_hex(8)
 
 
 @cache
@@ -304,16 +337,28 @@ def _run(
         require_command(state, runner, "Edit", "base64", WITHOUT_BASE64_LOCAL)
         reply, done = _edit_locally(runner, values, encoded, file_path, state)
     else:
-        program = packed(python_program()) if backend == "python3" else perl_program()
-        result = run_template(
-            runner,
-            "edit.sh.j2",
-            engine=backend,
-            program=program,
-            edits=encoded,
-            refused=REFUSED_EXIT,
-            **values,
-        )
+        if backend == "python3":
+            result = run_engine_template(
+                runner,
+                state,
+                "edit.sh.j2",
+                packed(python_program()),
+                engine=backend,
+                edits=encoded,
+                refused=REFUSED_EXIT,
+                **values,
+            )
+        else:
+            result = run_template(
+                runner,
+                "edit.sh.j2",
+                engine=backend,
+                program=perl_program(),
+                resident=False,
+                edits=encoded,
+                refused=REFUSED_EXIT,
+                **values,
+            )
         if python3_too_old(result.stdout, result.stderr, backend, state):
             return _run(runner, state, file_path, changes, label)
         lines = _reply_lines(result.exited, result.stdout, result.stderr, file_path, state)

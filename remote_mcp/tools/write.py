@@ -25,7 +25,14 @@ from .base import (
     run_template,
     split_lines,
 )
-from .edit import REFUSED_EXIT, choose_backend, packed, python3_too_old, write_program
+from .edit import (
+    REFUSED_EXIT,
+    choose_backend,
+    packed,
+    python3_too_old,
+    run_engine_template,
+    write_program,
+)
 from .guard import check_writable, guard_values
 from .refusals import Refused, backup_path, parse_refusal, refusal_error
 from .write_large import can_stage, write_large
@@ -87,18 +94,20 @@ def write(
     if can_stage(runner, len(data)):  # large: the bytes go over SFTP, not through a shell
         result = write_large(runner, state, file_path, path, data, expect=expect, token=token)
     if result is None:
-        result = run_template(
-            runner,
-            "write.sh.j2",
+        values = dict(
             path=path,
             content=data,
             expect=expect,
             token=token,
             engine=engine,
-            program=packed(write_program()) if engine == "python3" else "",
             refused=REFUSED_EXIT,
             **guard_values(state),
         )
+        if engine == "python3":
+            program = packed(write_program())
+            result = run_engine_template(runner, state, "write.sh.j2", program, **values)
+        else:
+            result = run_template(runner, "write.sh.j2", program="", resident=False, **values)
     check_exit(result.exited, result.stderr, file_path)
     if python3_too_old(result.stdout, result.stderr, engine, state):
         return write(runner, file_path, content, state=state)

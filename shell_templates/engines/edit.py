@@ -627,6 +627,123 @@ def main(argv, stdin, stdout):
     return 0
 
 
+def engine_main(argv, stdin, stdout):
+    """The resident engine's program (``serve``) and the same program run once
+    for one request (``edit ...`` or ``write ...``, as main and write_main)."""
+    if argv[0] == "serve":
+        return serve(argv[1:])
+    if argv[0] == "write":
+        return write_main(argv[1:], stdin, stdout)
+    return main(argv[1:], stdin, stdout)
+
+
+def serve(argv):
+    """``serve DIR SHELL IDLE_S``: the resident engine of one worker shell
+    (_engine_call.sh.j2 starts it and sends it requests). Each request line
+    ``TOKEN PID`` on DIR/in names the request the calling command (PID, the
+    leader of its process group) wrote to DIR/req; a forked child joins that
+    process group, so stopping the call stops the child too (worker_kill.sh.j2),
+    runs it and answers ``TOKEN STATUS`` on DIR/out. Python's start-up and
+    imports are paid once per shell, not per call. Ends when the shell is
+    gone or after IDLE_S without a request."""
+    import select
+    import signal
+
+    folder, shell, idle_s = argv[0], int(argv[1]), float(argv[2])
+    import hashlib  # noqa: F401  (imported once here, not in every child)
+
+    regex("")
+    sha256_hex(b"")
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the kernel
+    # Opened read-write: never blocks, never sees EOF; the watchdog ends it.
+    requests = os.open(folder + "/in", os.O_RDWR)
+    replies = os.open(folder + "/out", os.O_RDWR)
+    pending = b""
+    quiet = 0.0
+    while quiet < idle_s:
+        if not select.select([requests], [], [], 1.0)[0]:
+            quiet += 1.0
+            if not process_alive(shell):
+                for name in ("pid", "req", "rep", "err", "log", "in", "out"):
+                    try:
+                        os.unlink(folder + "/" + name)
+                    except OSError:
+                        pass
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass
+                return 0
+            continue
+        quiet = 0.0
+        pending += os.read(requests, 4096)
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if os.fork() == 0:
+                try:
+                    serve_one(folder, line, replies)
+                finally:
+                    os._exit(0)
+    try:  # idle: a caller that finds no pid file starts a new engine
+        os.unlink(folder + "/pid")
+    except OSError:
+        pass
+    return 0
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def serve_one(folder, line, replies):
+    """One request, in a forked child of the engine."""
+    token, _, caller = line.decode("ascii", "replace").partition(" ")
+    try:
+        caller = int(caller)
+    except ValueError:
+        return  # a garbled line
+    try:
+        os.setpgid(0, caller)  # only a live group of this session accepts us
+    except OSError:  # its caller is gone, or does not lead a process group
+        os.write(replies, f"{token} nogroup\n".encode("ascii"))
+        return
+    try:
+        with open(f"/proc/{caller}/stat", "rb") as info:
+            if info.read().rpartition(b")")[2].split()[0] == b"Z":
+                return  # stopped while this child was being forked
+    except OSError:
+        if not process_alive(caller):
+            return
+    try:
+        with open(folder + "/req", "rb") as source:
+            request = source.read()
+        os.unlink(folder + "/req")
+    except OSError:
+        return
+    parts = request.split(b"\0")
+    if parts[0].decode("ascii", "replace") != token:
+        return  # another call's request: not ours to run
+    args = [os.fsdecode(part) for part in parts[1:-1]]
+    import io
+
+    status = 1
+    with open(folder + "/rep", "wb") as reply:
+        try:
+            status = engine_main(args, io.BytesIO(parts[-1]), reply)
+        except BaseException:
+            import traceback
+
+            with open(folder + "/err", "w") as err:
+                traceback.print_exc(file=err)
+    os.write(replies, f"{token} {status}\n".encode("ascii"))
+
+
 if __name__ == "__main__":
     status = main(sys.argv[1:], sys.stdin.buffer, sys.stdout.buffer)
     sys.stdout.flush()
