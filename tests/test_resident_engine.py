@@ -82,9 +82,7 @@ def test_one_engine_per_shell_and_its_program_is_sent_once(solo, remote, remote_
     assert state.extra.get("no_resident") is None
 
 
-def test_a_stopped_write_stops_the_engine_child_that_was_doing_it(
-    sshd, remote, remote_dir
-) -> None:
+def test_a_stopped_write_stops_the_engine_child_that_was_doing_it(sshd, remote, remote_dir) -> None:
     """A Write stuck inside the engine (the file is a FIFO nobody writes to)
     runs past op_timeout_s: the stop reaches the engine's child through the
     call's process group, the engine lives on for the next call."""
