@@ -46,6 +46,7 @@ class StreamCapture:
         self.match: re.Match[bytes] | None = None
         self.status: int | None = None  # the end marker's number, if it has one
         self.remote_s: float | None = None  # the command's remote wall time, if framed so
+        self.bulk: bytes | None = None  # the frame's bulk check answer (b"1": read -N works)
 
     def feed(self, data: bytes) -> None:
         if self.preamble_end:
@@ -90,6 +91,8 @@ class StreamCapture:
         if "status" in names:
             self.status = int(m.group("status"))
         t0, t1 = (m.group(g) if g in names else None for g in ("t0", "t1"))
+        if "bulk" in names:
+            self.bulk = m.group("bulk")
         if t0 and t1:
             try:  # $EPOCHREALTIME uses the locale's decimal separator
                 start, end = (float(g.replace(b",", b".")) for g in (t0, t1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
 import threading
 import time
 
@@ -12,6 +14,8 @@ from invoke.runners import Result
 
 from remote_mcp.session import Session
 from remote_mcp.shell import ChannelPool, ShellChannel
+from remote_mcp.templates import render
+from tests.conftest import require_program
 
 
 @pytest.fixture
@@ -133,3 +137,46 @@ def test_one_round_trip_per_command_on_an_open_channel(shell: ShellChannel) -> N
     )
     assert commands == 1
     assert sent < 600 and received < 400, (sent, received)
+
+
+def test_after_its_first_command_a_bash_shell_takes_commands_as_raw_bytes(
+    shell: ShellChannel,
+) -> None:
+    """The first frame checks `read -N`; later ones send the command as bytes
+    that it reads in one go (_frame.sh.j2). Quotes, substitutions, UTF-8,
+    bytes that are not UTF-8, newlines and a big command arrive intact and
+    run as the command, never as the frame."""
+    assert shell.run("echo one").stdout == "one\n"
+    assert shell.bulk is True  # the test sshd's worker shells are bash
+    hostile = "é \udcff $(echo no) `echo no` 'q' \"d\" \\ \n line2 ;exit 9"
+    assert shell.run(f"printf '%s' {shlex.quote(hostile)}").stdout == hostile
+    big = "é'x\n" * 50_000
+    assert shell.run(f"printf '%s' {shlex.quote(big)}").stdout == big
+    assert shell.run("exit 4", warn=True).exited == 4
+    assert shell.run("echo 'unbalanced", warn=True).exited == 2
+    assert shell.run("echo still alive").stdout == "still alive\n"
+
+
+@pytest.mark.parametrize(
+    ("program", "works"),
+    [(["bash", "-s"], True), (["dash", "-s"], False), (["busybox", "sh", "-s"], False)],
+    ids=["bash", "dash", "busybox"],
+)
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_the_raw_bytes_check_passes_only_where_read_takes_exact_bytes(
+    program: list[str], works: bool, locale: str
+) -> None:
+    """Where `read -N` is missing or counts characters the command's bytes
+    would be parsed as shell: those shells answer 0 and never get them."""
+    require_program(program[0])
+    frame = render(
+        "_frame.sh.j2",
+        command="echo hi",
+        sentinel="S_1",
+        pidmark="S_1_pid",
+        subshell=True,
+        check_bulk=True,
+    )
+    env = {"PATH": os.environ["PATH"], "LANG": locale, "LC_ALL": locale}
+    run = subprocess.run(program, input=frame.encode(), capture_output=True, env=env, timeout=30)
+    assert run.stdout.splitlines()[-1].split(b" ")[-1] == (b"1" if works else b"0"), run

@@ -40,7 +40,9 @@ _ENGINE_FRESH_S = ENGINE_IDLE_S - 60
 # is checked by value (StreamCapture's token), so a marker of another shape or
 # another command's sentinel in the output never ends a frame.
 _TOKEN = rb"(?P<token>__RMCP_[0-9a-f]{24})"
-_OUT_END = re.compile(rb"\n" + _TOKEN + rb" (?P<status>\d+)(?: (?P<t0>\S*) (?P<t1>\S*))?\n")
+_OUT_END = re.compile(
+    rb"\n" + _TOKEN + rb" (?P<status>\d+)(?: (?P<t0>\S*) (?P<t1>\S*)(?: (?P<bulk>[01]?))?)?\n"
+)
 _ERR_END = re.compile(_TOKEN + rb"\n")
 _PID_LINE = re.compile(_TOKEN + rb"_pid (?P<pid>\d+)\n")
 
@@ -106,6 +108,9 @@ class ShellChannel:
         self.stopper: Callable[[int], bool] | None = None
         # When a call last used (or started) this shell's resident engine.
         self._engine_used: float | None = None
+        # Does this shell's `read -N` take a command's bytes (_frame.sh.j2)?
+        # None until a frame's reply says.
+        self.bulk: bool | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self, probe_sentinel: str | None = None) -> None:
@@ -129,6 +134,7 @@ class ShellChannel:
         self.start_marker = marker.encode() + b"\n"
         self.generation += 1
         self._engine_used = None  # a new shell has no engine yet
+        self.bulk = None
 
     @property
     def alive(self) -> bool:
@@ -224,8 +230,18 @@ class ShellChannel:
             folded = probe
         script = None
         if not folded:
+            values: dict[str, Any] = {}
+            if self.bulk:
+                values["size"] = len(command.encode("utf-8", "surrogateescape"))
+            elif self.bulk is None:
+                values["check_bulk"] = True
             script = render(
-                frame, command=command, sentinel=sentinel, pidmark=pidmark, subshell=self.subshell
+                frame,
+                command=command,
+                sentinel=sentinel,
+                pidmark=pidmark,
+                subshell=self.subshell,
+                **values,
             )
         assert self.channel is not None
         token = sentinel.encode()
@@ -269,6 +285,8 @@ class ShellChannel:
             cmd.done = True
         if not (out.preamble_end or err.preamble_end):
             self.start_marker = b""  # both streams are past it: later replies are whole
+        if self.bulk is None and out.bulk:
+            self.bulk = out.bulk == b"1"
         stdout = out.kept.decode("utf-8", "surrogateescape")
         stderr = err.kept.decode("utf-8", "surrogateescape")
         if timed_out and (on_timeout is None or stopped is False):
