@@ -481,11 +481,15 @@ def test_each_program_is_only_what_its_entry_calls() -> None:
     assert "def main(" in python_program() and "def write_main(" not in python_program()
 
 
-@pytest.mark.parametrize("engine", ["python3", "shell"])
-def test_write_sends_the_content_once(engine: str) -> None:
-    """Every byte of a command costs remote time (the shell reads its input a
-    byte at a time): the content goes in one here-document, for one engine."""
+@pytest.mark.parametrize(
+    ("engine", "resident"), [("python3", False), ("python3", True), ("shell", False)]
+)
+def test_write_sends_the_content_once(engine: str, resident: bool) -> None:
+    """Every byte of a command costs remote time: the content goes once, and
+    the program only where python3 runs once for the call (a worker shell's
+    resident engine gets it from ShellChannel, once per shell)."""
     content = b"unique content " * 200
+    program = packed(write_program())
     command = render(
         "write.sh.j2",
         path="/tmp/x",
@@ -494,33 +498,14 @@ def test_write_sends_the_content_once(engine: str) -> None:
         token="RMCP_EOF_t",
         allowed=[],
         engine=engine,
-        program=packed(write_program()),
-        resident=False,
-        refused=10,
-    )
-    assert command.count(base64.encodebytes(content).decode()) == 1
-    assert (packed(write_program()) in command) is (engine == "python3")
-
-
-def test_a_resident_engine_call_carries_the_content_once_and_no_program() -> None:
-    """With a worker shell's resident engine the program is not part of the
-    command (ShellChannel sends it once per shell): only the content is."""
-    content = b"unique content " * 200
-    command = render(
-        "write.sh.j2",
-        path="/tmp/x",
-        content=content,
-        expect="absent",
-        token="RMCP_EOF_t",
-        allowed=[],
-        engine="python3",
-        program="",
-        resident=True,
+        program="" if resident else program,
+        resident=resident,
         engine_key="ekey",
         refused=10,
     )
     assert command.count(base64.encodebytes(content).decode()) == 1
-    assert "def write_main" not in command and "zlib" not in command
+    assert (program in command) is (engine == "python3" and not resident)
+    assert ("zlib" in command) is (engine == "python3" and not resident)
 
 
 def _without_docstrings(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -26,6 +26,7 @@ from remote_mcp.tools.base import FileRecord, ToolState
 from remote_mcp.tools.edit import ENGINE_KEY, edit, resident_program
 from remote_mcp.tools.write import write
 from tests.conftest import make_host
+from tests.test_pool import wait_until
 
 
 def one_shell_session(sshd: SshdServer, **overrides: object) -> Session:
@@ -51,15 +52,6 @@ def engines(remote) -> dict[str, str]:
         if "serve" in words and ENGINE_KEY in args:
             found[pid] = words[words.index("serve") + 1]
     return found
-
-
-def wait_for(check, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 def test_one_engine_per_shell_and_its_program_is_sent_once(solo, remote, remote_dir) -> None:
@@ -152,7 +144,7 @@ def test_the_engine_ends_with_its_shell_and_takes_its_directory(sshd, remote, re
     write(session, f"{remote_dir}/a.txt", "a\n", state=state)
     ((pid, folder),) = [(p, d) for p, d in engines(remote).items() if p not in before]
     session.close()
-    assert wait_for(lambda: pid not in engines(remote)), engines(remote)
+    assert wait_until(lambda: pid not in engines(remote)), engines(remote)
     assert remote.sh(f"ls -d {shlex.quote(folder)} 2>/dev/null || true") == ""
 
 
@@ -167,7 +159,7 @@ def test_an_idle_engine_ends_and_the_next_call_starts_one(solo, remote, remote_d
         first = shell.run(short + command, warn=True)
         assert first.stdout.startswith("created "), first
         (pid,) = set(engines(remote)) - before
-        assert wait_for(lambda: pid not in engines(remote))
+        assert wait_until(lambda: pid not in engines(remote))
         shell._engine_used = time.monotonic()  # as if the engine were known to be up
         remote.sh(f"rm -f {shlex.quote(path)}")
         again = shell.run(command, warn=True, engine=resident_program())
