@@ -199,7 +199,8 @@ def split_lines(text: str) -> list[str]:
     final newline (pinned by test: cat -n shows none either)."""
     if text == "":
         return []
-    lines = re.split(r"\r?\n", text)
+    # str.split is ~15x faster than the regex; without a CR they agree.
+    lines = re.split(r"\r?\n", text) if "\r" in text else text.split("\n")
     if lines and lines[-1] == "" and text.endswith("\n"):
         lines.pop()
     return lines
