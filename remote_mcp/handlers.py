@@ -98,6 +98,7 @@ def make_state(host: HostConfig, config_file: str | os.PathLike[str] | None) -> 
             "grep": host.grep_backend,
             "find": host.find_backend,
         },
+        extra={} if host.resident_engine else {"no_resident": True},
     )
 
 

@@ -143,6 +143,12 @@ class HostSettings:
         description="auto | python3 | perl | local: where Edit applies replacements (Write "
         "commits with python3 too where it is the engine, else with the shell)",
     )
+    resident_engine: bool = Field(
+        default=True,
+        description="with python3 and bash on the remote, Write and Edit run in one python3 "
+        "kept per worker shell while they are used (it ends with its shell, or after 10 "
+        "minutes without one); false starts python3 for every call",
+    )
     grep_backend: GrepBackend = Field(
         default="auto", description="auto | rg | grep | busybox: Grep's engine on the remote"
     )

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from remote_mcp.errors import RemoteTimeout
+from remote_mcp.handlers import make_state
 from remote_mcp.session import Session
 from remote_mcp.templates import render
 from remote_mcp.testing import SshdServer, remote_exec
@@ -194,3 +195,22 @@ def test_an_edit_through_the_engine_reads_like_any_other(solo, remote, remote_di
     again = edit(solo, path, "gamma", "delta", state=state)
     assert again.structured["backend"] == "python3"
     assert remote.read_bytes(path) == b"alpha\ndelta\n"
+
+
+def test_resident_engine_false_starts_python3_per_call(sshd, remote, remote_dir) -> None:
+    """A host's ``resident_engine: false`` keeps nothing running: each Write
+    runs python3 once, as on a host without bash."""
+    host = make_host(sshd, workers=1, resident_engine=False)
+    session = Session(host)
+    try:
+        session.connect()
+        state = make_state(host, None)
+        state.info = session.info
+        before = set(engines(remote))
+        path = f"{remote_dir}/plain.txt"
+        write(session, path, "one\n", state=state)
+        write(session, path, "two\n", state=state)
+        assert remote.read_bytes(path) == b"two\n"
+        assert set(engines(remote)) - before == set()
+    finally:
+        session.close()

@@ -664,7 +664,7 @@ def serve(argv):
         if not select.select([requests], [], [], 1.0)[0]:
             quiet += 1.0
             if not process_alive(shell):
-                for name in ("pid", "req", "rep", "err", "log", "in", "out"):
+                for name in ("pid", "req", "rep", "err", "log", "child", "in", "out"):
                     try:
                         os.unlink(folder + "/" + name)
                     except OSError:
@@ -723,12 +723,14 @@ def serve_one(folder, line, replies):
     try:
         with open(folder + "/req", "rb") as source:
             request = source.read()
+        parts = request.split(b"\0")
+        if parts[0].decode("ascii", "replace") != token:
+            return  # another call's request: not ours to run
+        with open(folder + "/child", "w") as mine:  # before req goes: see _engine_call.sh.j2
+            mine.write(f"{os.getpid()}\n")
         os.unlink(folder + "/req")
     except OSError:
         return
-    parts = request.split(b"\0")
-    if parts[0].decode("ascii", "replace") != token:
-        return  # another call's request: not ours to run
     args = [os.fsdecode(part) for part in parts[1:-1]]
     import io
 
