@@ -70,6 +70,20 @@ def _word(value: Any) -> str:
     return text
 
 
+def _nbytes(value: str) -> str:
+    """How many bytes ``value`` is on the wire (``read -N`` in _frame.sh.j2)."""
+    return str(len(value.encode("utf-8", "surrogateescape")))
+
+
+def _counted(value: str) -> str:
+    """Text that the line before it reads as raw bytes (``read -N {{ v|nbytes }}``),
+    so the shell never parses it: only the exact count makes that so, and
+    ``nbytes`` computes it from the same value."""
+    if "\0" in value:
+        raise ValueError("a NUL byte cannot be passed to the remote shell")
+    return value
+
+
 def _int(value: Any) -> str:
     """An integer for arithmetic contexts; anything else is a bug upstream."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -95,6 +109,8 @@ def _environment() -> jinja2.Environment:
     env.filters["b64lines"] = _b64lines
     env.filters["word"] = _word
     env.filters["int"] = _int
+    env.filters["nbytes"] = _nbytes
+    env.filters["counted"] = _counted
     return env
 
 

@@ -16,7 +16,8 @@ from remote_mcp.templates import TEMPLATE_DIR, render, template_names
 from remote_mcp.tools.base import FileRecord
 from tests.conftest import require_program
 
-SAFE_FILTERS = {"q", "int", "word", "b64", "b64lines"}
+# nbytes/counted: a command sent as raw bytes after `read -N` (_frame.sh.j2).
+SAFE_FILTERS = {"q", "int", "word", "b64", "b64lines", "nbytes", "counted"}
 EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
 CANARY = "/tmp/remote-mcp-template-canary"
 HOSTILE = f'it\'s $(touch {CANARY}) `touch {CANARY}`; touch {CANARY} \n-rf "x" * ~ é'
@@ -43,6 +44,8 @@ def test_quote_filter_rejects_nul_and_untyped_values() -> None:
         render("stat.sh.j2", paths=["a\0b"], allowed=[])
     with pytest.raises(ValueError):
         render("_frame.sh.j2", command="x", sentinel="not a word; rm", pidmark="P", subshell=True)
+    with pytest.raises(ValueError):
+        render("_frame.sh.j2", command="a\0b", sentinel="S", pidmark="P", subshell=True, bulk=True)
 
 
 # Hostile values for each template that takes input (partials are covered by

@@ -232,7 +232,7 @@ class ShellChannel:
         if not folded:
             values: dict[str, Any] = {}
             if self.bulk:
-                values["size"] = len(command.encode("utf-8", "surrogateescape"))
+                values["bulk"] = True
             elif self.bulk is None:
                 values["check_bulk"] = True
             script = render(
