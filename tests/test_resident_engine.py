@@ -11,7 +11,11 @@ shell or its idle time.
 from __future__ import annotations
 
 import hashlib
+import os
+import select
 import shlex
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -214,3 +218,39 @@ def test_resident_engine_false_starts_python3_per_call(sshd, remote, remote_dir)
         assert set(engines(remote)) - before == set()
     finally:
         session.close()
+
+
+def test_the_engine_answers_requests_it_must_not_run(tmp_path) -> None:
+    """The engine itself, run here: a request whose file belongs to another
+    call (cut short by a full disk, say) is answered `untaken` and left as it
+    is; a caller that does not lead a process group gets `nogroup`. Either
+    way the caller hears back instead of waiting for its timeout."""
+    folder = tmp_path / "engine"
+    folder.mkdir(mode=0o700)
+    for name in ("in", "out"):
+        os.mkfifo(folder / name, 0o600)
+    program = resident_program()
+    engine = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", program, "serve", str(folder), str(os.getpid()), "30"]
+    )
+    leader = subprocess.Popen(["sleep", "30"], process_group=0)
+    member = subprocess.Popen(["sleep", "30"])  # in this process's group
+    requests = os.open(folder / "in", os.O_RDWR)
+    replies = os.open(folder / "out", os.O_RDWR)
+    try:
+        (folder / "req").write_bytes(b"OTHER\0write\0/tmp/x\0")
+
+        def answer(line: str) -> bytes:
+            os.write(requests, line.encode() + b"\n")
+            assert select.select([replies], [], [], 20)[0], "no answer"
+            return os.read(replies, 4096)
+
+        assert answer(f"MINE {leader.pid}") == b"MINE untaken\n"
+        assert (folder / "req").exists()
+        assert answer(f"THEIRS {member.pid}") == b"THEIRS nogroup\n"
+    finally:
+        os.close(requests)
+        os.close(replies)
+        for process in (engine, leader, member):
+            process.kill()
+            process.wait()

@@ -724,8 +724,9 @@ def serve_one(folder, line, replies):
         with open(folder + "/req", "rb") as source:
             request = source.read()
         parts = request.split(b"\0")
-        if parts[0].decode("ascii", "replace") != token:
-            return  # another call's request: not ours to run
+        if parts[0].decode("ascii", "replace") != token:  # cut short (a full disk?)
+            os.write(replies, f"{token} untaken\n".encode("ascii"))
+            return
         with open(folder + "/child", "w") as mine:  # before req goes: see _engine_call.sh.j2
             mine.write(f"{os.getpid()}\n")
         os.unlink(folder + "/req")
