@@ -113,7 +113,9 @@ def test_a_server_that_refuses_more_channels_caps_the_pool_and_every_call_runs(
         try:
             pool.warm()
             barrier = tmp_path_factory.mktemp("barrier") / "b"
-            command = barrier_command(str(barrier), 4, polls=20)
+            # Each call holds its shell 5 s, so the fourth asks for a new one
+            # while three are busy even when a loaded machine starts threads late.
+            command = barrier_command(str(barrier), 4, polls=100)
             assert run_at_once(pool, command, 4) == ["alone\n"] * 4
             assert pool.open_count == 3
             assert pool.refusal is not None and "cannot open a channel" in pool.refusal
