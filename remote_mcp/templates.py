@@ -44,10 +44,13 @@ def _quote(value: Any) -> str:
         value = value.decode("utf-8", "surrogateescape")
     if isinstance(value, bool) or value is None:
         raise TypeError(f"refusing to shell-quote {value!r}; render it explicitly")
-    text = str(value)
+    return shlex.quote(_without_nul(str(value)))
+
+
+def _without_nul(text: str) -> str:
     if "\0" in text:
         raise ValueError("a NUL byte cannot be passed to the remote shell")
-    return shlex.quote(text)
+    return text
 
 
 def _b64(value: str | bytes) -> str:
@@ -79,9 +82,7 @@ def _counted(value: str) -> str:
     """Text that the line before it reads as raw bytes (``read -N {{ v|nbytes }}``),
     so the shell never parses it: only the exact count makes that so, and
     ``nbytes`` computes it from the same value."""
-    if "\0" in value:
-        raise ValueError("a NUL byte cannot be passed to the remote shell")
-    return value
+    return _without_nul(value)
 
 
 def _int(value: Any) -> str:
