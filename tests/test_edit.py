@@ -28,7 +28,7 @@ from remote_mcp.templates import render
 from remote_mcp.testing import remote_exec
 from remote_mcp.tools import edit as edit_module
 from remote_mcp.tools import files
-from remote_mcp.tools.base import FileRecord, ToolState
+from remote_mcp.tools.base import HASH_MAX_BYTES, FileRecord, ToolState
 from remote_mcp.tools.edit import edit, multi_edit, perl_program, python_program
 from tests.conftest import make_host, require_program
 
@@ -189,7 +189,9 @@ class TestEditErrors:
         assert str(err.value) == STALE
         assert remote.read_bytes(p) == b"changed\n"
 
-    def test_stale_by_size_and_mtime_when_no_hash_is_known(self, session, state, remote, put):
+    def test_stale_by_size_and_mtime_when_no_hash_is_known(
+        self, session, state, remote, put, backend
+    ):
         """Files over Read's hash limit are recorded by size+mtime instead."""
         p = put("a.txt", b"hello\n", read=False)
         size, mtime = remote.sh(f"stat -c '%s %y' {q(p)}").strip().split(" ", 1)
@@ -200,6 +202,26 @@ class TestEditErrors:
             edit(session, p, "hi", "yo", state=state)
         assert str(err.value) == STALE
         assert remote.read_bytes(p) == b"hi\n"
+
+    def test_a_file_too_big_to_hash_keeps_a_size_and_mtime_record(
+        self, session, state, remote, put, backend
+    ):
+        """Over HASH_MAX_BYTES neither Read nor Edit hashes the file: the session
+        keeps its size and mtime, the next Edit checks them, and a change of
+        the same size behind our back is still refused."""
+        data = b"".join(b"line %07d\n" % i for i in range(HASH_MAX_BYTES // 13 + 10))
+        p = put("big.txt", data)
+        assert state.files[p].sha256 is None
+        out = edit(session, p, "line 0000001\n", "LINE 0000001\n", state=state)
+        assert out.structured["sha256"] is None
+        assert state.files[p].sha256 is None and state.files[p].size == len(data)
+        edit(session, p, "line 0000002\n", "LINE 0000002\n", state=state)
+        remote.sh(f"printf X | dd of={q(p)} bs=1 count=1 conv=notrunc 2>/dev/null")
+        with pytest.raises(ToolError) as err:
+            edit(session, p, "line 0000003\n", "LINE 0000003\n", state=state)
+        assert str(err.value) == STALE
+        now = remote.read_bytes(p)
+        assert now[:26] == b"Xine 0000000\nLINE 0000001\n" and b"line 0000003\n" in now
 
     def test_not_found(self, session, state, put, backend):
         p = put("a.txt", b"hello\n")
@@ -638,7 +660,7 @@ def test_an_edit_refuses_a_file_changed_after_its_check(session, state, remote, 
         path=p,
         engine="perl",
         program=perl_program(),
-        sha256="-",
+        hash_max=1 << 20,
         edits=[{"old": b"one", "new": b"two", "replace_all": 0, "clash": 0}],
         expect={"sha256": hashlib.sha256(b"one\n").hexdigest()},
         create=0,
@@ -822,8 +844,10 @@ def test_python_program_runs_on_python36(tmp_path):
             str(src),
             str(tmp_path / "tmp"),
             str(tmp_path / "bak"),
+            "sha256",
             hashlib.sha256(old).hexdigest(),
             "0",
+            "99",
             "99",
         ],
         input=request,
@@ -852,7 +876,8 @@ def test_template_is_posix_sh(engine, resident, shell, tmp_path):
         program=python_program(),
         refused=10,
         content=b"x\n",
-        sha256="ab" * 32,
+        engine_expect=FileRecord(None, HOSTILE_TEXT, 1),
+        hash_max=1 << 20,
         edits=[{"old": HOSTILE_TEXT.encode(), "new": b"", "replace_all": 1, "clash": 0}],
         path="/tmp/" + HOSTILE_NAMES[2],
         expect=FileRecord("ab" * 32, "m", 1),
@@ -876,7 +901,8 @@ def test_runs_under_plain_sh_on_the_remote(session, state, remote, put, engine):
         program=program,
         refused=10,
         path=p,
-        sha256="-",
+        engine_expect="any",
+        hash_max=1 << 20,
         edits=[{"old": b"plain", "new": b"posix", "replace_all": 0, "clash": 0}],
         expect=state.files[p],
         create=0,

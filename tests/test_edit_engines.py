@@ -86,13 +86,14 @@ def _run_python(
     tmp: Path,
     data: bytes | None,
     edits: list[Edit],
-    expect: str = "-",
+    expect: tuple[str, str] = ("-", "-"),
     umask: int = 0o022,
     max_size: int = 1 << 20,
+    hash_max: int = 1 << 30,
 ) -> tuple[bytes | None, list[str]]:
     """The shipped python3 program on FILE (``data``; None: missing), as
-    edit.sh.j2 runs it. Returns the file's content if it committed, and the
-    reply lines."""
+    edit.sh.j2 runs it; ``expect`` is the precondition (KIND, EXPECTED).
+    Returns the file's content if it committed, and the reply lines."""
     path = tmp / "file"
     if data is not None:
         path.write_bytes(data)
@@ -100,9 +101,10 @@ def _run_python(
         str(path),
         str(tmp / ".t.tmp"),
         str(tmp / ".t.bak"),
-        expect,
+        *expect,
         str(int(data is None)),
         str(max_size),
+        str(hash_max),
     ]
     run = subprocess.run(
         [sys.executable, "-I", "-S", "-c", packed(python_program()), *argv],
@@ -122,10 +124,8 @@ def _run_python(
     committed = path.read_bytes()
     # SIZE MTIME exactly as `stat -c '%s %y'` (the format every template compares)
     shown = subprocess.run(["stat", "-c", "%s %y", str(path)], capture_output=True, text=True)
-    assert lines[-2:] == [
-        f"done {hashlib.sha256(committed).hexdigest()} {shown.stdout.strip()}",
-        "",
-    ]
+    digest = hashlib.sha256(committed).hexdigest() if len(committed) <= hash_max else "-"
+    assert lines[-2:] == [f"done {digest} {shown.stdout.strip()}", ""]
     return committed, lines
 
 
@@ -263,9 +263,9 @@ _EDIT = [(b"two", b"2", False, False)]
 
 def test_python_engine_refuses_a_hash_other_than_the_one_read(tmp_path: Path) -> None:
     """The precondition is checked on the bytes the engine read."""
-    result, lines = _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect="ab" * 32)
+    result, lines = _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect=("sha256", "ab" * 32))
     assert (result, lines[0]) == (None, "stale")
-    good = hashlib.sha256(b"one\ntwo\n").hexdigest()
+    good = ("sha256", hashlib.sha256(b"one\ntwo\n").hexdigest())
     assert _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect=good)[0] == b"one\n2\n"
 
 
@@ -276,10 +276,48 @@ def test_python_engine_hashes_a_big_file_alongside_the_edit(tmp_path: Path) -> N
     data = b"".join(b"line %d\n" % i for i in range(200_000))
     assert len(data) > 1 << 20
     edit = [(b"line 123456\n", b"changed\n", False, False)]
-    assert _run_python(tmp_path, data, edit, expect="ab" * 32, max_size=1 << 30)[1][0] == "stale"
-    good = hashlib.sha256(data).hexdigest()
+    wrong = ("sha256", "ab" * 32)
+    assert _run_python(tmp_path, data, edit, expect=wrong, max_size=1 << 30)[1][0] == "stale"
+    good = ("sha256", hashlib.sha256(data).hexdigest())
     result, _ = _run_python(tmp_path, data, edit, expect=good, max_size=1 << 30)
     assert result == data.replace(b"line 123456\n", b"changed\n")
+
+
+def test_python_engine_checks_a_size_and_mtime_record_and_hashes_no_big_content(
+    tmp_path: Path,
+) -> None:
+    """KIND stat: the session's record of a file too big to hash is compared
+    with the file the engine opened (a wrong one refuses before reading), and
+    a new content over HASH_MAX is not hashed either (``done -``): the edit
+    of a big file imports no hashlib at all (-X importtime lists imports)."""
+    path = tmp_path / "file"
+    data = b"".join(b"line %d\n" % i for i in range(200_000))  # hashlib's size, if hashed
+    path.write_bytes(data)
+    stat = ["stat", "-c", "%s %y", str(path)]
+    seen = subprocess.run(stat, capture_output=True, text=True, check=True).stdout.strip()
+
+    def run(expected: str) -> subprocess.CompletedProcess[bytes]:
+        argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak"), "stat", expected]
+        argv += ["0", str(1 << 30), str(1 << 20)]
+        program = packed(python_program())
+        return subprocess.run(
+            [sys.executable, "-I", "-S", "-X", "importtime", "-c", program, *argv],
+            input=_request([(b"line 123456\n", b"changed\n", False, False)]),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+
+    wrong = run(f"{len(data)} 2001-01-01 00:00:00.000000000 +0000")
+    assert (wrong.returncode, wrong.stdout) == (10, b"stale\n")
+    assert path.read_bytes() == data
+    right = run(seen)
+    assert right.returncode == 0, right.stderr
+    now = subprocess.run(stat, capture_output=True, text=True, check=True).stdout.strip()
+    assert right.stdout.decode().split("\n")[-2:] == [f"done - {now}", ""]
+    assert path.read_bytes() == data.replace(b"line 123456\n", b"changed\n")
+    imported = {line.rsplit("|", 1)[-1].strip() for line in right.stderr.decode().splitlines()}
+    assert imported and "hashlib" not in imported, imported
 
 
 def test_python_engine_refuses_a_file_over_the_size_limit(tmp_path: Path) -> None:
@@ -346,7 +384,16 @@ def test_python_engine_creates_its_temp_file_private(
     path = tmp_path / "file"
     path.write_bytes(b"two\n")
     path.chmod(0o644)
-    argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak"), "-", "0", "99"]
+    argv = [
+        str(path),
+        str(tmp_path / ".t.tmp"),
+        str(tmp_path / ".t.bak"),
+        "-",
+        "-",
+        "0",
+        "99",
+        "99",
+    ]
     old_mask = os.umask(0)
     try:
         monkeypatch.setattr(os, "write", write)
@@ -546,7 +593,7 @@ def test_a_plain_edit_imports_neither_re_nor_hashlib(tmp_path: Path) -> None:
     path = tmp_path / "file"
     path.write_bytes(b"one\ntwo\n")
     argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak")]
-    argv += [hashlib.sha256(b"one\ntwo\n").hexdigest(), "0", "99"]
+    argv += ["sha256", hashlib.sha256(b"one\ntwo\n").hexdigest(), "0", "99", "99"]
     run = subprocess.run(
         [sys.executable, "-I", "-S", "-X", "importtime", "-c", packed(python_program()), *argv],
         input=_request(_EDIT),

@@ -67,6 +67,12 @@ class ToolOutput:
     structured: dict[str, Any] = field(default_factory=dict)
 
 
+# Files up to this size are hashed: the hash is the precondition of a later
+# Write/Edit. Bigger ones are known by size + nanosecond mtime (as Claude Code
+# does), so neither a Read of a huge log nor an Edit of it hashes the file.
+HASH_MAX_BYTES = 4 << 20
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """What this session last saw of a file (after Read, Write or Edit).
@@ -78,6 +84,12 @@ class FileRecord:
     sha256: str | None
     mtime: str
     size: int
+
+    @classmethod
+    def kept(cls, sha256: str | None, mtime: str, size: int) -> FileRecord:
+        """The record to keep: a hash only for a file of at most
+        HASH_MAX_BYTES, so the next change's check costs no hash of a big one."""
+        return cls(sha256 if size <= HASH_MAX_BYTES else None, mtime, size)
 
 
 class Backends(TypedDict, total=False):

@@ -46,6 +46,7 @@ from ..errors import ToolError
 from ..schemas import EditOperation
 from ..templates import engine_source, render
 from .base import (
+    HASH_MAX_BYTES,
     FileRecord,
     Runner,
     ToolOutput,
@@ -320,13 +321,14 @@ def _run(
     backend = choose_backend(state, runner)
     record = state.files.get(path)
     create = changes[0].old == ""
-    # The python3 engine checks the hash on the bytes it reads; otherwise the shell does.
-    sha256 = record.sha256 if backend == "python3" and record and not create else ""
+    # The python3 engine checks the record on the file it opens; otherwise the shell does.
+    engine_checks = backend == "python3" and record is not None and not create
     values: dict[str, Any] = {
         "path": path,
         # Creating needs no Read: the engine refuses unless the file is missing or blank.
-        "expect": "any" if create or sha256 else record if record is not None else "absent",
-        "sha256": sha256 or "-",
+        "expect": "any" if create or engine_checks else record if record is not None else "absent",
+        "engine_expect": record if engine_checks else "any",
+        "hash_max": HASH_MAX_BYTES,
         "create": int(create),
         "notebook": int(path.lower().endswith(".ipynb")),
         "max_size": LOCAL_MAX_BYTES if backend == "local" else EDIT_MAX_BYTES,
@@ -366,8 +368,8 @@ def _run(
     facts = _interpret(reply, changes, label, file_path, state, backend)
     backup = backup_path(path, values["token"])
     new = _committed(done, file_path, state, backup)
-    state.files[path] = FileRecord(new.sha256, new.mtime, new.size)
-    facts.update(path=path, backend=backend, sha256=new.sha256, size=new.size)
+    kept = state.files[path] = FileRecord.kept(new.sha256, new.mtime, new.size)
+    facts.update(path=path, backend=backend, sha256=kept.sha256, size=new.size)
     return facts
 
 

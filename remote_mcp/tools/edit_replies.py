@@ -74,7 +74,7 @@ def parse_engine_reply(line: str) -> EngineReply | None:
 class Committed:
     """The file as the commit left it: the next change's precondition."""
 
-    sha256: str
+    sha256: str | None  # None: not hashed (too big; size and mtime are the record)
     size: int
     mtime: str
 
@@ -85,7 +85,7 @@ def parse_committed(line: str) -> Committed | None:
     if word != "done":
         return None
     sha256, size, mtime = rest.split(" ", 2)
-    return Committed(sha256, int(size), mtime)
+    return Committed(None if sha256 == "-" else sha256, int(size), mtime)
 
 
 @dataclass(frozen=True)

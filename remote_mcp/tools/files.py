@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import ToolError
 from ..schemas import MultiReadFile
 from .base import (
+    HASH_MAX_BYTES,
     FileRecord,
     ImageBlock,
     Runner,
@@ -49,10 +50,6 @@ MAX_LINE_CHARS = 2000  # longer lines are cut (S68)
 MAX_UNSLICED_BYTES = 262144  # whole-file read cap without offset/limit (eTA)
 MAX_OUTPUT_TOKENS = 25000  # Wn8
 MAX_IMAGE_BYTES = 3_932_160  # 3.75 MiB raw = 5 MiB base64, the API's image limit
-# Files up to this size are hashed by Read: the hash is the precondition of a
-# later Write/Edit. Bigger ones use size + nanosecond mtime (as Claude Code
-# does), so a Read of a huge log does not cost a full hash on the remote.
-HASH_MAX_BYTES = 4 << 20
 # The most bytes of a slice the remote sends. Each line is cut to
 # MAX_LINE_CHARS * 4 bytes there, which is at least MAX_LINE_CHARS characters
 # here, so a slice this long holds over MAX_OUTPUT_TOKENS tokens of text and

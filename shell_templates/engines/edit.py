@@ -1,16 +1,20 @@
 """The Edit (and Write) engine: one python3 process does the whole edit on the remote.
 
-Run as ``python3 -I -S -c PROGRAM FILE TMP BAK EXPECT MISSING MAX_SIZE`` by
-edit.sh.j2 (PROGRAM is this file minus docstrings and comments), with the
-edits on stdin: their count, then per edit old and new base64 and two flag
-digits (replace_all, clash). It checks the precondition on the bytes it reads
-(EXPECT: the sha256 the session last saw, or ``-`` when the shell checked it),
-applies the edits, writes the new content to TMP (created 0600 so no other
-user can read it meanwhile) and puts it in place by the rule of
-docs/explanation/file-identity.md, hashing each content once, in memory.
+Run as ``python3 -I -S -c PROGRAM FILE TMP BAK KIND EXPECTED MISSING MAX_SIZE
+HASH_MAX`` by edit.sh.j2 (PROGRAM is this file minus docstrings and comments),
+with the edits on stdin: their count, then per edit old and new base64 and two
+flag digits (replace_all, clash). It checks the precondition on the file it
+opens (KIND sha256: EXPECTED is the hash the session last saw, checked on the
+bytes read; stat: ``SIZE MTIME`` as ``stat -c '%s %y'`` prints them, checked
+before reading; ``-``: none, or the shell checked it), applies the edits,
+writes the new content to TMP (created 0600 so no other user can read it
+meanwhile) and puts it in place by the rule of
+docs/explanation/file-identity.md, hashing each content at most once, in
+memory, and a new content over HASH_MAX bytes not at all.
 
 Prints the reply line (``ok REPLACED SNIPPET`` or a refusal word such as
-``toolarge SIZE LIMIT``), then ``done SHA256 SIZE MTIME`` or a commit
+``toolarge SIZE LIMIT``), then ``done SHA256 SIZE MTIME`` (SHA256 ``-``: not
+hashed) or a commit
 refusal line: stale | denied | failed STEP TEXT | corrupt. Exit 0 =
 committed, 10 = refused with nothing changed.
 
@@ -72,7 +76,7 @@ def sha256_later(data):
     (hashlib lets go of the GIL while it hashes), so the hash overlaps the
     edit, the write and the fsync instead of adding to them."""
     parts = data if isinstance(data, tuple) else (data,)
-    if sum(len(part) for part in parts) < 1 << 20:
+    if size_of(data) < 1 << 20:
         whole = b"".join(parts)
         return lambda: sha256_hex(whole)
     import _thread  # threading would cost an import of its own
@@ -376,6 +380,11 @@ def write_all(fd, data):
             view = view[os.write(fd, view) :]
 
 
+def size_of(data):
+    """The length of ``data`` (bytes, or a tuple of parts)."""
+    return sum(len(part) for part in data) if isinstance(data, tuple) else len(data)
+
+
 def write_synced(fd, data):
     """Write all of ``data`` to ``fd``, fsync and close it (closed even on error)."""
     try:
@@ -587,7 +596,7 @@ def refuse(stdout, line):
 
 def main(argv, stdin, stdout):
     """Precondition, apply, write, commit; returns the exit status."""
-    path, tmp, bak, expect, missing, max_size = argv
+    path, tmp, bak, kind, expected, missing, max_size, hash_max = argv
     edits = read_request(stdin)
     seen = None
     data = b""
@@ -598,20 +607,24 @@ def main(argv, stdin, stdout):
             if seen.st_size > int(max_size):
                 stdout.write(f"toolarge {seen.st_size} {max_size}\n".encode("ascii"))
                 return REFUSED_EXIT
+            if kind == "stat" and f"{seen.st_size} {mtime_text(seen)}" != expected:
+                return refuse(stdout, "stale")
             data = source.read()
-        if expect != "-":
+        if kind == "sha256":
             old_digest = sha256_later(data)
-    # Each content is hashed once, while the edit and the write go on; the
-    # precondition is settled before anything is printed or committed.
+    # Each content is hashed at most once, while the edit and the write go
+    # on; one bigger than HASH_MAX is not hashed at all (the session then
+    # keeps its size and mtime). The precondition is settled before anything
+    # is printed or committed.
     result, reply = apply_edits(data, edits, parts=True)
     refused = None
     if result is not None:
-        digest = sha256_later(result)
+        digest = sha256_later(result) if size_of(result) <= int(hash_max) else lambda: "-"
         try:
             write_synced(create_private(tmp), result)
         except OSError as err:
             refused = failed("tmp", err, tmp)
-    if old_digest is not None and old_digest() != expect:
+    if old_digest is not None and old_digest() != expected:
         result, reply, refused = None, "stale", None
     stdout.write(reply.encode("ascii") + b"\n")
     if result is not None and refused is None:
