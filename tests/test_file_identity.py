@@ -128,6 +128,35 @@ def test_lines_appended_by_an_open_writer_after_the_change_are_kept(
     assert remote.read_bytes(log) == b"edited\nlate\n"
 
 
+@pytest.mark.parametrize("tool", ["Write", "Edit-python3", "MultiEdit"])
+def test_a_writer_of_another_user_is_seen_too(
+    tool, session_nonroot, state_nonroot, remote, remote_dir_nonroot
+):
+    """The python3 engine asks the kernel (a read lease is refused while
+    anyone holds the file open for writing), so a writer the user cannot
+    see in /proc -- here root's -- still keeps the file in place."""
+    log, go, gone = (f"{remote_dir_nonroot}/{n}" for n in ("root.log", "go", "gone"))
+    remote.write_bytes(log, b"first\n")
+    remote.sh(f"chown rmcp-test: -- {q(log)}")
+    writer = (
+        f"exec 3>>{q(log)}; i=0; while [ ! -e {q(go)} ] && [ $i -lt 600 ]; do "
+        f"sleep 0.1; i=$((i+1)); done; echo late >&3; touch {q(gone)}"
+    )
+    remote.sh(f"setsid sh -c {q(writer)} </dev/null >/dev/null 2>&1 &")  # as root
+    deadline = time.monotonic() + 10
+    while "3 ->" not in remote.sh(f"ls -l /proc/*/fd 2>/dev/null | grep -F {q(log)} || true"):
+        assert time.monotonic() < deadline, "the writer never opened the log"
+        time.sleep(0.05)
+    inode = stat(remote, log).split()[3]
+    change(tool, session_nonroot, state_nonroot, log, "first", "edited")
+    assert stat(remote, log).split()[3] == inode
+    remote.sh(f"touch {q(go)}")
+    while not remote.exists(gone):
+        assert time.monotonic() < deadline + 10, "the writer never finished"
+        time.sleep(0.05)
+    assert remote.read_bytes(log) == b"edited\nlate\n"
+
+
 @pytest.mark.parametrize("tool", TOOLS)
 def test_extended_attributes_are_kept(
     tool, session_nonroot, state_nonroot, remote, remote_dir_nonroot

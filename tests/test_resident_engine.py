@@ -50,14 +50,24 @@ def solo(sshd: SshdServer) -> Iterator[Session]:
 
 
 def engines(remote) -> dict[str, str]:
-    """This server's resident engines on the remote: pid -> engine directory."""
-    found = {}
-    for line in remote.sh("ps -e -o pid= -o args=").splitlines():
-        pid, _, args = line.strip().partition(" ")
+    """This server's resident engines on the remote: pid -> engine directory
+    (not their children, forked with the same command line)."""
+    found, parents = {}, {}
+    for line in remote.sh("ps -e -o pid= -o ppid= -o args=").splitlines():
+        pid, ppid, args = line.split(None, 2)
         words = args.split()
         if "serve" in words and ENGINE_KEY in args:
             found[pid] = words[words.index("serve") + 1]
-    return found
+            parents[pid] = ppid
+    return {pid: folder for pid, folder in found.items() if parents[pid] not in found}
+
+
+def working_children(remote, engine: str) -> list[str]:
+    """The engine's children at work on a request: they left the engine's
+    process group for the caller's (its idle spare has not)."""
+    rows = remote.sh(f"ps -o pid= -o pgid= -p {engine} --ppid {engine} || true").split("\n")
+    groups = dict(row.split() for row in rows if row.strip())
+    return [pid for pid, group in groups.items() if pid != engine and group != groups.get(engine)]
 
 
 def test_one_engine_per_shell_and_its_program_is_sent_once(solo, remote, remote_dir) -> None:
@@ -98,7 +108,6 @@ def test_a_stopped_write_stops_the_engine_child_that_was_doing_it(sshd, remote, 
         fifo = f"{remote_dir}/stuck.fifo"
         remote.sh(f"mkfifo {shlex.quote(fifo)}")
         state.files[fifo] = FileRecord(hashlib.sha256(b"x").hexdigest(), "", 1)
-        children = f"ps -o pid= --ppid {engine_pid} || true"
         errors: list[Exception] = []
 
         def stuck() -> None:
@@ -109,10 +118,10 @@ def test_a_stopped_write_stops_the_engine_child_that_was_doing_it(sshd, remote, 
 
         caller = threading.Thread(target=stuck)
         caller.start()
-        assert wait_until(lambda: remote.sh(children).split() != [])  # the engine took it
+        assert wait_until(lambda: working_children(remote, engine_pid) != [])  # the engine took it
         caller.join(30)
         assert not caller.is_alive() and isinstance(errors[0], RemoteTimeout), errors
-        assert remote.sh(children).split() == []
+        assert working_children(remote, engine_pid) == []
         # Nobody holds the FIFO open for reading any more: a writer finds no reader.
         rc, _, _ = remote_exec(sshd, f"timeout 1 sh -c 'echo x > {shlex.quote(fifo)}'")
         assert rc == 124
@@ -165,7 +174,8 @@ def test_the_engine_ends_with_its_shell_and_takes_its_directory(sshd, remote, re
     write(session, f"{remote_dir}/a.txt", "a\n", state=state)
     ((pid, folder),) = [(p, d) for p, d in engines(remote).items() if p not in before]
     session.close()
-    assert wait_until(lambda: pid not in engines(remote)), engines(remote)
+    # Its spare child too: one left behind would be listed on its own.
+    assert wait_until(lambda: folder not in engines(remote).values()), engines(remote)
     assert remote.sh(f"ls -d {shlex.quote(folder)} 2>/dev/null || true") == ""
 
 
@@ -179,8 +189,8 @@ def test_an_idle_engine_ends_and_the_next_call_starts_one(solo, remote, remote_d
         short = render("engine_prelude.sh.j2", program=resident_program(), idle_s=1)
         first = shell.run(short + command, warn=True)
         assert first.stdout.startswith("created "), first
-        (pid,) = set(engines(remote)) - before
-        assert wait_until(lambda: pid not in engines(remote))
+        ((pid, folder),) = [(p, d) for p, d in engines(remote).items() if p not in before]
+        assert wait_until(lambda: folder not in engines(remote).values())
         shell._engine_used = time.monotonic()  # as if the engine were known to be up
         remote.sh(f"rm -f {shlex.quote(path)}")
         again = shell.run(command, warn=True, engine=resident_program())

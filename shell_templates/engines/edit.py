@@ -406,9 +406,46 @@ def xattrs(path):
         return None
 
 
-def has_writer(info):
-    """Does a process hold the file open for writing? Seen in /proc where
-    readable (the user's own processes; all of them for root)."""
+def has_writer(path, info):
+    """Does a process hold the file (``path``, as ``info`` from stat) open for
+    writing, or mapped writable? Asked of the kernel where it can answer: a
+    read lease is refused (EAGAIN) exactly while the file is open for
+    writing by anyone, it is ours to take on our own file (the only case
+    asked), and taking and dropping it costs microseconds where a look
+    through /proc costs a stat per open file of the host. Where leases are
+    not to be had (a filesystem without them, leases disabled), /proc says,
+    where readable (the user's own processes; all of them for root)."""
+    import fcntl
+    import signal
+
+    # A lease broken meanwhile (someone opens the file for writing) signals
+    # SIGIO, which would end this process; the opener waits only until the
+    # lease is dropped, a few microseconds later.
+    signal.signal(signal.SIGIO, signal.SIG_IGN)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except BlockingIOError:  # somebody holds a write lease: a writer
+        return True
+    except OSError:
+        return writer_in_proc(info)
+    try:
+        if os.fstat(fd).st_ino != info.st_ino:
+            return writer_in_proc(info)
+        try:
+            fcntl.fcntl(fd, 1024, fcntl.F_RDLCK)  # F_SETLEASE (Linux)
+        except BlockingIOError:  # EAGAIN: open for writing somewhere
+            return True
+        except OSError:
+            return writer_in_proc(info)
+        fcntl.fcntl(fd, 1024, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
+
+
+def writer_in_proc(info):
+    """has_writer's answer from /proc: an open file descriptor of the file
+    (its inode) with write access, in any process whose fds are readable."""
     try:
         pids = [pid for pid in os.listdir("/proc") if pid.isdigit()]
     except OSError:
@@ -477,7 +514,7 @@ def commit(path, tmp, bak, seen, old, new):
         and now.st_uid == os.geteuid()
         and (copy.st_uid, copy.st_gid, copy.st_mode) == (now.st_uid, now.st_gid, now.st_mode)
         and xattrs(path) == xattrs(tmp)
-        and not has_writer(now)
+        and not has_writer(path, now)
     ):
         try:
             os.rename(tmp, path)
@@ -654,11 +691,14 @@ def serve(argv):
     """``serve DIR SHELL IDLE_S``: the resident engine of one worker shell
     (_engine_call.sh.j2 starts it and sends it requests). Each request line
     ``TOKEN PID`` on DIR/in names the request the calling command (PID, the
-    leader of its process group) wrote to DIR/req; a forked child joins that
-    process group, so stopping the call stops the child too (worker_kill.sh.j2),
-    runs it and answers ``TOKEN STATUS`` on DIR/out. Python's start-up and
-    imports are paid once per shell, not per call. Ends when the shell is
-    gone or after IDLE_S without a request."""
+    leader of its process group) wrote to DIR/req; a child of the engine
+    joins that process group, so stopping the call stops the child too
+    (worker_kill.sh.j2), runs it and answers ``TOKEN STATUS`` on DIR/out.
+    Python's start-up and imports are paid once per shell, not per call, and
+    the fork too is paid ahead: a spare child waits for the next request line
+    (a fork of python costs over a millisecond), and the next spare is forked
+    while the current one works. Ends when the shell is gone or after IDLE_S
+    without a request; the spare ends with it."""
     import select
     import signal
 
@@ -671,6 +711,7 @@ def serve(argv):
     # Opened read-write: never blocks, never sees EOF; the watchdog ends it.
     requests = os.open(folder + "/in", os.O_RDWR)
     replies = os.open(folder + "/out", os.O_RDWR)
+    spare = fork_spare(folder, requests, replies)
     pending = b""
     quiet = 0.0
     while quiet < idle_s:
@@ -692,16 +733,43 @@ def serve(argv):
         pending += os.read(requests, 4096)
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
-            if os.fork() == 0:
-                try:
-                    serve_one(folder, line, replies)
-                finally:
-                    os._exit(0)
+            os.write(spare, line + b"\n")  # a short line: one atomic write
+            os.close(spare)
+            spare = fork_spare(folder, requests, replies)
     try:  # idle: a caller that finds no pid file starts a new engine
         os.unlink(folder + "/pid")
     except OSError:
         pass
     return 0
+
+
+def fork_spare(folder, requests, replies):
+    """Fork a child that waits for one request line on a pipe and serves it
+    (serve_one); returns the pipe's write end. When the engine ends, the
+    pipe closes and an idle spare ends too."""
+    line_in, line_out = os.pipe()
+    if os.fork() == 0:
+        try:
+            os.close(line_out)
+            os.close(requests)
+            line = read_line(line_in)
+            if line is not None:
+                serve_one(folder, line, replies)
+        finally:
+            os._exit(0)
+    os.close(line_in)
+    return line_out
+
+
+def read_line(fd):
+    """One line from ``fd`` without its newline; None at end of file."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        line += chunk
+    return line[:-1]
 
 
 def process_alive(pid):
@@ -715,7 +783,7 @@ def process_alive(pid):
 
 
 def serve_one(folder, line, replies):
-    """One request, in a forked child of the engine."""
+    """One request, in a child of the engine (fork_spare)."""
     token, _, caller = line.decode("ascii", "replace").partition(" ")
     try:
         caller = int(caller)
