@@ -8,8 +8,10 @@ python3) and through every edit engine, because each has its own commit path.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -48,6 +50,31 @@ def change(tool: str, session: Session, state: ToolState, path: str, old: str, n
 
 def stat(remote, path: str) -> str:
     return remote.sh(f"stat -c '%U:%G %a %h %i' -- {q(path)}").strip()
+
+
+@contextlib.contextmanager
+def open_writer(remote, log: str, run: Callable[[str], object]) -> Iterator[None]:
+    """``log`` (``first``, the user's) held open for appending by a process
+    that ``run`` starts; on leaving, it appends ``late`` and is waited for."""
+    go, gone = f"{log}.go", f"{log}.gone"
+    remote.write_bytes(log, b"first\n")
+    remote.sh(f"chown rmcp-test: -- {q(log)}")
+    writer = (
+        f"exec 3>>{q(log)}; i=0; while [ ! -e {q(go)} ] && [ $i -lt 600 ]; do "
+        f"sleep 0.1; i=$((i+1)); done; echo late >&3; touch {q(gone)}"
+    )
+    run(f"setsid sh -c {q(writer)} </dev/null >/dev/null 2>&1 &")
+    deadline = time.monotonic() + 10
+    while "3 ->" not in remote.sh(f"ls -l /proc/*/fd 2>/dev/null | grep -F {q(log)} || true"):
+        assert time.monotonic() < deadline, "the writer never opened the log"
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        remote.sh(f"touch {q(go)}")
+        while not remote.exists(gone):
+            assert time.monotonic() < deadline + 10, "the writer never finished"
+            time.sleep(0.05)
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -107,24 +134,10 @@ def test_hard_links_all_see_the_change(
 def test_lines_appended_by_an_open_writer_after_the_change_are_kept(
     tool, session_nonroot, state_nonroot, remote, remote_dir_nonroot
 ):
-    log, go, gone = (f"{remote_dir_nonroot}/{n}" for n in ("app.log", "go", "gone"))
-    remote.write_bytes(log, b"first\n")
-    remote.sh(f"chown rmcp-test: -- {q(log)}")
+    log = f"{remote_dir_nonroot}/app.log"
     # A process of the user that holds the log open for appending (a daemon's log).
-    writer = (
-        f"exec 3>>{q(log)}; i=0; while [ ! -e {q(go)} ] && [ $i -lt 600 ]; do "
-        f"sleep 0.1; i=$((i+1)); done; echo late >&3; touch {q(gone)}"
-    )
-    session_nonroot.run(f"setsid sh -c {q(writer)} </dev/null >/dev/null 2>&1 &")
-    deadline = time.monotonic() + 10
-    while "3 ->" not in remote.sh(f"ls -l /proc/*/fd 2>/dev/null | grep -F {q(log)} || true"):
-        assert time.monotonic() < deadline, "the writer never opened the log"
-        time.sleep(0.05)
-    change(tool, session_nonroot, state_nonroot, log, "first", "edited")
-    remote.sh(f"touch {q(go)}")
-    while not remote.exists(gone):
-        assert time.monotonic() < deadline + 10, "the writer never finished"
-        time.sleep(0.05)
+    with open_writer(remote, log, session_nonroot.run):
+        change(tool, session_nonroot, state_nonroot, log, "first", "edited")
     assert remote.read_bytes(log) == b"edited\nlate\n"
 
 
@@ -135,25 +148,11 @@ def test_a_writer_of_another_user_is_seen_too(
     """The python3 engine asks the kernel (a read lease is refused while
     anyone holds the file open for writing), so a writer the user cannot
     see in /proc -- here root's -- still keeps the file in place."""
-    log, go, gone = (f"{remote_dir_nonroot}/{n}" for n in ("root.log", "go", "gone"))
-    remote.write_bytes(log, b"first\n")
-    remote.sh(f"chown rmcp-test: -- {q(log)}")
-    writer = (
-        f"exec 3>>{q(log)}; i=0; while [ ! -e {q(go)} ] && [ $i -lt 600 ]; do "
-        f"sleep 0.1; i=$((i+1)); done; echo late >&3; touch {q(gone)}"
-    )
-    remote.sh(f"setsid sh -c {q(writer)} </dev/null >/dev/null 2>&1 &")  # as root
-    deadline = time.monotonic() + 10
-    while "3 ->" not in remote.sh(f"ls -l /proc/*/fd 2>/dev/null | grep -F {q(log)} || true"):
-        assert time.monotonic() < deadline, "the writer never opened the log"
-        time.sleep(0.05)
-    inode = stat(remote, log).split()[3]
-    change(tool, session_nonroot, state_nonroot, log, "first", "edited")
-    assert stat(remote, log).split()[3] == inode
-    remote.sh(f"touch {q(go)}")
-    while not remote.exists(gone):
-        assert time.monotonic() < deadline + 10, "the writer never finished"
-        time.sleep(0.05)
+    log = f"{remote_dir_nonroot}/root.log"
+    with open_writer(remote, log, remote.sh):  # as root
+        inode = stat(remote, log).split()[3]
+        change(tool, session_nonroot, state_nonroot, log, "first", "edited")
+        assert stat(remote, log).split()[3] == inode
     assert remote.read_bytes(log) == b"edited\nlate\n"
 
 
