@@ -157,6 +157,9 @@ sub apply_edits {
             my $pattern = pattern($old, 0, $has_cr);
             my @lines;
             ($count, $first, @lines) = find_matches($current, $pattern);
+            # Found as the bytes of old_string (no CR, no quote folding): its
+            # place is known, so the replacement needs no second search.
+            my $literal = !$has_cr && $count > 0;
             if ($count == 0) {
                 my $folded = pattern($old, 1, $has_cr);
                 return (undef, "notfound $index") if $current !~ /$folded/;
@@ -171,6 +174,12 @@ sub apply_edits {
             $pattern .= "(?:\\r?\\n)?" if $new eq "" && $old !~ /\n\z/;
             if ($replace_all) {
                 $current =~ s/$pattern/$styled/g;
+            }
+            elsif ($literal) {
+                my $end = $first + length($old);
+                $end++ if $new eq "" && $old !~ /\n\z/ && substr($current, $end, 1) eq "\n";
+                substr($current, $first, $end - $first, $styled);
+                $count = 1;
             }
             else {
                 $current =~ /$pattern/ or die "match vanished\n";
@@ -200,8 +209,11 @@ for my $i (0 .. $fields[0] - 1) {
 }
 open(my $source, "<", $ARGV[0]) or die "cannot read the file: $!\n";
 binmode($source);
-my $data = do { local $/; <$source> };
-$data = "" unless defined $data;
+# One read of the known size: a slurp through <> costs several times more.
+my $data = "";
+my $got = sysread($source, $data, (-s $source) + 1);
+$got = sysread($source, $data, 1 << 20, length($data)) while $got;
+defined $got or die "cannot read the file: $!\n";
 close($source);
 my ($result, $reply) = apply_edits($data, \@edits);
 if (defined $result) {
