@@ -87,15 +87,14 @@ def test_a_write_cut_mid_flight_is_not_rerun_and_never_half_written(
     server = RemoteServer(proxied_host(sshd, proxy))
     try:
         call(server, "Read", {"file_path": path})
-        start_up = proxy.bytes_up
+        # The link stops once the first 64 KB of the Write are on the wire (of
+        # about 1 MB even compressed), and is cut there: in flight whatever
+        # either end's speed.
+        proxy.stall_after(64 << 10)
+        stalled: list[bool] = []
 
         def cut_mid_request() -> None:
-            # Cut once the first 64 KB of the Write are on the wire (of about
-            # 1 MB even compressed): in flight whatever either end's speed.
-            deadline = time.monotonic() + 60
-            while proxy.bytes_up < start_up + (64 << 10) and time.monotonic() < deadline:
-                time.sleep(0.001)
-            proxy.stall()
+            stalled.append(proxy.wait_stalled(60))
             proxy.cut()
             proxy.resume()
 
@@ -103,6 +102,7 @@ def test_a_write_cut_mid_flight_is_not_rerun_and_never_half_written(
         timer.start()
         is_error, text = call(server, "Write", {"file_path": path, "content": new})
         timer.join()
+        assert stalled == [True], "the Write never sent 64 KB"
         assert is_error, "the cut should have hit the write in flight"
         # Cut in the command: may or may not; cut while a large content is still
         # being sent over SFTP (tools/write_large.py): surely not.
@@ -207,20 +207,18 @@ def test_an_upload_temp_file_is_private_during_the_transfer_and_after_a_cut(
     )
 
     def stall_mid_transfer_then_cut() -> None:
-        # Hold the link once 1 MB of the file is on its way, look at the
+        # The link holds once 1 MB of the file is on its way: look at the
         # partial temp file through our own connection, then cut.
         deadline = time.monotonic() + 60
-        while proxy.bytes_up < start_up + (1 << 20) and time.monotonic() < deadline:
-            time.sleep(0.001)
-        proxy.stall()
-        while not modes and time.monotonic() < deadline:
-            modes.extend(remote.sh(listing).split())
+        if proxy.wait_stalled(60):
+            while not modes and time.monotonic() < deadline:
+                modes.extend(remote.sh(listing).split())
         proxy.cut()
         proxy.resume()
 
     try:
         assert call(server, "FileStat", {"paths": [remote_dir]})[0] is False  # connected
-        start_up = proxy.bytes_up
+        proxy.stall_after(1 << 20)
         watcher = threading.Thread(target=stall_mid_transfer_then_cut)
         watcher.start()
         args = {"local_path": str(src), "remote_path": f"{remote_dir}/id_secret"}

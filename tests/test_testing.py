@@ -411,6 +411,31 @@ def test_proxy_stall_holds_data_until_resume(sshd: SshdServer) -> None:
         assert got == b"held\n"
 
 
+def test_proxy_stall_after_stops_the_link_at_a_byte_count(sshd: SshdServer) -> None:
+    """stall_after: the link stops by itself once that many bytes went up,
+    whatever the speed of either end; resume lets the rest through."""
+    with LinkProxy(sshd.host, sshd.port) as proxy, connect(sshd, via=proxy) as client:
+        chan = open_cat(client)
+        assert echo(chan) == b"ping\n"
+        assert not proxy.wait_stalled(0.1)
+        proxy.stall_after(100 << 10)
+        start = proxy.bytes_up
+        sender = threading.Thread(target=chan.sendall, args=(b"x" * (1 << 20),))
+        sender.start()
+        assert proxy.wait_stalled(20)
+        held = proxy.bytes_up - start
+        assert 100 << 10 <= held < 1 << 20, held
+        time.sleep(0.2)
+        assert proxy.bytes_up - start == held  # nothing more while stalled
+        proxy.resume()
+        sender.join(20)
+        chan.settimeout(20)
+        got = 0
+        while got < 1 << 20:
+            got += len(chan.recv(1 << 16))
+        assert got == 1 << 20
+
+
 def test_proxy_refuse_closes_new_connections(sshd: SshdServer) -> None:
     with LinkProxy(sshd.host, sshd.port) as proxy:
         proxy.refuse(True)

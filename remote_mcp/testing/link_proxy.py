@@ -69,6 +69,13 @@ class _Direction:
         proxy, conn = self.conn.proxy, self.conn
         with proxy._cond:
             while not conn.aborted:
+                if (
+                    self.up
+                    and proxy._stall_up_at is not None
+                    and proxy.bytes_up >= proxy._stall_up_at
+                ):
+                    proxy._stalled, proxy._stall_up_at = True, None  # stall_after's mark passed
+                    proxy._cond.notify_all()
                 if self.queue and not proxy._stalled:
                     wait = self.queue[0][0] - time.monotonic()
                     if wait <= 0:
@@ -252,6 +259,7 @@ class LinkProxy:
         self._cond = threading.Condition()
         self._conns: set[_Conn] = set()
         self._stalled = False
+        self._stall_up_at: int | None = None  # bytes_up at which to stall (stall_after)
         self._inflight = 0
         self._refusing = False
         self._stop = threading.Event()
@@ -329,6 +337,19 @@ class LinkProxy:
         with self._cond:
             self._stalled = True
             self._cond.wait_for(lambda: self._inflight == 0, timeout)
+
+    def stall_after(self, up_bytes: int) -> None:
+        """Stall (as `stall`) once ``up_bytes`` more bytes have gone from the
+        client to the target: the link stops there, between two chunks,
+        however fast either end is. `wait_stalled` tells when it has."""
+        with self._cond:
+            self._stall_up_at = self.bytes_up + up_bytes
+
+    def wait_stalled(self, timeout: float) -> bool:
+        """Wait until the link is stalled and nothing is being delivered any
+        more (at most ``timeout`` s); False if it did not stall in time."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._stalled and self._inflight == 0, timeout)
 
     def resume(self) -> None:
         """Deliver the held data and forward normally again."""
