@@ -12,7 +12,7 @@ import pytest
 
 from remote_mcp.session import Session
 from remote_mcp.shell import ChannelPool
-from remote_mcp.testing import start_sshd
+from remote_mcp.testing import remote_exec, start_sshd
 from tests.conftest import TEST_HOME, make_host
 
 
@@ -113,10 +113,26 @@ def test_a_server_that_refuses_more_channels_caps_the_pool_and_every_call_runs(
         try:
             pool.warm()
             barrier = tmp_path_factory.mktemp("barrier") / "b"
-            # Each call holds its shell 5 s, so the fourth asks for a new one
-            # while three are busy even when a loaded machine starts threads late.
-            command = barrier_command(str(barrier), 4, polls=100)
-            assert run_at_once(pool, command, 4) == ["alone\n"] * 4
+            command = barrier_command(str(barrier), 4, polls=100)  # each holds its shell 5 s
+            results: list[str] = []
+            calls = [
+                threading.Thread(target=lambda: results.append(pool.run(command).stdout))
+                for _ in range(4)
+            ]
+            for call in calls[:3]:
+                call.start()
+
+            def busy() -> int:
+                rc, out, _ = remote_exec(server, f"ls {shlex.quote(str(barrier))} | wc -l")
+                return int(out) if rc == 0 else 0
+
+            # The fourth asks for a shell only once three are busy: it cannot
+            # pick up one that a slow thread start left idle for a moment.
+            assert wait_until(lambda: busy() == 3, 30)
+            calls[3].start()
+            for call in calls:
+                call.join()
+            assert results == ["alone\n"] * 4
             assert pool.open_count == 3
             assert pool.refusal is not None and "cannot open a channel" in pool.refusal
             assert pool.run("echo still").stdout == "still\n"
