@@ -59,6 +59,8 @@ class ChannelPool:
         self.idle_s = idle_s
         self._idle: queue.LifoQueue[ShellChannel] = queue.LifoQueue()
         self._created = 0  # shells made, including those still opening
+        self._opening = 0  # shells beyond start still opening
+        self._waiting = 0  # calls waiting for a shell
         self._limit = size  # lowered when the server refuses a channel
         self._lock = threading.Lock()
         self._all: list[ShellChannel] = []
@@ -93,27 +95,42 @@ class ChannelPool:
         return shell
 
     def _acquire(self) -> ShellChannel:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
         with self._lock:
+            # An idle shell goes to a newcomer only when nobody waits: a shell
+            # opened for a waiting call must not be taken by a later one,
+            # which would leave the waiting call without the shell it grew.
+            if not self._waiting:
+                try:
+                    return self._idle.get_nowait()
+                except queue.Empty:
+                    pass
             if self._created < self.start:  # the base shells: opened by their first command
                 self._created += 1
                 return self._new_shell()
-            grow = not self._closed and self._created < self._limit
+            self._waiting += 1
+            # One shell on its way per waiting call, up to the limit.
+            grow = (
+                not self._closed and self._created < self._limit and self._opening < self._waiting
+            )
             if grow:
                 self._created += 1
+                self._opening += 1
                 extra = self._new_shell()
         if grow:
             threading.Thread(target=self._open_extra, args=(extra,), daemon=True).start()
-        return self._idle.get()
+        try:
+            return self._idle.get()
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def _open_extra(self, shell: ShellChannel) -> None:
         """Open a shell beyond ``start`` for the calls now waiting; a refusal caps the pool."""
         try:
             shell.start()
         except Exception as exc:  # refused (MaxSessions) or the link is down: stop growing
+            with self._lock:
+                self._opening -= 1
             self.refusal = str(exc) or type(exc).__name__
             log.warning(
                 "worker shells on %s stop at %d: %s",
@@ -127,6 +144,8 @@ class ChannelPool:
                 self._all.remove(shell)
             shell.close()
             return
+        with self._lock:
+            self._opening -= 1
         if self._closed:  # the session closed the pool while this one was opening
             shell.close()
             return
