@@ -38,10 +38,11 @@ class ChannelPool:
     parallel and never wait behind (or disturb) the Bash shell.
 
     ``start`` shells open at connect time (``open_all``); when a call finds
-    none idle, one more opens in the background -- up to ``size``, the
-    host's ``workers`` -- while the call keeps waiting for whichever is free
-    first, a returning shell or the new one: growing never makes a call wait
-    longer than it would have. Shells beyond ``start`` close after
+    none idle, it waits, and one more opens in the background for each
+    waiting call -- up to ``size``, the host's ``workers`` -- while the call
+    takes whichever is free first, a returning shell or a new one: growing
+    never makes a call wait longer than it would have. While calls wait, a
+    new call queues behind them rather than take a shell opened for them. Shells beyond ``start`` close after
     ``idle_s`` unused. A server that refuses another channel (sshd's
     MaxSessions) stops the growth where it is.
     """
