@@ -437,10 +437,9 @@ def has_writer(path, info):
             return True
         except OSError:
             return writer_in_proc(info)
-        fcntl.fcntl(fd, 1024, fcntl.F_UNLCK)
         return False
     finally:
-        os.close(fd)
+        os.close(fd)  # drops the lease too
 
 
 def writer_in_proc(info):
