@@ -42,9 +42,9 @@ class ChannelPool:
     waiting call -- up to ``size``, the host's ``workers`` -- while the call
     takes whichever is free first, a returning shell or a new one: growing
     never makes a call wait longer than it would have. While calls wait, a
-    new call queues behind them rather than take a shell opened for them. Shells beyond ``start`` close after
-    ``idle_s`` unused. A server that refuses another channel (sshd's
-    MaxSessions) stops the growth where it is.
+    new call queues behind them rather than take a shell opened for them.
+    Shells beyond ``start`` close after ``idle_s`` unused. A server that
+    refuses another channel (sshd's MaxSessions) stops the growth where it is.
     """
 
     def __init__(
