@@ -130,8 +130,6 @@ class ChannelPool:
         try:
             shell.start()
         except Exception as exc:  # refused (MaxSessions) or the link is down: stop growing
-            with self._lock:
-                self._opening -= 1
             self.refusal = str(exc) or type(exc).__name__
             log.warning(
                 "worker shells on %s stop at %d: %s",
@@ -145,8 +143,9 @@ class ChannelPool:
                 self._all.remove(shell)
             shell.close()
             return
-        with self._lock:
-            self._opening -= 1
+        finally:
+            with self._lock:
+                self._opening -= 1
         if self._closed:  # the session closed the pool while this one was opening
             shell.close()
             return

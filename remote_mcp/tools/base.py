@@ -9,6 +9,7 @@ server's pooled ``Session`` or a plain ``fabric.Connection`` in a script.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -90,6 +91,13 @@ class FileRecord:
         """The record to keep: a hash only for a file of at most
         HASH_MAX_BYTES, so the next change's check costs no hash of a big one."""
         return cls(sha256 if size <= HASH_MAX_BYTES else None, mtime, size)
+
+    @classmethod
+    def of_content(cls, data: bytes, mtime: str) -> FileRecord:
+        """The record of a content this session wrote, hashed here only when
+        the hash is kept (a big Write is not hashed for nothing)."""
+        digest = hashlib.sha256(data).hexdigest() if len(data) <= HASH_MAX_BYTES else None
+        return cls(digest, mtime, len(data))
 
 
 class Backends(TypedDict, total=False):

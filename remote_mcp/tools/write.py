@@ -8,7 +8,6 @@ process instead of a dozen stat/chmod/chown forks.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -125,7 +124,7 @@ def write(
         word = result.stdout.strip().partition(" ")[0]
         raise ToolError(f"Unexpected reply from the remote while writing {file_path}: {word!r}")
     status, mtime = reply.status, reply.mtime
-    state.files[path] = FileRecord.kept(hashlib.sha256(data).hexdigest(), mtime, len(data))
+    state.files[path] = FileRecord.of_content(data, mtime)
     info = {"path": path, "status": str(status), "bytes": len(data)}
     if status is WriteStatus.CREATED:
         return ToolOutput(f"File created successfully at: {file_path}", structured=info)

@@ -556,9 +556,9 @@ def restore(path, old):
         return False
 
 
-def stat_line(path):
-    """``SIZE MTIME`` as ``stat -c '%s %y'`` prints them (the session's record)."""
-    info = os.stat(path)
+def stat_line(info):
+    """``SIZE MTIME`` of a stat result as ``stat -c '%s %y'`` prints them:
+    the session's record of a file too big to hash."""
     return f"{info.st_size} {mtime_text(info)}"
 
 
@@ -594,7 +594,7 @@ def write_main(argv, stdin, stdout):
             return refuse(stdout, "stale")
         if old is not None and sha256_hex(old) != expected:
             return refuse(stdout, "stale")
-        if kind == "stat" and f"{seen.st_size} {mtime_text(seen)}" != expected:
+        if kind == "stat" and stat_line(seen) != expected:
             return refuse(stdout, "stale")
     elif os.path.exists(path):
         seen = os.stat(path)
@@ -643,7 +643,7 @@ def main(argv, stdin, stdout):
             if seen.st_size > int(max_size):
                 stdout.write(f"toolarge {seen.st_size} {max_size}\n".encode("ascii"))
                 return REFUSED_EXIT
-            if kind == "stat" and f"{seen.st_size} {mtime_text(seen)}" != expected:
+            if kind == "stat" and stat_line(seen) != expected:
                 return refuse(stdout, "stale")
             data = source.read()
         if kind == "sha256":
@@ -672,7 +672,7 @@ def main(argv, stdin, stdout):
     if refused is not None:
         stdout.write(refused.encode("utf-8", "surrogateescape") + b"\n")
         return REFUSED_EXIT
-    stdout.write(f"done {digest()} {stat_line(path)}\n".encode("ascii"))
+    stdout.write(f"done {digest()} {stat_line(os.stat(path))}\n".encode("ascii"))
     return 0
 
 
