@@ -649,19 +649,19 @@ def test_five_edits_of_10mb_are_one_command_under_64kb(session, state, remote, t
 
 
 def test_an_edit_refuses_a_file_changed_after_its_check(session, state, remote, remote_dir):
-    """With perl, the shell commit re-checks size, mtime and inode, not a second
-    hash: a file replaced between the engine's read and the commit is reported
-    as stale. (The python3 engine's own re-check: test_edit_engines.py.)"""
+    """The local fallback's shell commit re-checks size, mtime and inode, not
+    a second hash: a file replaced between the upload's check and the commit
+    is reported as stale. (The engines' own re-check: test_edit_engines.py.)"""
     p = f"{remote_dir}/raced.txt"
     remote.write_bytes(p, b"one\n")
     files.read(session, p, state=state)
     script = render(
         "edit.sh.j2",
         path=p,
-        engine="perl",
-        program=perl_program(),
+        engine="upload",
+        engine_expect="any",
+        content=b"two\n",
         hash_max=1 << 20,
-        edits=[{"old": b"one", "new": b"two", "replace_all": 0, "clash": 0}],
         expect={"sha256": hashlib.sha256(b"one\n").hexdigest()},
         create=0,
         notebook=0,
@@ -670,7 +670,7 @@ def test_an_edit_refuses_a_file_changed_after_its_check(session, state, remote, 
         refused=10,
         allowed=[remote_dir],
     )
-    # Swap the file (same size, new inode) between the engine and the commit,
+    # Swap the file (same size, new inode) between the upload and the commit,
     # as a concurrent writer would.
     swap = f"printf 'uno\\n' > {q(p)}.new; mv {q(p)}.new {q(p)}; "
     raced = script.replace("\nrmcp_exists=1\n", "\n" + swap + "rmcp_exists=1\n", 1)

@@ -16,10 +16,12 @@ import ast
 import base64
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -63,26 +65,19 @@ def _request(edits: list[Edit]) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
-def _run_perl(tmp: Path, data: bytes, edits: list[Edit]) -> tuple:
-    """engines/edit.pl as edit.sh.j2 runs it: ``perl -e PROGRAM -- FILE TMP``."""
-    src, out = tmp / "src", tmp / "out"
-    src.write_bytes(data)
-    out.unlink(missing_ok=True)
-    run = subprocess.run(
-        ["perl", "-e", perl_program(), "--", str(src), str(out)],
-        input=_request(edits),
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    assert run.stderr == b"", run.stderr
-    assert run.returncode in (0, 10), run.returncode  # 10: refused, nothing written
-    written = out.read_bytes() if run.returncode == 0 else None
-    assert (written is None) == (run.returncode == 10)
-    return written, run.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+ENGINES = ["python3", "perl"]
 
 
-def _run_python(
+def _engine_command(name: str, argv: list[str], perl_options: tuple[str, ...] = ()) -> list[str]:
+    """The shipped program as edit.sh.j2 runs it (``perl_options``: the test's own)."""
+    if name == "python3":
+        return [sys.executable, "-I", "-S", "-c", packed(python_program()), *argv]
+    perl = shutil.which("perl") or "perl"  # found before a test's own PATH applies
+    return [perl, *perl_options, "-e", perl_program(), "--", *argv]
+
+
+def _run_engine(
+    name: str,
     tmp: Path,
     data: bytes | None,
     edits: list[Edit],
@@ -90,9 +85,11 @@ def _run_python(
     umask: int = 0o022,
     max_size: int = 1 << 20,
     hash_max: int = 1 << 30,
+    perl_options: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> tuple[bytes | None, list[str]]:
-    """The shipped python3 program on FILE (``data``; None: missing), as
-    edit.sh.j2 runs it; ``expect`` is the precondition (KIND, EXPECTED).
+    """The shipped python3 or perl program on FILE (``data``; None: missing),
+    as edit.sh.j2 runs it; ``expect`` is the precondition (KIND, EXPECTED).
     Returns the file's content if it committed, and the reply lines."""
     path = tmp / "file"
     if data is not None:
@@ -107,11 +104,12 @@ def _run_python(
         str(hash_max),
     ]
     run = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", packed(python_program()), *argv],
+        _engine_command(name, argv, perl_options),
         input=_request(edits),
         capture_output=True,
         timeout=30,
         check=False,
+        env=env,
         preexec_fn=lambda: os.umask(umask),
     )
     assert run.stderr == b"", run.stderr
@@ -127,6 +125,28 @@ def _run_python(
     digest = hashlib.sha256(committed).hexdigest() if len(committed) <= hash_max else "-"
     assert lines[-2:] == [f"done {digest} {shown.stdout.strip()}", ""]
     return committed, lines
+
+
+def _run_python(tmp: Path, data: bytes | None, edits: list[Edit], **options: Any) -> tuple:
+    return _run_engine("python3", tmp, data, edits, **options)
+
+
+def _perl_functions(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``code`` after the functions of edit.pl (its last line, which runs
+    main, cut off); returns what it printed."""
+    program = perl_program()
+    main = "exit(main(@ARGV));\n"
+    assert program.endswith(main)
+    run = subprocess.run(
+        ["perl", "-e", program[: -len(main)] + code, "--", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=env,
+    )
+    assert (run.returncode, run.stderr) == (0, ""), run
+    return run.stdout
 
 
 _CURLY = {
@@ -165,7 +185,8 @@ def test_perl_engine_gives_the_python_engines_reply_and_bytes(
 ) -> None:
     data, edits = case
     expected = engine().apply_edits(data, edits)
-    assert _run_perl(tmp_path, data, edits) == expected, (data, edits)
+    result, lines = _run_engine("perl", tmp_path, data, edits)
+    assert (result, lines[0]) == expected, (data, edits)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
@@ -242,12 +263,17 @@ def test_engines_on_byte_fixtures(
     assert (result, lines[0]) == engine().apply_edits(data, edits)
     assert result == written
     assert lines[0].split(" ", 1)[0] == reply_word, lines
-    assert _run_perl(tmp_path, data, edits) == (result, lines[0])
+    perl_result, perl_lines = _run_engine("perl", tmp_path, data, edits)
+    assert (perl_result, perl_lines[0]) == (result, lines[0])
 
 
 def test_perl_program_compiles(perl: None) -> None:
-    """perl -c on the shipped file, which is what the template sends."""
-    assert perl_program() == (TEMPLATE_DIR / "engines" / "edit.pl").read_text()
+    """perl -c on what the template sends: the shipped file, its comment and
+    blank lines and indentation dropped (a third of its bytes)."""
+    source = (TEMPLATE_DIR / "engines" / "edit.pl").read_text()
+    code = [line.strip() for line in source.splitlines()]
+    code = [line for line in code if line and not line.startswith("#")]
+    assert perl_program().splitlines() == code and len(perl_program()) < 0.75 * len(source)
     run = subprocess.run(["perl", "-c", "-e", perl_program()], capture_output=True, timeout=30)
     assert run.returncode == 0 and b"syntax OK" in run.stderr, run.stderr
 
@@ -261,35 +287,68 @@ def test_python_program_is_the_engine_file_without_docstrings() -> None:
 _EDIT = [(b"two", b"2", False, False)]
 
 
-def test_python_engine_refuses_a_hash_other_than_the_one_read(tmp_path: Path) -> None:
+def test_engine_refuses_a_hash_other_than_the_one_read(name: str, tmp_path: Path) -> None:
     """The precondition is checked on the bytes the engine read."""
-    result, lines = _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect=("sha256", "ab" * 32))
+    result, lines = _run_engine(name, tmp_path, b"one\ntwo\n", _EDIT, expect=("sha256", "ab" * 32))
     assert (result, lines[0]) == (None, "stale")
     good = ("sha256", hashlib.sha256(b"one\ntwo\n").hexdigest())
-    assert _run_python(tmp_path, b"one\ntwo\n", _EDIT, expect=good)[0] == b"one\n2\n"
+    assert _run_engine(name, tmp_path, b"one\ntwo\n", _EDIT, expect=good)[0] == b"one\n2\n"
 
 
-def test_python_engine_hashes_a_big_file_alongside_the_edit(tmp_path: Path) -> None:
-    """From 1 MB on, both hashes run in threads while the edit and the write go
-    on: a wrong precondition still refuses (and leaves no temp file), a right
-    one commits and reports the new content's hash (_run_python checks it)."""
+def test_engine_hashes_a_big_file_alongside_the_edit(name: str, tmp_path: Path) -> None:
+    """Over 1 MB (where python3 hashes in threads while the edit and the write
+    go on): a wrong precondition still refuses (and leaves no temp file), a
+    right one commits and reports the new content's hash (_run_engine checks it)."""
     data = b"".join(b"line %d\n" % i for i in range(200_000))
     assert len(data) > 1 << 20
     edit = [(b"line 123456\n", b"changed\n", False, False)]
     wrong = ("sha256", "ab" * 32)
-    assert _run_python(tmp_path, data, edit, expect=wrong, max_size=1 << 30)[1][0] == "stale"
+    assert _run_engine(name, tmp_path, data, edit, expect=wrong, max_size=1 << 30)[1][0] == "stale"
     good = ("sha256", hashlib.sha256(data).hexdigest())
-    result, _ = _run_python(tmp_path, data, edit, expect=good, max_size=1 << 30)
+    result, _ = _run_engine(name, tmp_path, data, edit, expect=good, max_size=1 << 30)
     assert result == data.replace(b"line 123456\n", b"changed\n")
 
 
-def test_python_engine_checks_a_size_and_mtime_record_and_hashes_no_big_content(
-    tmp_path: Path,
+def test_engine_refuses_a_file_over_the_size_limit(name: str, tmp_path: Path) -> None:
+    """The engine checks the size of the file it opened (no separate stat)."""
+    result, lines = _run_engine(name, tmp_path, b"two\n" * 5, _EDIT, max_size=19)
+    assert (result, lines[0]) == (None, "toolarge 20 19")
+
+
+def test_engine_renames_a_plain_file_keeping_its_mode(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"two\n")
+    path.chmod(0o640)
+    before = path.stat().st_ino
+    assert _run_engine(name, tmp_path, b"two\n", _EDIT)[0] == b"2\n"
+    after = path.stat()
+    assert stat.S_IMODE(after.st_mode) == 0o640
+    assert after.st_ino != before  # renamed over: atomic
+
+
+def test_engine_writes_a_hard_linked_file_in_place(name: str, tmp_path: Path) -> None:
+    """Renaming would split the links: the new content goes into the same inode."""
+    path, link = tmp_path / "file", tmp_path / "link"
+    path.write_bytes(b"two\n")
+    os.link(path, link)
+    before = path.stat().st_ino
+    assert _run_engine(name, tmp_path, b"two\n", _EDIT)[0] == b"2\n"
+    assert path.stat().st_ino == before and link.read_bytes() == b"2\n"
+
+
+def test_engine_gives_a_new_file_the_umask_mode(name: str, tmp_path: Path) -> None:
+    result, _ = _run_engine(name, tmp_path, None, [(b"", b"new\n", False, False)], umask=0o027)
+    assert result == b"new\n"
+    assert stat.S_IMODE((tmp_path / "file").stat().st_mode) == 0o640
+
+
+def test_engine_checks_a_size_and_mtime_record_and_hashes_no_big_content(
+    name: str, tmp_path: Path
 ) -> None:
     """KIND stat: the session's record of a file too big to hash is compared
     with the file the engine opened (a wrong one refuses before reading), and
-    a new content over HASH_MAX is not hashed either (``done -``): the edit
-    of a big file imports no hashlib at all (-X importtime lists imports)."""
+    a new content over HASH_MAX is not hashed either (``done -``): python3's
+    edit of a big file imports no hashlib at all (-X importtime lists imports)."""
     path = tmp_path / "file"
     data = b"".join(b"line %d\n" % i for i in range(200_000))  # hashlib's size, if hashed
     path.write_bytes(data)
@@ -299,9 +358,11 @@ def test_python_engine_checks_a_size_and_mtime_record_and_hashes_no_big_content(
     def run(expected: str) -> subprocess.CompletedProcess[bytes]:
         argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak"), "stat", expected]
         argv += ["0", str(1 << 30), str(1 << 20)]
-        program = packed(python_program())
+        command = _engine_command(name, argv)
+        if name == "python3":
+            command[1:1] = ["-X", "importtime"]
         return subprocess.run(
-            [sys.executable, "-I", "-S", "-X", "importtime", "-c", program, *argv],
+            command,
             input=_request([(b"line 123456\n", b"changed\n", False, False)]),
             capture_output=True,
             timeout=30,
@@ -316,41 +377,9 @@ def test_python_engine_checks_a_size_and_mtime_record_and_hashes_no_big_content(
     now = subprocess.run(stat, capture_output=True, text=True, check=True).stdout.strip()
     assert right.stdout.decode().split("\n")[-2:] == [f"done - {now}", ""]
     assert path.read_bytes() == data.replace(b"line 123456\n", b"changed\n")
-    imported = {line.rsplit("|", 1)[-1].strip() for line in right.stderr.decode().splitlines()}
-    assert imported and "hashlib" not in imported, imported
-
-
-def test_python_engine_refuses_a_file_over_the_size_limit(tmp_path: Path) -> None:
-    """The engine checks the size of the file it opened (no separate stat)."""
-    result, lines = _run_python(tmp_path, b"two\n" * 5, _EDIT, max_size=19)
-    assert (result, lines[0]) == (None, "toolarge 20 19")
-
-
-def test_python_engine_renames_a_plain_file_keeping_its_mode(tmp_path: Path) -> None:
-    path = tmp_path / "file"
-    path.write_bytes(b"two\n")
-    path.chmod(0o640)
-    before = path.stat().st_ino
-    assert _run_python(tmp_path, b"two\n", _EDIT)[0] == b"2\n"
-    after = path.stat()
-    assert stat.S_IMODE(after.st_mode) == 0o640
-    assert after.st_ino != before  # renamed over: atomic
-
-
-def test_python_engine_writes_a_hard_linked_file_in_place(tmp_path: Path) -> None:
-    """Renaming would split the links: the new content goes into the same inode."""
-    path, link = tmp_path / "file", tmp_path / "link"
-    path.write_bytes(b"two\n")
-    os.link(path, link)
-    before = path.stat().st_ino
-    assert _run_python(tmp_path, b"two\n", _EDIT)[0] == b"2\n"
-    assert path.stat().st_ino == before and link.read_bytes() == b"2\n"
-
-
-def test_python_engine_gives_a_new_file_the_umask_mode(tmp_path: Path) -> None:
-    result, _ = _run_python(tmp_path, None, [(b"", b"new\n", False, False)], umask=0o027)
-    assert result == b"new\n"
-    assert stat.S_IMODE((tmp_path / "file").stat().st_mode) == 0o640
+    if name == "python3":
+        imported = {line.rsplit("|", 1)[-1].strip() for line in right.stderr.decode().splitlines()}
+        assert imported and "hashlib" not in imported, imported
 
 
 def test_python_engine_commit_refuses_a_file_replaced_after_its_read(tmp_path: Path) -> None:
@@ -366,6 +395,145 @@ def test_python_engine_commit_refuses_a_file_replaced_after_its_read(tmp_path: P
         str(path), str(tmp), str(tmp_path / ".t.bak"), seen, b"one\n", b"two\n"
     )
     assert refused == "stale" and path.read_bytes() == b"uno\n"
+
+
+def test_perl_engine_commit_refuses_a_file_replaced_after_its_read(
+    perl: None, tmp_path: Path
+) -> None:
+    """The same re-check in edit.pl's commit (its own state of the file)."""
+    path, tmp = tmp_path / "file", tmp_path / ".t.tmp"
+    path.write_bytes(b"one\n")
+    tmp.write_bytes(b"two\n")
+    code = """
+my $seen = file_state($ARGV[0]);
+system("sh", "-c", 'printf "uno\\n" > "$1.new" && mv "$1.new" "$1"', "-", $ARGV[0]);
+print commit($ARGV[0], $ARGV[1], $ARGV[2], $seen, "one\\n", "two\\n") // "committed";
+"""
+    assert _perl_functions(code, str(path), str(tmp), str(tmp_path / ".t.bak")) == "stale"
+    assert path.read_bytes() == b"uno\n" and tmp.exists()
+
+
+def test_perl_engine_creates_its_temp_file_private(perl: None, tmp_path: Path) -> None:
+    """Under umask 000 the temp copy is created 0600 and stays so once written
+    (its final mode comes at the commit)."""
+    code = 'umask(0); write_private($ARGV[0], "two\\n") or die;'
+    code += ' printf "%o", (stat $ARGV[0])[2] & 07777;'
+    assert _perl_functions(code, str(tmp_path / ".t.tmp")) == "600"
+    assert (tmp_path / ".t.tmp").read_bytes() == b"two\n"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "America/St_Johns", "Europe/Berlin"])
+def test_perl_engine_states_a_file_as_stat_does(perl: None, tmp_path: Path, zone: str) -> None:
+    """edit.pl's file state, from the system call statx and from the command
+    stat (the fallback on other machines), is what `stat -c` prints: the
+    session's records are compared as text, to the nanosecond and time zone."""
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * 12345)
+    for when_ns in (1_700_000_000_123_456_789, 1_719_900_000_000_000_001):  # winter, summer
+        os.utime(path, ns=(when_ns, when_ns))
+        env = {**os.environ, "TZ": zone}
+        shown = subprocess.run(
+            ["stat", "-c", "%s %y|%i %u %g %f %h", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout.strip()
+        line, numbers = shown.split("|")
+        ino, uid, gid, mode, links = numbers.split()
+        code = """
+for my $state (state_by_statx($ARGV[0]), state_by_command($ARGV[0])) {
+    print stat_line($state), "|", join(" ", @$state{qw(ino uid gid mode nlink)}), "\\n";
+}
+"""
+        expected = f"{line}|{ino} {uid} {gid} {int(mode, 16)} {links}\n"
+        assert _perl_functions(code, str(path), env=env) == expected * 2
+
+
+def test_perl_engine_sees_extended_attributes(perl: None, tmp_path: Path) -> None:
+    """A user xattr on the file and not on its temp copy keeps the commit from
+    renaming (from listxattr/getxattr; the same values compare equal)."""
+    path, copy = tmp_path / "file", tmp_path / "copy"
+    path.write_bytes(b"a")
+    copy.write_bytes(b"b")
+    try:
+        os.setxattr(path, "user.x", b"kept")
+    except OSError as err:
+        pytest.skip(f"this file system takes no user xattrs: {err!r}")
+    code = 'print xattrs($ARGV[0]) eq xattrs($ARGV[1]) ? "same" : "differ", "|", xattrs($ARGV[0]);'
+    assert _perl_functions(code, str(path), str(copy)) == "differ|user.x=6b657074\n"
+    os.setxattr(copy, "user.x", b"kept")
+    assert _perl_functions(code, str(path), str(copy)).startswith("same|")
+
+
+def test_perl_engine_without_digest_sha(perl: None, tmp_path: Path) -> None:
+    """perl-base has no Digest::SHA: the hashes come from sha256sum, and with
+    nothing to hash with, the record's size and mtime are compared instead
+    and the new content is not hashed (``done -``)."""
+    hidden = tmp_path / "lib" / "Digest"
+    hidden.mkdir(parents=True)
+    (hidden / "SHA.pm").write_text('die "not in perl-base\\n";\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    options = ("-I", str(tmp_path / "lib"))
+    data = b"one\ntwo\n"
+    wrong = ("sha256", "ab" * 32)
+    assert _run_engine("perl", work, data, _EDIT, expect=wrong, perl_options=options)[0] is None
+    good = ("sha256", hashlib.sha256(data).hexdigest())
+    assert (
+        _run_engine("perl", work, data, _EDIT, expect=good, perl_options=options)[0] == b"one\n2\n"
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bare = {**os.environ, "PATH": str(empty)}  # no sha256sum either
+    path = work / "file"
+    path.write_bytes(data)
+    shown = subprocess.run(["stat", "-c", "%s %y", str(path)], capture_output=True, text=True)
+    argv = [str(path), str(work / ".t.tmp"), str(work / ".t.bak"), "sha256"]
+    argv += ["ab" * 32 + " " + shown.stdout.strip(), "0", "99", "0"]
+    run = subprocess.run(
+        _engine_command("perl", argv, options),
+        input=_request(_EDIT),
+        capture_output=True,
+        timeout=30,
+        check=False,
+        env=bare,
+    )
+    assert (run.returncode, run.stderr) == (0, b""), run
+    now = subprocess.run(["stat", "-c", "%s %y", str(path)], capture_output=True, text=True)
+    reply = engine().apply_edits(data, _EDIT)[1]
+    assert run.stdout.decode().split("\n") == [reply, f"done - {now.stdout.strip()}", ""]
+    assert path.read_bytes() == b"one\n2\n"
+
+
+def test_perl_engine_loads_only_what_perl_base_has_and_cheap(perl: None, tmp_path: Path) -> None:
+    """POSIX (10 ms to load), IO::Handle (6 ms) and Config (3 ms) stay out of
+    an edit. Without Digest::SHA (as in perl-base), only perl-base modules
+    are loaded; with it, it is the only addition."""
+    hidden = tmp_path / "lib" / "Digest"
+    hidden.mkdir(parents=True)
+    (hidden / "SHA.pm").write_text('die "not in perl-base\\n";\n')
+    path = tmp_path / "file"
+
+    def loaded(*options: str) -> set[str]:
+        path.write_bytes(b"two\n")
+        argv = [str(path), str(tmp_path / ".t.tmp"), str(tmp_path / ".t.bak")]
+        argv += ["-", "-", "0", "99", "99"]
+        code = "END { print STDERR join(' ', grep { $INC{$_} } keys %INC) }\n" + perl_program()
+        run = subprocess.run(
+            ["perl", *options, "-e", code, "--", *argv],
+            input=_request(_EDIT),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert run.returncode == 0 and path.read_bytes() == b"2\n", run
+        return set(run.stderr.decode().split())
+
+    base = loaded("-I", str(tmp_path / "lib"))
+    assert base <= {"strict.pm", "warnings.pm", "Fcntl.pm", "Exporter.pm", "XSLoader.pm"}, base
+    full = loaded()
+    assert "Digest/SHA.pm" in full and not full & {"POSIX.pm", "IO/Handle.pm", "Config.pm"}, full
 
 
 def test_python_engine_creates_its_temp_file_private(
@@ -609,3 +777,11 @@ def test_a_plain_edit_imports_neither_re_nor_hashlib(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def perl() -> None:
     require_program("perl")
+
+
+@pytest.fixture(params=ENGINES)
+def name(request: pytest.FixtureRequest) -> str:
+    """Each remote engine program: python3, and perl where installed."""
+    if request.param == "perl":
+        require_program("perl")
+    return str(request.param)

@@ -141,13 +141,13 @@ def test_lines_appended_by_an_open_writer_after_the_change_are_kept(
     assert remote.read_bytes(log) == b"edited\nlate\n"
 
 
-@pytest.mark.parametrize("tool", ["Write", "Edit-python3", "MultiEdit"])
+@pytest.mark.parametrize("tool", ["Write", "Edit-python3", "Edit-perl", "MultiEdit"])
 def test_a_writer_of_another_user_is_seen_too(
     tool, session_nonroot, state_nonroot, remote, remote_dir_nonroot
 ):
-    """The python3 engine asks the kernel (a read lease is refused while
-    anyone holds the file open for writing), so a writer the user cannot
-    see in /proc -- here root's -- still keeps the file in place."""
+    """The engines ask the kernel (a read lease is refused while anyone holds
+    the file open for writing), so a writer the user cannot see in /proc --
+    here root's -- still keeps the file in place."""
     log = f"{remote_dir_nonroot}/root.log"
     with open_writer(remote, log, remote.sh):  # as root
         inode = stat(remote, log).split()[3]

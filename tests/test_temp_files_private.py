@@ -5,10 +5,11 @@ private (0600) from its creation until it is complete, and only then get the
 file's mode. (Before: it was created under the user's umask, typically 0644,
 and chmod'ed afterwards, so other users could read a 0600 file's new content
 meanwhile.) The shell templates run here locally under sh with a PATH
-wrapper around the program that fills the temp file (base64, perl): the
-wrapper records the temp file's mode at that moment, which is deterministic
-evidence, no timing involved. The python3 engine's own temp file:
-test_edit_engines.py::test_python_engine_creates_its_temp_file_private.
+wrapper around the program that fills the temp file (base64): the wrapper
+records the temp file's mode at that moment, which is deterministic
+evidence, no timing involved. The engines' own temp files (python3, perl):
+test_edit_engines.py, test_python_engine_creates_its_temp_file_private and
+test_perl_engine_creates_its_temp_file_private.
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ from pathlib import Path
 import pytest
 
 from remote_mcp.templates import render
-from remote_mcp.tools.edit import perl_program
 from tests.conftest import require_program
 
-# The wrappers log the mode of the file being written: base64's stdout (kept
-# as fd 9 before stat's own stdout goes to the log), perl's last argument.
+# The wrapper logs the mode of the file being written: base64's stdout (kept
+# as fd 9 before stat's own stdout goes to the log).
 _WRAPPERS = {
     "base64": 'stat -L -c %a /proc/self/fd/9 9>&1 >> "$RMCP_TEST_LOG"\nexec {real} "$@"\n',
-    "perl": 'for a; do last=$a; done\nstat -c %a -- "$last" >> "$RMCP_TEST_LOG"\n'
-    'exec {real} "$@"\n',
 }
 
 
@@ -87,16 +85,16 @@ def test_write_fills_a_private_temp_file(tmp_path: Path, exists: bool) -> None:
     assert _mode(target) == (0o600 if exists else 0o644)  # a new file: 0666 minus the umask
 
 
-@pytest.mark.parametrize("engine", ["perl", "upload"])
-def test_edit_fills_a_private_temp_file(tmp_path: Path, engine: str) -> None:
+def test_edit_fills_a_private_temp_file(tmp_path: Path) -> None:
+    """The local fallback's upload (the engines: test_edit_engines.py)."""
     target = tmp_path / "secret.txt"
     target.write_bytes(b"old\n")
     target.chmod(0o640)
     script = render(
         "edit.sh.j2",
         path=str(target),
-        engine=engine,
-        program=perl_program(),
+        engine="upload",
+        engine_expect="any",
         content=b"new\n",
         edits=[{"old": b"old", "new": b"new", "replace_all": 0, "clash": 0}],
         expect="any",
@@ -108,7 +106,7 @@ def test_edit_fills_a_private_temp_file(tmp_path: Path, engine: str) -> None:
         refused=10,
         allowed=[],
     )
-    assert _run(tmp_path, "base64" if engine == "upload" else "perl", script) == ["600"]
+    assert _run(tmp_path, "base64", script) == ["600"]
     assert target.read_bytes() == b"new\n"
     assert _mode(target) == 0o640
 
@@ -118,10 +116,9 @@ def test_a_file_created_by_edit_gets_the_umask_mode(tmp_path: Path) -> None:
     script = render(
         "edit.sh.j2",
         path=str(target),
-        engine="perl",
-        program=perl_program(),
-        content=b"",
-        edits=[{"old": b"", "new": b"made\n", "replace_all": 0, "clash": 0}],
+        engine="upload",
+        engine_expect="any",
+        content=b"made\n",
         expect="any",
         hash_max=1 << 20,
         create=1,
@@ -131,6 +128,6 @@ def test_a_file_created_by_edit_gets_the_umask_mode(tmp_path: Path) -> None:
         refused=10,
         allowed=[],
     )
-    assert _run(tmp_path, "perl", script, umask=0o027) == ["600"]
+    assert _run(tmp_path, "base64", script, umask=0o027) == ["600"]
     assert target.read_bytes() == b"made\n"
     assert _mode(target) == 0o640

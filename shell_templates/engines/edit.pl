@@ -1,14 +1,27 @@
 #!/usr/bin/perl
-# The Edit engine for hosts with perl but no python3: a line-for-line port of
-# the matching functions of engines/edit.py (same regex text, same reply
-# words; tests/test_edit_engines.py runs every case through both and requires
-# identical results). Run by edit.sh.j2 as `perl -e PROGRAM -- FILE TMP` with
-# the edits on stdin; writes the new content into TMP (created 0600 by the
-# shell) and prints one reply line. Only perl-base is assumed (no MIME::Base64,
-# Digest::SHA or Encode): base64 is decoded with unpack "u", UTF-8 is checked
-# with a regex. Exit 0 = TMP written, 10 = refused.
+# The Edit engine for hosts with perl but no python3: one perl process does
+# the whole edit, as engines/edit.py's main does -- the precondition, the
+# edits, the private temp file, the commit (the rule of
+# docs/explanation/file-identity.md) and the new hash. The matching functions
+# are a line-for-line port of edit.py's (same regex text, same reply words;
+# tests/test_edit_engines.py runs every case through both and requires
+# identical results), and so are commit, restore and has_writer.
+#
+# Run by edit.sh.j2 as `perl -e PROGRAM -- FILE TMP BAK KIND EXPECTED MISSING
+# MAX_SIZE HASH_MAX` with the edits on stdin, the arguments of edit.py's main;
+# KIND sha256 may carry the record's `SIZE MTIME` after the hash, compared
+# when there is nothing to hash with. Prints the reply line, then `done SHA256
+# SIZE MTIME` or a commit refusal line. Exit 0 = committed, 10 = refused.
+#
+# Only perl-base is assumed (Debian's minimal images have nothing more): no
+# MIME::Base64, Encode, POSIX (10 ms to load), Time::HiRes or Digest::SHA
+# (used when it is there, else sha256sum). base64 is decoded with unpack "u",
+# UTF-8 checked with a regex, and the nanosecond mtime (`stat -c %y`) and the
+# extended attributes come from the system calls statx and listxattr on
+# x86_64 and aarch64 Linux; elsewhere from the commands stat and getfattr.
 use strict;
 use warnings;
+use Fcntl qw(O_RDONLY O_WRONLY O_CREAT O_EXCL O_TRUNC O_NONBLOCK F_RDLCK);
 
 my $CONTEXT_LINES = 4;
 my $SNIPPET_LINE_BYTES = 8000;
@@ -199,28 +212,325 @@ sub apply_edits {
     return ($current, "ok $replaced $snippet");
 }
 
-binmode(STDIN);
-binmode(STDOUT);
-my @fields = split(/\n/, do { local $/; <STDIN> }, -1);
-my @edits;
-for my $i (0 .. $fields[0] - 1) {
-    my ($old, $new, $flags) = @fields[1 + 3 * $i .. 3 + 3 * $i];
-    push @edits, [b64_decode($old), b64_decode($new), substr($flags, 0, 1) eq "1", substr($flags, 1, 1) eq "1"];
+# ---------------------------------------------------------------------------
+# The commit: edit.py's commit, restore and has_writer, with what perl-base
+# offers.
+# ---------------------------------------------------------------------------
+
+# Linux system call numbers by the ELF machine of this perl (x86_64, aarch64).
+my %SYSCALLS = (
+    62 => { statx => 332, listxattr => 194, getxattr => 191, fsync => 74 },
+    183 => { statx => 291, listxattr => 11, getxattr => 8, fsync => 82 },
+);
+my $SYSCALL = syscall_numbers();
+my $DIGEST;  # Digest::SHA loaded (1) or not to be had (0); undef: not tried
+
+# This perl's own system call numbers, from its ELF header: a 64-bit
+# little-endian x86_64 or aarch64 program; undef for any other.
+sub syscall_numbers {
+    open(my $exe, "<", "/proc/self/exe") or return undef;
+    binmode($exe);
+    my $got = sysread($exe, my $head, 20);
+    return undef unless defined $got && $got == 20 && substr($head, 0, 6) eq "\x7fELF\x02\x01";
+    return $SYSCALLS{ unpack("v", substr($head, 18, 2)) };
 }
-open(my $source, "<", $ARGV[0]) or die "cannot read the file: $!\n";
-binmode($source);
-# One read of the known size: a slurp through <> costs several times more.
-my $data = "";
-my $got = sysread($source, $data, (-s $source) + 1);
-$got = sysread($source, $data, 1 << 20, length($data)) while $got;
-defined $got or die "cannot read the file: $!\n";
-close($source);
-my ($result, $reply) = apply_edits($data, \@edits);
-if (defined $result) {
-    open(my $target, ">", $ARGV[1]) or die "cannot write the temp file: $!\n";
+
+# The output of a command (stderr dropped), or undef if it failed.
+sub command_output {
+    my @command = @_;
+    my $pid = open(my $out, "-|");
+    return undef unless defined $pid;
+    if (!$pid) {
+        open(STDERR, ">", "/dev/null");
+        exec { $command[0] } @command;
+        exit(127);
+    }
+    binmode($out);
+    my $text = do { local $/; <$out> };
+    return close($out) ? $text : undef;
+}
+
+# `stat -c %y` of SEC and NSEC in this process's time zone.
+sub mtime_text {
+    my ($sec, $nsec) = @_;
+    my @local = localtime($sec);
+    my @utc = gmtime($sec);
+    my $minutes = ($local[2] - $utc[2]) * 60 + $local[1] - $utc[1];
+    $minutes += 1440 * (($local[5] <=> $utc[5]) || ($local[7] <=> $utc[7]));
+    return sprintf(
+        "%04d-%02d-%02d %02d:%02d:%02d.%09d %s%02d%02d",
+        $local[5] + 1900, $local[4] + 1, @local[3, 2, 1, 0], $nsec,
+        $minutes < 0 ? "-" : "+", int(abs($minutes) / 60), abs($minutes) % 60
+    );
+}
+
+# What the commit compares of a file (of the open handle FH if given):
+# size, mtime as `stat -c %y` prints it, inode, owner, group, mode and links.
+sub file_state {
+    my ($path, $fh) = @_;
+    return $SYSCALL ? state_by_statx($path, $fh) : state_by_command($path, $fh);
+}
+
+sub state_by_statx {
+    my ($path, $fh) = @_;
+    my $buf = "\0" x 256;
+    # AT_EMPTY_PATH on the handle's descriptor, else AT_FDCWD and the path
+    my @at = defined $fh ? (fileno($fh), "", 0x1000) : (-100, $path, 0);
+    syscall($SYSCALL->{statx}, @at, 0x7ff, $buf) == 0 or return undef;
+    my ($nlink, $uid, $gid, $mode, $ino, $size) = unpack("x16 L L L S x2 Q Q", $buf);
+    my ($sec, $nsec) = unpack("x112 q L", $buf);
+    return {
+        size => $size, mtime => mtime_text($sec, $nsec), ino => $ino,
+        uid => $uid, gid => $gid, mode => $mode, nlink => $nlink,
+    };
+}
+
+sub state_by_command {
+    my ($path, $fh) = @_;
+    my $line = command_output("stat", "-L", "-c", "%s|%y|%i|%u|%g|%f|%h", "--", $path);
+    return undef unless defined $line && $line =~ /\A(\d+)\|([^|]+)\|(\d+)\|(\d+)\|(\d+)\|([0-9a-f]+)\|(\d+)\n\z/;
+    # The file opened is the file stat'ed: the same inode.
+    return undef if defined $fh && (stat $fh)[1] != $3;
+    return { size => $1, mtime => $2, ino => $3, uid => $4, gid => $5, mode => hex($6), nlink => $7 };
+}
+
+# `SIZE MTIME`: the session's record of a file too big to hash.
+sub stat_line { return "$_[0]{size} $_[0]{mtime}"; }
+
+# The sha256 (hex) of DATA, which FILE holds: Digest::SHA where perl has it,
+# else sha256sum on FILE; "" when there is nothing to hash with.
+sub sha256_of {
+    my ($data, $file) = @_;
+    $DIGEST = eval { require Digest::SHA; 1 } ? 1 : 0 unless defined $DIGEST;
+    return Digest::SHA::sha256_hex($data) if $DIGEST;
+    my $out = command_output("sha256sum", "--", $file);
+    return defined $out && $out =~ /\A([0-9a-f]{64})\s/ ? $1 : "";
+}
+
+# The extended attributes (ACLs and SELinux labels are xattrs) as text.
+sub xattrs {
+    my ($path) = @_;
+    return xattrs_by_command($path) unless $SYSCALL;
+    my $size = syscall($SYSCALL->{listxattr}, $path, 0, 0);
+    return "-" if $size < 0;
+    my $names = "\0" x ($size + 1);
+    $size = syscall($SYSCALL->{listxattr}, $path, $names, $size + 1);
+    return "-" if $size < 0;
+    my $text = "";
+    for my $name (sort split(/\0/, substr($names, 0, $size))) {
+        my $length = syscall($SYSCALL->{getxattr}, $path, $name, 0, 0);
+        my $value = "\0" x ($length + 1);
+        $length = syscall($SYSCALL->{getxattr}, $path, $name, $value, $length + 1) if $length >= 0;
+        $text .= "$name=" . ($length < 0 ? "-" : unpack("H*", substr($value, 0, $length))) . "\n";
+    }
+    return $text;
+}
+
+# getfattr where installed, else the mark ls prints after the mode
+# ('+' an ACL, '.' an SELinux label).
+sub xattrs_by_command {
+    my ($path) = @_;
+    my $getfattr = grep { -x "$_/getfattr" } split(/:/, $ENV{PATH} // "");
+    if ($getfattr) {
+        my $out = command_output("getfattr", "--absolute-names", "-d", "-m", "-", "-e", "hex", "--", $path);
+        return defined $out ? $out =~ s/\A[^\n]*\n//r : "-";
+    }
+    my $out = command_output("ls", "-ld", "--", $path);
+    return defined $out ? substr($out, 10, 1) : "-";
+}
+
+sub sync_file {
+    my ($fh) = @_;
+    return syscall($SYSCALL->{fsync}, fileno($fh)) == 0 if $SYSCALL;
+    require IO::Handle;
+    return $fh->sync;
+}
+
+# Write all of DATA to FH, fsync and close it (closed even on error); false
+# with $! set on failure.
+sub write_synced {
+    my ($fh, $data) = @_;
+    my ($done, $ok) = (0, 1);
+    while ($ok && $done < length($data)) {
+        my $wrote = syswrite($fh, $data, length($data) - $done, $done);
+        if (defined $wrote) { $done += $wrote; } else { $ok = 0; }
+    }
+    $ok &&= sync_file($fh);
+    my $errno = $! + 0;
+    close($fh);
+    $! = $errno;
+    return $ok;
+}
+
+# A new file only its owner can read: the content is not world-readable
+# while it is written; the final mode is applied when it is complete.
+sub write_private {
+    my ($path, $data) = @_;
+    sysopen(my $fh, $path, O_WRONLY | O_CREAT | O_EXCL, 0600) or return 0;
+    return write_synced($fh, $data);
+}
+
+sub failed { return "failed $_[0] $_[1]: $!"; }
+
+sub errno_is_eagain {
+    my $errno = $! + 0;
+    require Errno;
+    return $errno == Errno::EAGAIN();
+}
+
+# Does a process hold PATH (SEEN: its state) open for writing, or mapped
+# writable? A read lease (F_SETLEASE, 1024 on Linux) is refused exactly then;
+# /proc says where leases are not to be had.
+sub has_writer {
+    my ($path, $seen) = @_;
+    local $SIG{IO} = "IGNORE";  # a lease broken meanwhile must not end us
+    my $fh;
+    if (!sysopen($fh, $path, O_RDONLY | O_NONBLOCK)) {
+        return 1 if errno_is_eagain();  # somebody holds a write lease
+        return writer_in_proc($path);
+    }
+    return writer_in_proc($path) if (stat $fh)[1] != $seen->{ino};
+    my $leased = fcntl($fh, 1024, F_RDLCK);
+    my $busy = !$leased && errno_is_eagain();
+    close($fh);  # drops the lease too
+    return $leased ? 0 : $busy ? 1 : writer_in_proc($path);
+}
+
+# has_writer's answer from /proc: a descriptor of the file with write
+# access, in any process whose descriptors are readable.
+sub writer_in_proc {
+    my ($path) = @_;
+    my ($dev, $ino) = stat($path) or return 0;
+    opendir(my $proc, "/proc") or return 0;
+    for my $pid (grep { /\A\d+\z/ } readdir($proc)) {
+        opendir(my $fds, "/proc/$pid/fd") or next;
+        for my $fd (grep { /\A\d+\z/ } readdir($fds)) {
+            my ($fd_dev, $fd_ino) = stat("/proc/$pid/fd/$fd") or next;
+            next unless $fd_dev == $dev && $fd_ino == $ino;
+            open(my $info, "<", "/proc/$pid/fdinfo/$fd") or next;
+            while (my $line = <$info>) {
+                return 1 if $line =~ /\Aflags:\s*([0-7]+)/ && oct($1) & 3;
+            }
+        }
+    }
+    return 0;
+}
+
+# Put NEW (already complete in TMP) in place of PATH; SEEN is the file's
+# state when it was read (undef: it did not exist). Returns undef on success,
+# else the refusal line. Rename when nothing of the file's identity would be
+# lost, else copy into the file over a private synced backup of OLD.
+sub commit {
+    my ($path, $tmp, $bak, $seen, $old, $new) = @_;
+    if (!defined $seen) {
+        return "stale" if -e $path || -l $path;
+        chmod(0666 & ~umask(), $tmp);
+        rename($tmp, $path) or return failed("open", $path);
+        return undef;
+    }
+    my $now = file_state($path) or return "stale";
+    return "stale" if "$now->{ino} " . stat_line($now) ne "$seen->{ino} " . stat_line($seen);
+    return "denied" unless -w $path;
+    # owner and group first: chown clears setuid/setgid, so the mode goes last
+    chown($now->{uid}, $now->{gid}, $tmp);
+    chmod($now->{mode} & 07777, $tmp);
+    my ($mode, $uid, $gid) = (stat $tmp)[2, 4, 5];
+    if ($now->{nlink} == 1 && $now->{uid} == $>
+        && "$uid $gid $mode" eq "$now->{uid} $now->{gid} $now->{mode}"
+        && xattrs($path) eq xattrs($tmp) && !has_writer($path, $now)) {
+        rename($tmp, $path) or return failed("open", $path);
+        return undef;
+    }
+    if (!write_private($bak, $old)) {
+        my $refusal = failed("tmp", $bak);
+        unlink($bak);
+        return $refusal;
+    }
+    my $target;
+    if (!(sysopen($target, $path, O_WRONLY | O_TRUNC) && write_synced($target, $new))) {
+        my $refusal = failed("write", $path);
+        return "corrupt" unless restore($path, $old);
+        unlink($bak);
+        return $refusal;
+    }
+    unlink($bak);
+    return undef;
+}
+
+# Put the old content back after a failed in-place copy; false if that failed too.
+sub restore {
+    my ($path, $old) = @_;
+    if (open(my $now, "<", $path)) {
+        binmode($now);
+        my $content = do { local $/; <$now> };
+        return 1 if defined $content && $content eq $old;
+    }
+    open(my $target, "+<", $path) or return 0;
     binmode($target);
-    print {$target} $result or die "cannot write the temp file: $!\n";
-    close($target) or die "cannot write the temp file: $!\n";
+    truncate($target, 0) or return 0;
+    print {$target} $old or return 0;
+    return close($target);
 }
-print "$reply\n";
-exit(defined $result ? 0 : $REFUSED_EXIT);
+
+sub refuse {
+    print "$_[0]\n";
+    return $REFUSED_EXIT;
+}
+
+# The edits from stdin: count, then old/new base64 and flags per edit.
+sub read_request {
+    my @fields = split(/\n/, do { local $/; <STDIN> }, -1);
+    my @edits;
+    for my $i (0 .. $fields[0] - 1) {
+        my ($old, $new, $flags) = @fields[1 + 3 * $i .. 3 + 3 * $i];
+        push @edits, [b64_decode($old), b64_decode($new), substr($flags, 0, 1) eq "1", substr($flags, 1, 1) eq "1"];
+    }
+    return @edits;
+}
+
+# Precondition, apply, write, commit; returns the exit status.
+sub main {
+    my ($path, $tmp, $bak, $kind, $expected, $missing, $max_size, $hash_max) = @_;
+    $| = 1;  # nothing buffered when a command is forked
+    binmode(STDIN);
+    binmode(STDOUT);
+    my @edits = read_request();
+    my ($seen, $data) = (undef, "");
+    if ($missing ne "1") {
+        open(my $source, "<", $path) or die "cannot read the file: $!\n";
+        binmode($source);
+        $seen = file_state($path, $source) or return refuse("stale");
+        return refuse("toolarge $seen->{size} $max_size") if $seen->{size} > $max_size;
+        return refuse("stale") if $kind eq "stat" && stat_line($seen) ne $expected;
+        # One read of the known size: a slurp through <> costs several times more.
+        my $got = sysread($source, $data, $seen->{size} + 1);
+        $got = sysread($source, $data, 1 << 20, length($data)) while $got;
+        defined $got or die "cannot read the file: $!\n";
+        close($source);
+        if ($kind eq "sha256") {
+            my ($hash, $record) = split(/ /, $expected, 2);
+            my $sum = sha256_of($data, $path);
+            my $same = $sum ne "" ? $sum eq $hash : defined $record && stat_line($seen) eq $record;
+            return refuse("stale") unless $same;
+        }
+    }
+    my ($result, $reply) = apply_edits($data, \@edits);
+    return refuse($reply) unless defined $result;
+    my $refused;
+    my $digest = "-";
+    if (write_private($tmp, $result)) {
+        $digest = sha256_of($result, $tmp) || "-" if length($result) <= $hash_max;
+    }
+    else {
+        $refused = failed("tmp", $tmp);
+    }
+    print "$reply\n";
+    $refused //= commit($path, $tmp, $bak, $seen, $data, $result);
+    unlink($tmp) if -e $tmp || -l $tmp;  # not renamed: refused, or copied in place
+    return refuse($refused) if defined $refused;
+    my $now = file_state($path) or die "cannot stat the file: $!\n";
+    print "done $digest " . stat_line($now) . "\n";
+    return 0;
+}
+
+exit(main(@ARGV));
