@@ -126,6 +126,28 @@ def test_compression_on_and_bytes_counted(sshd: SshdServer) -> None:
     conn.close()
 
 
+def test_compression_keeps_its_history_across_commands(sshd: SshdServer) -> None:
+    """A command much like the one before (a tool's template, new tokens)
+    travels as a back-reference: over the real sshd, which inflates it, the
+    second of two commands sharing 6 KB of incompressible text costs a
+    fraction of the first's bytes, and both run as sent."""
+    from remote_mcp.session import Session
+
+    shared = os.urandom(3000).hex()
+    session = Session(make_host(sshd))
+    session.connect()
+    try:
+        costs = []
+        for n in (1, 2):
+            before = session.stats.snapshot()[1]
+            result = session.run(f": '{shared}'; echo done {n}")
+            costs.append(session.stats.snapshot()[1] - before)
+            assert result.stdout == f"done {n}\n"
+    finally:
+        session.close()
+    assert costs[0] > 3000 and costs[1] * 4 < costs[0], costs
+
+
 def test_proxy_jump_reaches_the_target_through_a_gateway(sshd: SshdServer) -> None:
     """The test sshd is its own jump host: ssh -J root@127.0.0.1:PORT."""
     jump = f"{sshd.user}@{sshd.host}:{sshd.port}"

@@ -32,6 +32,15 @@ def test_number_lines_right_aligns_to_six_then_an_arrow() -> None:
     assert number_lines([], 5) == ""
 
 
+def test_number_lines_is_the_same_on_both_sides_of_its_made_prefixes() -> None:
+    """Lines up to 4096 take prefixes made once, later ones are formatted:
+    a run across the border reads as one."""
+    lines = [f"l{n}" for n in range(4090, 4101)]
+    expected = "\n".join(f"{n:>6}{ARROW}l{n}" for n in range(4090, 4101))
+    assert number_lines(lines, 4090) == expected
+    assert number_lines(lines[:7], 4090) == expected.rsplit("\n", 4)[0]
+
+
 @pytest.mark.parametrize(
     ("text", "lines"),
     [

@@ -231,9 +231,9 @@ _DEF = re.compile(r"def (\w+)\(")
 @cache
 def perl_program() -> str:
     """The perl engine (shell_templates/engines/edit.pl), for hosts without
-    python3, as sent: comment and blank lines and indentation dropped. The remote shell
-    reads a command a byte at a time, so each KB costs it about 0.3 ms
-    (perl-base has no zlib to inflate a packed program with)."""
+    python3, as sent: comment and blank lines and indentation dropped, a
+    third of its bytes (perl-base has no zlib to inflate a packed program
+    with, as python3's is)."""
     lines = engine_source("edit.pl").splitlines(keepends=True)
     return "".join(line.lstrip() for line in lines if not line.lstrip().startswith("#"))
 

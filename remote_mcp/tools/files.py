@@ -12,7 +12,6 @@ counts its lines. The template's reply is read by :func:`parse_read_reply`.
 from __future__ import annotations
 
 import posixpath
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -441,16 +440,23 @@ def _multi_read_parts(
 
 def _split_parts(data: bytes, boundary: str, count: int) -> tuple[bytes, list[bytes]]:
     """(the batch section before the first part, the parts)."""
-    marker = re.compile(re.escape(boundary.encode()) + rb" (\d+)\n")
-    found = list(marker.finditer(data))
-    if [int(m.group(1)) for m in found] != list(range(count)):
+    # The boundary is random per call: no file's bytes hold it, so a plain
+    # split finds the parts (a regex compiled per call costs more). The batch
+    # section's own boundary lines come before part 0.
+    marker = boundary.encode() + b" "
+    first = data.find(marker + b"0\n")
+    if first < 0:
         raise ToolError("MultiRead: the remote reply was cut short; try again.")
+    section, pieces = data[:first], data[first + len(marker) :].split(marker)
     parts = []
-    for i, m in enumerate(found):
-        stop = found[i + 1].start() if i + 1 < len(found) else len(data)
-        part = data[m.end() : stop]
+    for i, piece in enumerate(pieces):
+        number, newline, part = piece.partition(b"\n")
+        if number != str(i).encode() or not newline:
+            break
         parts.append(part[:-1] if part.endswith(b"\n") else part)
-    return data[: found[0].start()] if found else b"", parts
+    if len(parts) != count or len(pieces) != count:
+        raise ToolError("MultiRead: the remote reply was cut short; try again.")
+    return section, parts
 
 
 IMAGE_WITHOUT_BASE64 = "Text files can still be read, and Download copies the image here."
