@@ -267,6 +267,33 @@ def test_engines_on_byte_fixtures(
     assert (perl_result, perl_lines[0]) == (result, lines[0])
 
 
+_LINES = b"".join(b"line %d\n" % n for n in range(40))
+
+
+@pytest.mark.parametrize(
+    ("data", "old", "new"),
+    [
+        (_LINES, b"line 20\n", b"twenty\nand more\n"),  # the middle
+        (_LINES, b"line 0\n", b"zero\n"),  # the first line: no context before
+        (_LINES, b"line 2\n", b"two\n"),  # fewer than 4 lines before
+        (_LINES, b"line 39\n", b"last\n"),  # the end: no context after
+        (_LINES, b"line 37", b""),  # deleting takes the line break with it
+        (_LINES[:-1], b"line 39", b"no final newline"),
+        (b"x" * 9000 + b"\n" + _LINES + b"y" * 9000, b"line 5\n", b"5\n"),  # long lines
+        (_LINES, b"line 20\n", b"line 20\n"),  # no change
+    ],
+)
+def test_perl_engine_edits_one_match_without_copying_the_file(
+    perl: None, tmp_path: Path, data: bytes, old: bytes, new: bytes
+) -> None:
+    """One literal edit is written as pieces of the bytes read (no copy of a
+    10 MB file) and its snippet is taken from the lines around it: the same
+    bytes and reply (snippet included) as the python engine."""
+    edits = [(old, new, False, False)]
+    result, lines = _run_engine("perl", tmp_path, data, edits)
+    assert (result, lines[0]) == engine().apply_edits(data, edits)
+
+
 def test_perl_program_compiles(perl: None) -> None:
     """perl -c on what the template sends: the shipped file, its comment and
     blank lines and indentation dropped (a third of its bytes)."""

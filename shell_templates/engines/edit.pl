@@ -191,6 +191,7 @@ sub apply_edits {
             elsif ($literal) {
                 my $end = $first + length($old);
                 $end++ if $new eq "" && $old !~ /\n\z/ && substr($current, $end, 1) eq "\n";
+                return spliced($current, $first, $end, $styled, $new, $first_line) if @$edits == 1;
                 substr($current, $first, $end - $first, $styled);
                 $count = 1;
             }
@@ -210,6 +211,40 @@ sub apply_edits {
         $snippet = snippet($current, $first, ($new_text =~ tr/\n//) + 1, $first_line);
     }
     return ($current, "ok $replaced $snippet");
+}
+
+# The one edit of a literal match, without a copy of the file: DATA with
+# FROM..TO replaced by STYLED, as [\DATA, FROM, TO, STYLED] (a splice that
+# content_pieces writes piece by piece); the same reply apply_edits gives,
+# its snippet taken from the lines around the change alone.
+sub spliced {
+    my ($data, $from, $to, $styled, $new, $line) = @_;
+    return (undef, "nochange 0") if substr($data, $from, $to - $from) eq $styled;
+    my $start = $from;  # past the newline CONTEXT_LINES + 1 lines back, or 0
+    for (0 .. $CONTEXT_LINES) { $start = $start > 0 ? rindex($data, "\n", $start - 1) : -1; last if $start < 0; }
+    $start = $start < 0 ? 0 : $start + 1;
+    my $stop = $to;  # past the sixth newline after the change, or the end
+    for (1 .. $CONTEXT_LINES + 2) { $stop = index($data, "\n", $stop); last if $stop < 0; $stop++; }
+    $stop = length($data) if $stop < 0;
+    my $window = substr($data, $start, $from - $start) . $styled . substr($data, $to, $stop - $to);
+    (my $new_text = $new) =~ s/\r\n/\n/g;
+    my $snippet = snippet($window, $from - $start, ($new_text =~ tr/\n//) + 1, $line);
+    return ([\$data, $from, $to, $styled], "ok 1 $snippet");
+}
+
+# A content as pieces to write: [\STRING, OFFSET, LENGTH] each.
+sub content_pieces {
+    my ($content) = @_;
+    return ([\$content, 0, length($content)]) unless ref($content);
+    my ($data, $from, $to, $styled) = @$content;
+    return ([$data, 0, $from], [\$styled, 0, length($styled)], [$data, $to, length($$data) - $to]);
+}
+
+sub content_length {
+    my ($content) = @_;
+    return length($content) unless ref($content);
+    my ($data, $from, $to, $styled) = @$content;
+    return length($$data) - ($to - $from) + length($styled);
 }
 
 # ---------------------------------------------------------------------------
@@ -297,12 +332,17 @@ sub state_by_command {
 # `SIZE MTIME`: the session's record of a file too big to hash.
 sub stat_line { return "$_[0]{size} $_[0]{mtime}"; }
 
-# The sha256 (hex) of DATA, which FILE holds: Digest::SHA where perl has it,
-# else sha256sum on FILE; "" when there is nothing to hash with.
+# The sha256 (hex) of CONTENT (a string or a splice), which FILE holds:
+# Digest::SHA where perl has it, else sha256sum on FILE; "" when there is
+# nothing to hash with.
 sub sha256_of {
-    my ($data, $file) = @_;
+    my ($content, $file) = @_;
     $DIGEST = eval { require Digest::SHA; 1 } ? 1 : 0 unless defined $DIGEST;
-    return Digest::SHA::sha256_hex($data) if $DIGEST;
+    if ($DIGEST) {
+        my $sha = Digest::SHA->new(256);
+        $sha->add(substr(${ $_->[0] }, $_->[1], $_->[2])) for content_pieces($content);
+        return $sha->hexdigest;
+    }
     my $out = command_output("sha256sum", "--", $file);
     return defined $out && $out =~ /\A([0-9a-f]{64})\s/ ? $1 : "";
 }
@@ -346,14 +386,17 @@ sub sync_file {
     return $fh->sync;
 }
 
-# Write all of DATA to FH, fsync and close it (closed even on error); false
-# with $! set on failure.
+# Write all of CONTENT (a string or a splice) to FH, fsync and close it
+# (closed even on error); false with $! set on failure.
 sub write_synced {
-    my ($fh, $data) = @_;
-    my ($done, $ok) = (0, 1);
-    while ($ok && $done < length($data)) {
-        my $wrote = syswrite($fh, $data, length($data) - $done, $done);
-        if (defined $wrote) { $done += $wrote; } else { $ok = 0; }
+    my ($fh, $content) = @_;
+    my $ok = 1;
+    for my $piece (content_pieces($content)) {
+        my ($data, $done, $end) = ($piece->[0], $piece->[1], $piece->[1] + $piece->[2]);
+        while ($ok && $done < $end) {
+            my $wrote = syswrite($fh, $$data, $end - $done, $done);
+            if (defined $wrote) { $done += $wrote; } else { $ok = 0; }
+        }
     }
     $ok &&= sync_file($fh);
     my $errno = $! + 0;
@@ -519,7 +562,7 @@ sub main {
     my $refused;
     my $digest = "-";
     if (write_private($tmp, $result)) {
-        $digest = sha256_of($result, $tmp) || "-" if length($result) <= $hash_max;
+        $digest = sha256_of($result, $tmp) || "-" if content_length($result) <= $hash_max;
     }
     else {
         $refused = failed("tmp", $tmp);
