@@ -105,10 +105,15 @@ def calls_section(run: dict[str, Any], lang: str) -> str:
             lang,
             "Round trips = median latency / RTT; remote work (sed, sha256sum...) is included "
             "in it. Bytes are counted on the TCP socket under SSH (kex, framing, MACs, zlib "
-            "compression). The baseline opens a new channel per command, which also runs the "
-            "login user's shell startup files on the remote.",
+            "compression). The compressor keeps its history from one command to the next, so "
+            "a call repeated on an open session, as here, sends mostly back-references to the "
+            "one before; the first call of a kind sends its command's text. The baseline "
+            "opens a new channel per command, which also runs the login user's shell startup "
+            "files on the remote.",
             "往返次数 = 延迟中位数 / RTT；其中包含远端的处理时间（sed、sha256sum 等）。"
             "字节数在 SSH 之下的 TCP 套接字上统计（包括密钥交换、分帧、MAC 和 zlib 压缩）。"
+            "压缩器的历史从一条命令延续到下一条，所以像这里这样在已打开的会话上重复的调用，"
+            "发送的大多是指向上一条命令的回溯引用；同类调用的第一次会发送命令的文本。"
             "基线每条命令都新开一条通道，这还会在远端执行登录用户的 shell 启动文件。",
         ),
     ]
