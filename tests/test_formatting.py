@@ -163,3 +163,19 @@ def test_oldest_first_sorts_by_exact_nanoseconds_then_name() -> None:
 )
 def test_join_path(root: str, rel: bytes, path: str) -> None:
     assert join_path(root, rel) == path
+
+
+def test_multiread_reply_splits_into_its_parts_or_says_it_was_cut_short() -> None:
+    """The batch section (its own boundary lines) comes before part 0; a
+    reply with a part missing or out of order is refused, not misread."""
+    from remote_mcp.tools.files import _split_parts
+
+    reply = b"B batch\n3 1 t\nB head\nabc\nB 0\nfirst\nB 1\nsecond\n\nB 2\n"
+    assert _split_parts(reply, "B", 3) == (
+        b"B batch\n3 1 t\nB head\nabc\n",
+        [b"first", b"second\n", b""],
+    )
+    assert _split_parts(b"B 0\nonly\n", "B", 1) == (b"", [b"only"])
+    for cut in (reply[:-4], reply.replace(b"B 1\n", b"B 2\n", 1), b"nothing\n"):
+        with pytest.raises(ToolError, match="cut short"):
+            _split_parts(cut, "B", 3)

@@ -445,9 +445,9 @@ def _split_parts(data: bytes, boundary: str, count: int) -> tuple[bytes, list[by
     # section's own boundary lines come before part 0.
     marker = boundary.encode() + b" "
     first = data.find(marker + b"0\n")
-    if first < 0:
-        raise ToolError("MultiRead: the remote reply was cut short; try again.")
-    section, pieces = data[:first], data[first + len(marker) :].split(marker)
+    section, pieces = data, []
+    if first >= 0:
+        section, pieces = data[:first], data[first + len(marker) :].split(marker)
     parts = []
     for i, piece in enumerate(pieces):
         number, newline, part = piece.partition(b"\n")
