@@ -477,6 +477,19 @@ for my $state (state_by_statx($ARGV[0]), state_by_command($ARGV[0])) {
         assert _perl_functions(code, str(path), env=env) == expected * 2
 
 
+def test_perl_engine_states_a_file_by_command_where_statx_is_refused(
+    perl: None, tmp_path: Path
+) -> None:
+    """A kernel or a seccomp filter that refuses statx (here: a system call
+    number that does not exist) leaves the engine the `stat` command."""
+    path = tmp_path / "file"
+    path.write_bytes(b"abc")
+    shown = subprocess.run(["stat", "-c", "%s %y", str(path)], capture_output=True, text=True)
+    code = "$SYSCALL = { %$SYSCALL, statx => 99999 } if $SYSCALL;"
+    code += " print stat_line(file_state($ARGV[0]));"
+    assert _perl_functions(code, str(path)) == shown.stdout.strip()
+
+
 def test_perl_engine_sees_extended_attributes(perl: None, tmp_path: Path) -> None:
     """A user xattr on the file and not on its temp copy keeps the commit from
     renaming (from listxattr/getxattr; the same values compare equal)."""

@@ -303,7 +303,8 @@ sub mtime_text {
 # size, mtime as `stat -c %y` prints it, inode, owner, group, mode and links.
 sub file_state {
     my ($path, $fh) = @_;
-    return $SYSCALL ? state_by_statx($path, $fh) : state_by_command($path, $fh);
+    # statx refused (a kernel before 4.11, a seccomp filter): the command.
+    return ($SYSCALL && state_by_statx($path, $fh)) || state_by_command($path, $fh);
 }
 
 sub state_by_statx {
