@@ -18,14 +18,12 @@ import os
 import shlex
 import socket
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import fabric
 import paramiko
-from paramiko.compress import ZlibDecompressor
 
 from .config import HostConfig
 from .errors import (
@@ -38,6 +36,7 @@ from .errors import (
 )
 from .known_hosts import check_host_key, host_name, known_key_types
 from .ssh_keys import auth_failure, check_keys
+from .ssh_transport import EarlyChannelFailed, Transport
 from .target import SshTarget, resolve_target
 
 __all__ = ["HostConnection", "TransferStats", "fingerprint", "tcp_connect"]
@@ -176,40 +175,19 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
         )
 
 
-class StreamingCompressor:
-    """SSH zlib compression that keeps its history from packet to packet.
-
-    paramiko ends every packet with a full flush, which resets the deflate
-    history: each command is then compressed alone, and the template text it
-    shares with the command before (most of its 6 KB) travels again, about
-    1.9 KB per Bash call. A sync flush, which OpenSSH's own partial flush
-    resembles, still ends each packet on a byte boundary the server can
-    inflate at once, but the next packet may point back into the last 32 KB:
-    about 0.2 KB per Bash call, and less CPU for it. The server inflates one
-    stream either way, so this is the sender's choice alone."""
-
-    def __init__(self) -> None:
-        self.z = zlib.compressobj()
-
-    def __call__(self, data: bytes) -> bytes:
-        return self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH)
-
-
-class _Transport(paramiko.Transport):
-    _compression_info = {
-        **paramiko.Transport._compression_info,  # type: ignore[attr-defined]
-        "zlib@openssh.com": (StreamingCompressor, ZlibDecompressor),
-        "zlib": (StreamingCompressor, ZlibDecompressor),
-    }
-
-
-def _transport_factory(target: SshTarget) -> Callable[..., paramiko.Transport]:
+def _transport_factory(target: SshTarget, early_sessions: int) -> Callable[..., Transport]:
     """Prefer the host key types known_hosts already holds, as ssh does, so a
-    server with several keys offers the one we can check; and an AEAD cipher."""
+    server with several keys offers the one we can check; and an AEAD cipher.
+    ``early_sessions`` session channels are opened behind the authentication
+    request (see `remote_mcp.ssh_transport`)."""
     known = known_key_types(target.known_hosts, host_name(target.hostname, target.port))
 
-    def make(sock: Any, disabled_algorithms: Any = None) -> paramiko.Transport:
-        transport = _Transport(sock, disabled_algorithms=disabled_algorithms)
+    def make(sock: Any, disabled_algorithms: Any = None) -> Transport:
+        transport = Transport(sock, disabled_algorithms=disabled_algorithms)
+        transport.early_sessions = early_sessions
+        if early_sessions:
+            transport.early_session_window = WINDOW_SIZE
+            transport.early_session_timeout = target.connect_timeout_s
         options = transport.get_security_options()
         wanted: list[str] = []
         for key_type in known:
@@ -234,7 +212,10 @@ class HostConnection:
     first caller connect and the others wait for it.
     """
 
-    def __init__(self, host: HostConfig) -> None:
+    def __init__(self, host: HostConfig, early_channels: int = 0) -> None:
+        """``early_channels``: session channels the owner opens as soon as it
+        connects; sent behind the authentication request, they cost no round
+        trip of their own."""
         self.host = host
         self.stats = TransferStats()
         self._lock = threading.Lock()
@@ -242,6 +223,7 @@ class HostConnection:
         # Bumped at every open: a thread that saw generation N fail closes only
         # N, never the connection a sibling thread has just reopened.
         self.generation = 0
+        self.early_channels = early_channels
 
     # -- building -------------------------------------------------------
     def target(self) -> SshTarget:
@@ -253,8 +235,8 @@ class HostConnection:
         target = target or self.target()
         gateway: fabric.Connection | None = None
         for hop in target.jumps:
-            gateway = _fabric_connection(hop, gateway)
-        return _fabric_connection(target, gateway)
+            gateway = _fabric_connection(hop, gateway, early_sessions=0)
+        return _fabric_connection(target, gateway, early_sessions=self.early_channels)
 
     @property
     def destination(self) -> str:
@@ -310,9 +292,19 @@ class HostConnection:
         return transport
 
     def open_channel(self) -> paramiko.Channel:
-        """A new session channel (one round trip) with a large window."""
+        """A new session channel with a large window: the one opened during
+        authentication if it is still there, else one round trip."""
         try:
-            return self.transport().open_session(window_size=WINDOW_SIZE)
+            transport = self.transport()
+            if isinstance(transport, Transport):
+                try:
+                    early = transport.take_early_channel()
+                except EarlyChannelFailed as exc:
+                    log.debug("opening a session channel again: %s", exc)
+                else:
+                    if early is not None:
+                        return early
+            return transport.open_session(window_size=WINDOW_SIZE)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise ConnectionLost(
                 f"cannot open a channel to {self.host.name}: {reason(exc)}"
@@ -373,9 +365,12 @@ def tcp_connect(target: SshTarget) -> socket.socket:
     return sock
 
 
-def _fabric_connection(target: SshTarget, gateway: fabric.Connection | None) -> fabric.Connection:
+def _fabric_connection(
+    target: SshTarget, gateway: fabric.Connection | None, early_sessions: int
+) -> fabric.Connection:
     """A Connection with every setting explicit: fabric's own ssh_config
-    handling is switched off (an empty SSHConfig), since target.py did it."""
+    handling is switched off (an empty SSHConfig), since target.py did it.
+    Jump hosts (``early_sessions`` 0) open forwarding channels only."""
     check_keys(target)
     timeout = target.connect_timeout_s
     connect_kwargs: dict[str, Any] = {
@@ -387,7 +382,7 @@ def _fabric_connection(target: SshTarget, gateway: fabric.Connection | None) -> 
         # Key exchange gets a little longer than the banner wait, so a silent
         # server fails with the banner error, not a vague "No existing session".
         "timeout": timeout + 0.5,
-        "transport_factory": _transport_factory(target),
+        "transport_factory": _transport_factory(target, early_sessions),
     }
     keys = [k for k in target.identity_files if os.path.isfile(k)]
     if keys:

@@ -95,7 +95,7 @@ class EarlyConnect:
                 from .connection import HostConnection
             finally:
                 self.handshaking.set()
-            conn = HostConnection(self.host)
+            conn = HostConnection(self.host, early_channels=self.host.channels_at_connect)
             try:
                 conn.open()
             except BaseException as exc:

@@ -172,6 +172,10 @@ class HostSettings:
     )
 
 
+# Worker shells opened at connect; more open while calls queue, up to ``workers``.
+START_WORKERS = 3
+
+
 @dataclass(frozen=True, kw_only=True, config=_STRICT)
 class HostConfig(HostSettings):
     """A host to serve: its settings, its name, and which keys config.yaml set.
@@ -183,6 +187,17 @@ class HostConfig(HostSettings):
     name: str
     # The keys config.yaml set for this host: ssh_config fills in the others.
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    @property
+    def bash_shell(self) -> bool:
+        """Whether the Bash tool runs here (its shell then opens at connect)."""
+        return self.bash == "allow" or (self.bash == "auto" and not self.read_only)
+
+    @property
+    def channels_at_connect(self) -> int:
+        """Session channels a session opens as it connects: its first worker
+        shells and the Bash shell."""
+        return min(START_WORKERS, self.workers) + self.bash_shell
 
 
 # The keys of a host entry, as pydantic describes them (type, default, range).

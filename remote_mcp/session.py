@@ -89,7 +89,7 @@ class Session:
         # Whose background jobs are whose: each job records the id of the
         # server session that started it.
         self.owner_id = "o" + secrets.token_hex(8)
-        self.conn = conn or HostConnection(host)
+        self.conn = conn or HostConnection(host, early_channels=host.channels_at_connect)
         self.pool = ChannelPool(self.conn, host.workers)
         self.bash = BashShell(self)
         self.info: RemoteInfo | None = None
@@ -119,10 +119,7 @@ class Session:
             self._generation = self.conn.generation
             # The Bash shell's channel too, where the Bash tool may run
             # (tools/guard.py's rule: the session layer cannot import it).
-            bash_on = self.host.bash == "allow" or (
-                self.host.bash == "auto" and not self.host.read_only
-            )
-            bash_opener = self.bash.open_early() if bash_on else None
+            bash_opener = self.bash.open_early() if self.host.bash_shell else None
             try:
                 # Every worker shell starts now, in parallel with the probe,
                 # which runs inside the first one's exec request.

@@ -151,12 +151,17 @@ def test_compression_keeps_its_history_across_commands(sshd: SshdServer) -> None
 def test_proxy_jump_reaches_the_target_through_a_gateway(sshd: SshdServer) -> None:
     """The test sshd is its own jump host: ssh -J root@127.0.0.1:PORT."""
     jump = f"{sshd.user}@{sshd.host}:{sshd.port}"
-    conn = HostConnection(make_host(sshd, proxy_jump=jump))
+    conn = HostConnection(make_host(sshd, proxy_jump=jump), early_channels=2)
     fabric_conn = conn.open()
     try:
         assert fabric_conn.gateway is not None
         result = fabric_conn.run("echo via-jump", hide=True, in_stream=False)
         assert result.stdout == "via-jump\n"
+        # Session channels are opened early on the target, never on the jump
+        # host (which only forwards).
+        assert fabric_conn.gateway.transport.early_sessions == 0
+        assert fabric_conn.transport.early_sessions == 2
+        assert conn.open_channel() is not None
         # The gateway is checked strictly too (its key is known in the test HOME).
         assert isinstance(fabric_conn.gateway.client._policy, type(fabric_conn.client._policy))
     finally:

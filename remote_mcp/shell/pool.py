@@ -14,6 +14,7 @@ from invoke.exceptions import CommandTimedOut
 
 from ..connection import HostConnection
 from ..errors import ConnectionLost, SessionError
+from ..host_settings import START_WORKERS
 from ..templates import render
 from .channel import STOP_GRACE_S, ShellChannel
 from .result import ShellResult
@@ -22,7 +23,6 @@ __all__ = ["IDLE_S", "START_WORKERS", "ChannelPool"]
 
 log = logging.getLogger(__name__)
 
-START_WORKERS = 3  # opened at connect; more on demand, up to the host's `workers`
 IDLE_S = 60.0  # a shell beyond START_WORKERS unused this long is closed
 
 
