@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,13 +25,15 @@ SERVICE_REQUEST, USERAUTH_REQUEST, CHANNEL_OPEN = 5, 50, 90
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, bool, bool]]]:
-    """Every message our transports send: (type, authenticated, service accepted)."""
+    """Every message our client transports send: (type, authenticated,
+    service accepted)."""
     log: list[tuple[int, bool, bool]] = []
     send = paramiko.Transport._send_message  # type: ignore[attr-defined]
 
     def record(self: paramiko.Transport, data: paramiko.Message) -> None:
-        accepted = getattr(self, "_service_userauth_accepted", False)
-        log.append((data.asbytes()[0], self.authenticated, accepted))
+        if isinstance(self, Transport):  # not a test's own server
+            accepted = self._service_userauth_accepted
+            log.append((data.asbytes()[0], self.authenticated, accepted))
         send(self, data)
 
     # The base class's: every message once, whichever layer sends it.
@@ -148,3 +152,87 @@ def _other_key(tmp_path: Path) -> Path:
     path = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
     return path
+
+
+class _KeyOnlyServer(paramiko.ServerInterface):
+    """A server that is not OpenSSH (paramiko's own), accepting one key."""
+
+    def __init__(self, key: paramiko.PKey) -> None:
+        self.key = key
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        return paramiko.AUTH_SUCCESSFUL if key == self.key else paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return paramiko.OPEN_SUCCEEDED
+
+
+def test_a_server_that_is_not_openssh_gets_no_early_open(
+    sshd: SshdServer, sent: list[tuple[int, bool, bool]]
+) -> None:
+    """Only OpenSSH is known to queue an open sent during authentication
+    (dropbear drops the connection): elsewhere the channel is opened after
+    success, the usual way."""
+    ours = paramiko.Ed25519Key.from_private_key_file(str(sshd.client_key))
+    listener = socket.create_server(("127.0.0.1", 0))
+    server_side: list[paramiko.Transport] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        t = paramiko.Transport(conn)
+        t.add_server_key(paramiko.Ed25519Key.from_private_key_file(str(sshd.client_key)))
+        t.start_server(server=_KeyOnlyServer(ours))
+        server_side.append(t)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    transport = Transport(socket.create_connection(listener.getsockname()))
+    transport.early_sessions = 2
+    transport.early_session_window = 1 << 20
+    try:
+        transport.start_client(timeout=10)
+        assert transport.remote_version.startswith("SSH-2.0-paramiko")
+        assert transport.auth_publickey(sshd.user, ours) == []
+        assert transport.take_early_channel() is None
+        assert transport.open_session() is not None  # the usual way works
+        client_sent = [t for t, _, _ in sent]
+        assert CHANNEL_OPEN in client_sent
+        first_open = client_sent.index(CHANNEL_OPEN)
+        assert sent[first_open][1] is True  # sent once authenticated
+    finally:
+        transport.close()
+        thread.join(10)
+        for t in server_side:
+            t.close()
+        listener.close()
+
+
+def test_an_answer_parsed_before_the_request_call_returns_is_not_lost(
+    sshd: SshdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """paramiko made the event an auth answer sets only after sending the
+    request: an answer parsed in between (the transport thread ran first, as
+    it does while the server process imports the MCP SDK) was lost and the
+    caller waited for the authentication timeout."""
+    send = Transport._send_message
+
+    def slow_caller(self: Transport, data: paramiko.Message) -> None:
+        send(self, data)
+        if data.asbytes()[0] == USERAUTH_REQUEST:
+            deadline = time.monotonic() + 5
+            while not self.auth_handler.authenticated and time.monotonic() < deadline:
+                time.sleep(0.01)  # the answer is parsed before this call returns
+
+    monkeypatch.setattr(Transport, "_send_message", slow_caller)
+    ours = paramiko.Ed25519Key.from_private_key_file(str(sshd.client_key))
+    transport = Transport(socket.create_connection((sshd.host, sshd.port)))
+    transport.auth_timeout = 3
+    try:
+        transport.start_client(timeout=10)
+        assert transport.auth_publickey(sshd.user, ours) == []
+        assert transport.is_authenticated()
+    finally:
+        transport.close()
