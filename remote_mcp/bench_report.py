@@ -31,6 +31,7 @@ from .bench_report_curves import scaling_section
 from .bench_report_fleet import fleet_section
 from .bench_report_sections import (
     big_edits,
+    busy_remote,
     calls_section,
     cold_start_section,
     first_result_section,
@@ -194,7 +195,8 @@ def render(data: dict[str, Any], lang: str = "en") -> str:
     parts = ["\n".join(head), targets_section(data, lang)]
     calls = data.get("calls")
     if calls:
-        parts += [calls_section(run, lang) for run in calls["runs"]]
+        busy = busy_remote(calls)
+        parts += [calls_section(run, lang, busy) for run in calls["runs"]]
         if big_edits(calls):
             parts.append(one_line_edit_section(calls, lang))
     if "memory" in data:

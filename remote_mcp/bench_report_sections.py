@@ -27,9 +27,22 @@ def rows_of(run: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def calls_section(run: dict[str, Any], lang: str) -> str:
+def busy_remote(calls: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """Each call's remote work in the RTT 0 run, where calls follow back to back."""
+    busy: dict[tuple[str, str], float] = {}
+    for run in calls["runs"]:
+        if not run["rtt_ms"]:
+            for r in rows_of(run):
+                busy[(r.name, r.what)] = (r.phases or {}).get("remote", math.nan)
+    return busy
+
+
+def calls_section(
+    run: dict[str, Any], lang: str, busy: dict[tuple[str, str], float] | None = None
+) -> str:
     rtt = run["rtt_ms"]
     rows = rows_of(run)
+    busy = busy or {}
     lines = [
         pick(lang, f"## Per call, RTT {rtt:.0f} ms", f"## 单次调用，RTT {rtt:.0f} ms"),
         "",
@@ -69,7 +82,7 @@ def calls_section(run: dict[str, Any], lang: str) -> str:
             f"| {r.name} | {call_name(lang, r.what)} | {r.median_ms:.0f} | {fmt_ms(r.p90_ms, 0)} "
             f"| {f'{r.rtts:.2f}' if rtt else '-'} | {r.commands:.0f} | {r.sent:.0f} "
             f"| {r.received:.0f} | {target.text(rtt) if target else '-'} "
-            f"| {verdict(r, rtt, lang)} |"
+            f"| {verdict(r, rtt, lang, busy.get((r.name, r.what)))} |"
         )
     lines += [
         "",

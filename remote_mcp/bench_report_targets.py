@@ -13,6 +13,7 @@ from .bench_report_sections import (
     big_edit_cause,
     big_edit_met,
     big_edits,
+    busy_remote,
     first_result_met,
     rows_of,
 )
@@ -72,6 +73,7 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
     if not calls:
         return _unmeasured(lang, *per_call, edit, multi, setup)
     out: list[Line] = []
+    busy = busy_remote(calls)
     for run in calls["runs"]:
         rtt = run["rtt_ms"]
         rows = rows_of(run)
@@ -94,7 +96,7 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
                 f"{len(held)} 次调用中 {len(held) - len(missed)} 次达标；最慢的是 {worst.name}"
                 f"（{call_name(lang, worst.what)}）{worst.median_ms:.0f} ms",
             ) + (f" = {worst.rtts:.2f} RTT" if rtt else "")
-            why = cause(worst, rtt, lang) if missed else ""
+            why = cause(worst, rtt, lang, busy.get((worst.name, worst.what))) if missed else ""
             out.append(
                 (per_call[0 if rtt else 1], where, measured, verdict_word(lang, not missed, why))
             )

@@ -70,6 +70,7 @@ VERDICT_WORDS: dict[str, dict[str, str]] = {
         "unreported": "waiting {ms:.0f} ms (remote time not reported)",
         "exchanges": "{rtts:.1f} RTT of waiting (more than one exchange)",
         "remote": "remote work {ms:.0f} ms",
+        "busy": " ({ms:.0f} ms when calls follow back to back, at RTT 0)",
         "local": "local work {ms:.0f} ms",
         "load": "load",
     },
@@ -81,23 +82,29 @@ VERDICT_WORDS: dict[str, dict[str, str]] = {
         "unreported": "等待 {ms:.0f} ms（远端未报告耗时）",
         "exchanges": "等待了 {rtts:.1f} RTT（不止一次往返）",
         "remote": "远端工作 {ms:.0f} ms",
+        "busy": "（调用紧接着调用时为 {ms:.0f} ms，即 RTT 0 时）",
         "local": "本地工作 {ms:.0f} ms",
         "load": "负载",
     },
 }
 
 
-def verdict(row: Row, rtt_ms: float, lang: str = "en") -> str:
+def verdict(row: Row, rtt_ms: float, lang: str = "en", busy_ms: float | None = None) -> str:
     """``met``, or ``missed`` with where the time went (from the phase timer)."""
     met = is_met(row, rtt_ms)
     words = VERDICT_WORDS[lang]
     if met is None:
         return "-"
-    return words["met"] if met else words["missed"] + words["colon"] + cause(row, rtt_ms, lang)
+    if met:
+        return words["met"]
+    return words["missed"] + words["colon"] + cause(row, rtt_ms, lang, busy_ms)
 
 
-def cause(row: Row, rtt_ms: float, lang: str = "en") -> str:
-    """Where a row's time went, from its phases: remote work, extra exchanges, local work."""
+def cause(row: Row, rtt_ms: float, lang: str = "en", busy_ms: float | None = None) -> str:
+    """Where a row's time went, from its phases: remote work, extra exchanges,
+    local work. ``busy_ms``: the same call's remote work at RTT 0, where calls
+    follow each other with no idle time between (on a machine whose cores
+    idle between calls, the same command takes longer after a pause)."""
     words = VERDICT_WORDS[lang]
     p = row.phases or {}
     parts = []
@@ -110,7 +117,10 @@ def cause(row: Row, rtt_ms: float, lang: str = "en") -> str:
     else:
         if rtt_ms and waited > 1.5 * rtt_ms:
             parts.append(words["exchanges"].format(rtts=waited / rtt_ms))
-        parts.append(words["remote"].format(ms=remote))
+        said = words["remote"].format(ms=remote)
+        if rtt_ms and busy_ms is not None and not math.isnan(busy_ms):
+            said += words["busy"].format(ms=busy_ms)
+        parts.append(said)
     local = p.get("before", 0.0) + p.get("write", 0.0) + p.get("after", 0.0)
     if local >= 2:
         parts.append(words["local"].format(ms=local))

@@ -71,6 +71,13 @@ def test_verdicts_follow_the_issue_targets_and_name_the_cause() -> None:
     assert bench.verdict(_row("Read", "x", 25, 0, 22), 0) == "**missed**: remote work 22 ms"
     assert bench.verdict(_row("baseline", "x", 500, 100, 0), 100) == "-"
     assert bench.verdict(_row("Read", "x", 25, 0, 22), 0, "zh") == "**未达标**：远端工作 22 ms"
+    # At an RTT the same call's remote work back to back (RTT 0) is named beside it.
+    assert bench.verdict(_row("Read", "x", 120, 100, 9), 100, busy_ms=5.4) == (
+        "**missed**: remote work 9 ms (5 ms when calls follow back to back, at RTT 0)"
+    )
+    assert bench.verdict(_row("Read", "x", 25, 0, 22), 0, busy_ms=5.4) == (
+        "**missed**: remote work 22 ms"
+    )
 
 
 @pytest.mark.sshd  # starts its own sshd and proxy
