@@ -92,10 +92,14 @@ def calls_section(
             "(template rendering...), writing to the channel, waiting for the frame's end (of "
             "which the remote wall time, bash workers only: it starts when the frame's first "
             "line arrives, so for a large command it overlaps the write), local work after "
-            "(parsing).",
+            "(parsing). With a round trip between calls this machine's cores go idle, and the "
+            "same remote command takes longer after such a pause than back to back: a missed "
+            "verdict at an RTT gives the RTT 0 figure beside its own.",
             "时间花在哪里（每次调用的中位数 ms）：第一条命令之前的本地工作（模板渲染等）、"
             "写入通道、等待帧结束（其中远端实际耗时只有 bash 工作进程会报告：它从帧的第一行"
-            "到达时开始计时，所以对大命令会与写入重叠）、之后的本地工作（解析）。",
+            "到达时开始计时，所以对大命令会与写入重叠）、之后的本地工作（解析）。调用之间隔着"
+            "一次往返时，本机的 CPU 核会进入空闲，同一条远端命令在这样的停顿之后比紧接着执行"
+            "时更慢：某个 RTT 下未达标的结论会在旁边给出 RTT 0 时的数值。",
         ),
         "",
         pick(
