@@ -236,3 +236,20 @@ def test_an_answer_parsed_before_the_request_call_returns_is_not_lost(
         assert transport.is_authenticated()
     finally:
         transport.close()
+
+
+def test_a_session_with_early_channels_survives_a_key_renegotiation(sshd: SshdServer) -> None:
+    """Rekeying (paramiko: every 512 MB) starts new compression streams on
+    both ends: the stream the early opens began must not outlive it."""
+    session = Session(make_host(sshd, compression=True))
+    try:
+        session.connect()
+        transport = session.conn.transport()
+        assert transport.local_compression == "zlib@openssh.com"
+        transport.renegotiate_keys()  # returns once the new keys are in use
+        for i in range(3):
+            result = session.run(f"printf '%s' after{i}-" + "x" * 3000)
+            assert result.stdout == f"after{i}-" + "x" * 3000
+        assert transport.is_active()
+    finally:
+        session.close()
