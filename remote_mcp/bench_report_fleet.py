@@ -237,12 +237,25 @@ def fleet_targets(fleet: dict[str, Any] | None, lang: str) -> list[Line]:
         f"{top['hosts']} hosts, RTT {rtt:g} ms, load {top['load']:.1f}",
         f"{top['hosts']} 台主机，RTT {rtt:g} ms，负载 {top['load']:.1f}",
     )
-    cpu = top["bash_cpu_ms"]
+    cpu, n = top["bash_cpu_ms"], top["hosts"]
     why = pick(
         lang,
-        f"client CPU {cpu:.0f} ms in the call ({cpu / top['hosts']:.1f} ms per host)",
-        f"客户端 CPU 在该调用中 {cpu:.0f} ms（每台主机 {cpu / top['hosts']:.1f} ms）",
+        f"client CPU {cpu:.0f} ms ({cpu / n:.1f} ms per host)",
+        f"客户端 CPU {cpu:.0f} ms（每台主机 {cpu / n:.1f} ms）",
     )
+    if top.get("remote_cpu_ms"):
+        remote = top["remote_cpu_ms"]
+        why = (
+            pick(
+                lang,
+                f"in a Bash call the remote hosts' CPU {remote:.0f} ms ({remote / n:.1f} ms per "
+                "host), ",
+                f"一次 Bash 调用中远端主机 CPU {remote:.0f} ms（每台主机 {remote / n:.1f} ms），",
+            )
+            + why
+        )
+    else:
+        why = pick(lang, "in a Bash call ", "一次 Bash 调用中") + why
     if top.get("floor_ms"):
         floor = top["floor_ms"]
         why += pick(
