@@ -176,6 +176,11 @@ class HostSettings:
 START_WORKERS = 3
 
 
+def bash_allowed(read_only: bool, bash: str) -> bool:
+    """``bash: auto`` means allowed unless the host is read_only."""
+    return bash == "allow" or (bash == "auto" and not read_only)
+
+
 @dataclass(frozen=True, kw_only=True, config=_STRICT)
 class HostConfig(HostSettings):
     """A host to serve: its settings, its name, and which keys config.yaml set.
@@ -191,7 +196,7 @@ class HostConfig(HostSettings):
     @property
     def bash_shell(self) -> bool:
         """Whether the Bash tool runs here (its shell then opens at connect)."""
-        return self.bash == "allow" or (self.bash == "auto" and not self.read_only)
+        return bash_allowed(self.read_only, self.bash)
 
     @property
     def channels_at_connect(self) -> int:

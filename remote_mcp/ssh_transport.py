@@ -139,7 +139,7 @@ class Transport(ServiceRequestingTransport):
         self.early_session_window: int | None = None
         self.early_session_timeout = 30.0
         self._early: list[_EarlyOpen] = []
-        self._early_sent = False
+        self._early_decided = False
         self._early_refused = False
         # The compression stream the early opens were sent with (delayed
         # compression), kept after success.
@@ -187,13 +187,14 @@ class Transport(ServiceRequestingTransport):
     # -- the early session channels ------------------------------------------
     def _send_message(self, data: Message) -> None:
         super()._send_message(data)
-        if (
-            self.early_sessions
-            and not self._early_sent
-            and data.asbytes()[:1] == bytes([MSG_USERAUTH_REQUEST])
-            and (self.remote_version or "").startswith(_QUEUES_EARLY_OPEN)
-        ):
-            self._early_sent = True
+        # Decided once, at the first authentication request: every packet
+        # passes here, and a message's bytes are a copy.
+        if self._early_decided or not self.early_sessions:
+            return
+        if data.asbytes()[:1] != bytes([MSG_USERAUTH_REQUEST]):
+            return
+        self._early_decided = True
+        if (self.remote_version or "").startswith(_QUEUES_EARLY_OPEN):
             if self.local_compression == "zlib@openssh.com":
                 self._early_compressor = StreamingCompressor()
                 self.packetizer.set_outbound_compressor(self._early_compressor)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..config import HostConfig
 from ..errors import ToolError
+from ..host_settings import bash_allowed
 
 if TYPE_CHECKING:  # the server imports guard at start-up; tools.base loads later
     from .base import ToolState
@@ -44,11 +45,6 @@ __all__ = [
 MUTATING = ("Write", "Edit", "MultiEdit", "Upload")
 # The shell: can change anything the login user can, so it follows `bash`.
 BASH_TOOLS = ("Bash", "BashOutput", "KillShell")
-
-
-def bash_allowed(read_only: bool, bash: str) -> bool:
-    """``bash: auto`` means allowed unless the host is read_only."""
-    return bash == "allow" or (bash == "auto" and not read_only)
 
 
 def hidden_tools(host: HostConfig) -> frozenset[str]:
