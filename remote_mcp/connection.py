@@ -35,7 +35,7 @@ from .errors import (
     reason,
 )
 from .known_hosts import check_host_key, host_name, known_key_types
-from .ssh_keys import auth_failure, check_keys
+from .ssh_keys import auth_failure, check_keys, load_private_key
 from .ssh_transport import EarlyChannelFailed, Transport
 from .target import SshTarget, resolve_target
 
@@ -121,6 +121,26 @@ def fingerprint(key: paramiko.PKey) -> str:
     """``SHA256:...`` as ``ssh-keygen -lf`` prints it."""
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+class _Client(paramiko.SSHClient):
+    """paramiko's client, with key files parsed once per process
+    (ssh_keys.load_private_key) instead of at every connect. paramiko asks for
+    each file as RSA, then ECDSA, then Ed25519 and moves on at an
+    SSHException; a key of another type answers that way here too."""
+
+    def _key_from_filepath(self, filename: str, klass: type, password: Any) -> paramiko.PKey:
+        if password is not None:  # a passphrase to try: paramiko's own way
+            parent = super()._key_from_filepath  # type: ignore[misc]  # not in the stubs
+            key: paramiko.PKey = parent(filename, klass, password)
+            return key
+        try:
+            key = load_private_key(filename)
+        except (TypeError, ValueError) as exc:  # an encrypted OpenSSH-format key
+            raise paramiko.SSHException(str(exc)) from None
+        if not isinstance(key, klass):
+            raise paramiko.SSHException(f"{filename} is not a {klass.__name__}")
+        return key
 
 
 class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
@@ -395,6 +415,7 @@ def _fabric_connection(
         connect_kwargs=connect_kwargs,
         gateway=gateway if gateway is not None else False,
     )
+    conn.client = _Client()
     conn.client.set_missing_host_key_policy(_KnownHostsPolicy(target))
     return conn
 

@@ -1,15 +1,25 @@
-"""Client keys: check them before connecting, and say which were tried.
+"""Client keys: check them before connecting, say which were tried, and
+parse each key file once per process.
 
 paramiko skips a key it cannot use and reports only "Authentication failed",
 so a key_path that is a directory, a ``.pub`` file or an encrypted key with no
 agent to unlock it ends as a puzzle. Each gets its own line here, before any
 packet is sent.
+
+Parsing an RSA key costs 100-200 ms of CPU (cryptography has OpenSSL 3
+validate it, slowly), and paramiko parses every key file again at each
+connect, trying RSA, ECDSA and Ed25519 in turn: a reconnect paid that twice
+with the check here, and connecting a fleet of 100 hosts paid it 200 times
+on one core. `load_private_key` keeps each parsed key while its file (and
+certificate) is unchanged; the check and paramiko's authentication
+(connection.py) both take keys from it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,12 +30,46 @@ from .errors import ConnectError
 if TYPE_CHECKING:
     from .target import SshTarget
 
-__all__ = ["auth_failure", "check_keys", "keys_tried"]
+__all__ = ["auth_failure", "check_keys", "keys_tried", "load_private_key"]
 
 log = logging.getLogger("remote_mcp.ssh_keys")
 
 DEFAULT_KEYS = ("~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ed25519", "~/.ssh/id_dsa")
 _PUBLIC_PREFIXES = (b"ssh-", b"ecdsa-", b"sk-", b"---- BEGIN SSH2 PUBLIC KEY")
+
+
+_FileSignature = tuple[int, int, int, int]
+_parsed: dict[str, tuple[tuple[_FileSignature, _FileSignature | None], paramiko.PKey]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _signature(path: str) -> _FileSignature | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+
+
+def load_private_key(path: str | Path) -> paramiko.PKey:
+    """The unencrypted key in ``path`` (with its ``-cert.pub`` if there is one),
+    parsed once while neither file changes. Raises what ``PKey.from_path``
+    raises (an encrypted key: PasswordRequiredException or TypeError); a key
+    that fails is not kept, so fixing the file is seen at the next call."""
+    name = str(path)
+    key_path = name.removesuffix("-cert.pub")
+    key_signature = _signature(key_path)
+    if key_signature is None:
+        raise FileNotFoundError(f"no such key file: {key_path}")
+    signatures = (key_signature, _signature(key_path + "-cert.pub"))
+    with _parsed_lock:
+        kept = _parsed.get(key_path)
+    if kept is not None and kept[0] == signatures:
+        return kept[1]
+    key = paramiko.PKey.from_path(key_path)
+    with _parsed_lock:
+        _parsed[key_path] = (signatures, key)
+    return key
 
 
 def _origin(target: SshTarget) -> str:
@@ -60,7 +104,7 @@ def check_keys(target: SshTarget) -> None:
 
 def _check_unlockable(path: Path, where: str, target: SshTarget) -> None:
     try:
-        paramiko.PKey.from_path(path)
+        load_private_key(path)
     except (paramiko.PasswordRequiredException, TypeError) as exc:
         # OpenSSH-format keys say so with a TypeError ("password-protected").
         if isinstance(exc, TypeError) and "password" not in str(exc):

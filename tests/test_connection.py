@@ -167,3 +167,69 @@ def test_proxy_jump_reaches_the_target_through_a_gateway(sshd: SshdServer) -> No
     finally:
         conn.close()
     assert not fabric_conn.gateway.is_connected
+
+
+def _keygen(path: Path, kind: str) -> Path:
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def rsa_server(tmp_path: Path, sshd: SshdServer):
+    """A second sshd that accepts only an RSA key made for the test (the
+    kind whose parsing costs 100-200 ms), its host key in a known_hosts of
+    its own."""
+    server = start_sshd(tmp_path / "rsa-sshd")
+    key = _keygen(tmp_path / "id_rsa", "rsa")
+    known = tmp_path / "known_hosts"
+    known.write_text(server.known_hosts_line)
+
+    def authorize(public: Path) -> None:
+        for path in (tmp_path / "rsa-sshd").glob("authorized_keys*"):
+            path.write_text(public.read_text())
+
+    authorize(key.with_suffix(".pub"))
+    yield server, key, known, authorize
+    server.stop()
+
+
+def test_a_key_file_is_parsed_once_per_process(rsa_server, monkeypatch) -> None:
+    """The check before connecting and paramiko's authentication share one
+    parsed key, kept across connections (a reconnect, a fleet's hosts)."""
+    import paramiko
+
+    server, key, known, _ = rsa_server
+    parsed: list[str] = []
+    real_from_path = paramiko.PKey.from_path
+
+    def counting_from_path(path, passphrase=None):
+        parsed.append(str(path))
+        return real_from_path(path, passphrase)
+
+    monkeypatch.setattr(paramiko.PKey, "from_path", staticmethod(counting_from_path))
+    monkeypatch.setattr(
+        paramiko.RSAKey, "from_private_key_file", lambda *a, **k: pytest.fail("parsed again")
+    )
+    host = make_host(server, key_path=str(key), known_hosts=str(known))
+    for _ in range(2):
+        conn = HostConnection(host)
+        assert conn.open().run("echo ok", hide=True, in_stream=False).stdout == "ok\n"
+        conn.close()
+    assert parsed.count(str(key)) == 1
+
+
+def test_a_replaced_key_file_is_read_again(rsa_server, tmp_path: Path) -> None:
+    server, key, known, authorize = rsa_server
+    host = make_host(server, key_path=str(key), known_hosts=str(known))
+    conn = HostConnection(host)
+    conn.open()
+    conn.close()
+    # Another key in the same place, and only it authorized: the old one,
+    # if still used, would be refused.
+    fresh = _keygen(tmp_path / "fresh", "ed25519")
+    os.replace(fresh, key)
+    os.replace(fresh.with_suffix(".pub"), key.with_suffix(".pub"))
+    authorize(key.with_suffix(".pub"))
+    conn = HostConnection(host)
+    assert conn.open().run("echo ok", hide=True, in_stream=False).stdout == "ok\n"
+    conn.close()
