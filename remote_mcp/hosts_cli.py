@@ -20,7 +20,7 @@ import yaml
 from . import registration
 from .config import Config, HostConfig, config_path, load_config, parse_text
 from .errors import ConfigError, RemoteMCPError
-from .known_hosts import host_name, read_lines
+from .known_hosts import host_name, matching_lines
 from .ssh_config import aliases
 from .ssh_keys import keys_tried
 
@@ -40,9 +40,7 @@ def host_readiness(host: HostConfig) -> str:
     first = target.jumps[0] if target.jumps else target
     names = [host_name(first.hostname, first.port)]
     known = any(
-        entry.matches(names[0]) and not entry.marker
-        for path in first.known_hosts
-        for entry in read_lines(path)
+        not entry.marker for path in first.known_hosts for entry in matching_lines(path, names[0])
     )
     missing = []
     if not known and target.host_key_policy != "accept-new":

@@ -8,6 +8,11 @@ FORMAT): any matching line with the offered key accepts it; ``@revoked``
 refuses it; ``@cert-authority`` lines are skipped (remote-mcp does not do host
 certificates); names may be hashed (``|1|salt|hash``), patterns may use ``*``,
 ``?`` and ``!``, and a non-22 port is written ``[host]:port``.
+
+A file is parsed once while it is unchanged, and its lines are matched
+against a name once (`matching_lines`): a known_hosts of a thousand hashed
+names costs an HMAC per line and name, and every connect asks twice (the key
+types to prefer, then the key offered), a fleet once per host.
 """
 
 from __future__ import annotations
@@ -18,10 +23,19 @@ import fnmatch
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+import os
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["HostKeyVerdict", "KnownHostLine", "check_host_key", "host_name", "read_lines"]
+__all__ = [
+    "HostKeyVerdict",
+    "KnownHostLine",
+    "check_host_key",
+    "host_name",
+    "matching_lines",
+    "read_lines",
+]
 
 log = logging.getLogger("remote_mcp.known_hosts")
 
@@ -103,6 +117,38 @@ def read_lines(path: Path) -> list[KnownHostLine]:
     return found
 
 
+@dataclass
+class _ParsedFile:
+    signature: tuple[int, int, int, int]
+    lines: list[KnownHostLine]
+    by_name: dict[str, list[KnownHostLine]] = field(default_factory=dict)
+
+
+_parsed: dict[Path, _ParsedFile] = {}
+_parsed_lock = threading.Lock()
+
+
+def matching_lines(path: Path, name: str) -> list[KnownHostLine]:
+    """The usable lines of ``path`` whose patterns match ``name``, from the
+    file as it is now (a missing file has none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    signature = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    with _parsed_lock:
+        parsed = _parsed.get(path)
+    if parsed is None or parsed.signature != signature:
+        parsed = _ParsedFile(signature, read_lines(path))
+        with _parsed_lock:
+            _parsed[path] = parsed
+    found = parsed.by_name.get(name)
+    if found is None:
+        found = [entry for entry in parsed.lines if entry.matches(name)]
+        parsed.by_name[name] = found
+    return found
+
+
 @dataclass(frozen=True)
 class HostKeyVerdict:
     """``status`` is ok, revoked, changed or unknown; ``lines`` are the evidence."""
@@ -118,9 +164,7 @@ def check_host_key(
     accepted: list[KnownHostLine] = []
     stale: list[KnownHostLine] = []
     for path in files:
-        for entry in read_lines(path):
-            if not entry.matches(name):
-                continue
+        for entry in matching_lines(path, name):
             if entry.marker == "@revoked":
                 if entry.key_blob == key_blob:
                     return HostKeyVerdict("revoked", (entry,))
@@ -143,7 +187,7 @@ def known_key_types(files: list[Path] | tuple[Path, ...], name: str) -> list[str
     """Key types known for ``name``, to prefer them in negotiation (as ssh does)."""
     types: list[str] = []
     for path in files:
-        for entry in read_lines(path):
-            if not entry.marker and entry.matches(name) and entry.key_type not in types:
+        for entry in matching_lines(path, name):
+            if not entry.marker and entry.key_type not in types:
                 types.append(entry.key_type)
     return types

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from remote_mcp import known_hosts as known_hosts_module
 from remote_mcp.connection import HostConnection
 from remote_mcp.errors import HostKeyError
-from remote_mcp.known_hosts import check_host_key, patterns_match
+from remote_mcp.known_hosts import check_host_key, known_key_types, patterns_match
 from remote_mcp.testing import SshdServer
 from tests.conftest import make_host
 
@@ -55,6 +56,25 @@ def verdict(tmp_path: Path, text: str, name: str = "[127.0.0.1]:2222") -> tuple[
 )
 def test_patterns_follow_openssh(patterns: str, name: str, expected: bool) -> None:
     assert patterns_match(patterns, name) is expected
+
+
+def test_a_file_is_parsed_once_while_it_is_unchanged(tmp_path: Path, monkeypatch) -> None:
+    """Every connect asks twice (key types, then the key) and a fleet once per
+    host; a file that changed (accept-new added a line) is read again."""
+    path = tmp_path / "known_hosts"
+    path.write_text("".join(f"{hashed(f'h{i}.example')} ssh-ed25519 {KEY_B}\n" for i in range(50)))
+    reads: list[Path] = []
+    real_read = known_hosts_module.read_lines
+    monkeypatch.setattr(known_hosts_module, "read_lines", lambda p: reads.append(p) or real_read(p))
+    name = "[gpu1]:2222"
+    assert check_host_key([path], name, "ssh-ed25519", BLOB_A).status == "unknown"
+    assert known_key_types([path], name) == []
+    assert check_host_key([path], "h7.example", "ssh-ed25519", BLOB_A).status == "changed"
+    assert reads == [path]
+    with path.open("a") as f:
+        f.write(f"{hashed(name)} ssh-ed25519 {KEY_A}\n")
+    assert check_host_key([path], name, "ssh-ed25519", BLOB_A).status == "ok"
+    assert reads == [path, path]
 
 
 def test_hashed_names_match_only_their_host() -> None:
