@@ -387,3 +387,45 @@ def test_jump_hosts_own_proxy_jump_comes_first_and_loops_are_refused(ssh_config:
     assert target.jumps[0].user == "jump"
     with pytest.raises(ConfigError, match="is there a loop in ~/.ssh/config"):
         resolve_target(HostConfig(name="loop", hostname="loop"))
+
+
+def test_an_edited_ssh_config_is_seen_at_the_next_lookup(ssh_config: Path) -> None:
+    from remote_mcp.ssh_config import load_ssh_config
+
+    ssh_config.write_text("Host gpu1\n  User first\n")
+    assert load_ssh_config().lookup("gpu1")["user"] == "first"
+    ssh_config.write_text("Host gpu1\n  User second\n")
+    assert load_ssh_config().lookup("gpu1")["user"] == "second"
+
+
+def test_a_host_is_looked_up_once_per_config_text(ssh_config: Path, monkeypatch) -> None:
+    """paramiko matches every Host pattern at each lookup: a fleet's hosts
+    (and each reconnect) take the answer kept for the unchanged text."""
+    import paramiko
+
+    from remote_mcp.ssh_config import load_ssh_config
+
+    asked: list[str] = []
+    real_lookup = paramiko.SSHConfig.lookup
+    monkeypatch.setattr(
+        paramiko.SSHConfig, "lookup", lambda self, h: asked.append(h) or real_lookup(self, h)
+    )
+    ssh_config.write_text("".join(f"Host node{i:02d}\n  Port {2200 + i}\n" for i in range(40)))
+    for _ in range(3):
+        entry = load_ssh_config().lookup("node07")
+        assert entry["port"] == "2207"
+        entry["port"] = "mutated by a caller"  # callers get copies
+    assert asked == ["node07"]
+
+
+def test_match_exec_is_run_again_at_each_lookup(ssh_config: Path, tmp_path: Path) -> None:
+    """An answer that depends on a command (on the VPN or not) is not kept."""
+    from remote_mcp.ssh_config import load_ssh_config
+
+    flag = tmp_path / "on-vpn"
+    ssh_config.write_text(
+        f'Match host gpu1 exec "test -e {flag}"\n  User inside\nHost gpu1\n  User outside\n'
+    )
+    assert load_ssh_config().lookup("gpu1")["user"] == "outside"
+    flag.touch()
+    assert load_ssh_config().lookup("gpu1")["user"] == "inside"
