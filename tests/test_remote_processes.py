@@ -91,3 +91,32 @@ def test_grep_content_on_one_file_is_the_frame_rg_and_sed(session, state, tree):
     )
     # In bash, rg runs straight from the pipeline (PIPESTATUS gives its status).
     assert processes_started(call) == 3
+
+
+def test_a_bash_shell_start_does_not_grow_with_earlier_sessions(host_config, remote) -> None:
+    """Every session leaves its state directory for a day; the next start
+    checks them all with one find, not a find per directory."""
+    from remote_mcp.session import Session
+    from remote_mcp.tools.base import ToolState
+
+    def start() -> tuple[int, str]:
+        session = Session(host_config)
+        try:
+            session.connect()
+            before = int(LAST_PID.read_text())
+            bash.bash(session, "true", state=ToolState(host_name="test", info=session.info))
+            started = int(LAST_PID.read_text()) - before
+            assert session.bash is not None
+            return started, session.bash.directory
+        finally:
+            session.close()
+
+    alone, directory = min(start() for _ in range(3))
+    shells = directory.rsplit("/", 1)[0]
+    stale = " ".join(f"{shells}/stale{i}" for i in range(30))
+    remote.sh(f"for d in {stale}; do mkdir -p $d && echo 2147483000 > $d/pid; done")
+    try:
+        with_stale, _ = min(start() for _ in range(3))
+    finally:
+        remote.sh(f"rm -rf {stale}")
+    assert with_stale - alone < 10, (alone, with_stale)
