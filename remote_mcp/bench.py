@@ -16,9 +16,11 @@ import argparse
 import math
 import os
 import re
+import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -90,10 +92,56 @@ def _p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
 
 
+def _echo_ms(port: int, samples: int) -> float:
+    """Median ms of a 100-byte echo on a new connection to ``port``, with a
+    pause before each (as between calls: the cores go idle)."""
+    times = []
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(samples):
+            time.sleep(0.05)
+            start = time.perf_counter()
+            conn.sendall(b"x" * 100)
+            got = 0
+            while got < 100:
+                got += len(conn.recv(4096) or b"x" * 100)
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def link_rtt_ms(delay_ms: float, samples: int = 21) -> float:
+    """The RTT a LinkProxy of this one-way delay gives, as a ping would see
+    it: an echo through the proxy less the same echo straight to the echo
+    server (its own turnaround). The proxy's timers wake a little late, so
+    this is somewhat more than 2 x delay; calls are counted in it."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def echo() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                while data := conn.recv(4096):
+                    conn.sendall(data)
+
+    threading.Thread(target=echo, daemon=True).start()
+    port = server.getsockname()[1]
+    proxy = LinkProxy("127.0.0.1", port, delay_s=delay_ms / 1000).start()
+    try:
+        return _echo_ms(proxy.port, samples) - _echo_ms(port, samples)
+    finally:
+        proxy.close()
+        server.close()
+
+
 def run(delay_ms: float, repeat: int, only: str | None = None) -> dict[str, Any]:
     """One RTT's per-call measurements, as calls.json keeps them (see bench_report)."""
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-") as tmp:
+        link_ms = link_rtt_ms(delay_ms) if delay_ms else 0.0
         server = bench_sshd(Path(tmp) / "sshd")
         proxy = LinkProxy("127.0.0.1", server.port, delay_s=delay_ms / 1000).start()
         known = Path(tmp) / "known_hosts"
@@ -115,7 +163,7 @@ def run(delay_ms: float, repeat: int, only: str | None = None) -> dict[str, Any]
             from .tools import files
 
             files.read(session, f"{area}/edit10m.txt", offset=1, limit=1, state=state)
-            rtt = 2 * delay_ms
+            rtt = link_ms or 2 * delay_ms
             chosen = re.compile(only or "")
             rows = [
                 _measure(session, rtt, name, what, fn, repeat)
@@ -126,7 +174,8 @@ def run(delay_ms: float, repeat: int, only: str | None = None) -> dict[str, Any]
                 rows.append(_baseline(host, area, rtt, repeat))
             return {
                 "conditions": bench_report.conditions(load_before, COMMAND),
-                "rtt_ms": rtt,
+                "rtt_ms": 2 * delay_ms,
+                "link_rtt_ms": link_ms,
                 "delay_ms": delay_ms,
                 "repeat": repeat,
                 "connect_ms": connect_ms,

@@ -18,7 +18,7 @@ from .bench_report_sections import (
     rows_of,
 )
 from .bench_report_words import call_name, num, pick, verdict_word
-from .bench_verdicts import PER_CALL, cause, is_met, target_for
+from .bench_verdicts import PER_CALL, cause, is_met, link_rtt, target_for
 
 TOOLS_LIST_BUDGET = 11_000  # bytes; tests/test_protocol.py pins the same budget
 
@@ -75,10 +75,16 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
     out: list[Line] = []
     busy = busy_remote(calls)
     for run in calls["runs"]:
-        rtt = run["rtt_ms"]
+        nominal = run["rtt_ms"]
+        rtt = link_rtt(run) if nominal else 0.0
         rows = rows_of(run)
         where = (
-            f"RTT {rtt:.0f} ms"
+            f"RTT {nominal:.0f} ms"
+            + (
+                pick(lang, f" ({rtt:.1f} measured)", f"（实测 {rtt:.1f}）")
+                if rtt != nominal
+                else ""
+            )
             + pick(lang, ", ", "，")
             + pick(lang, "load ", "负载 ")
             + num(run["conditions"].get("load_before"), 2)
@@ -107,7 +113,7 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
             out.append(
                 (
                     f"{r.name} {call_name(lang, r.what)} {target_for(r.name, r.what).text(rtt)}",  # type: ignore[union-attr]
-                    f"RTT {rtt:.0f} ms",
+                    f"RTT {nominal:.0f} ms",
                     pick(
                         lang,
                         f"{r.median_ms:.0f} ms, {r.sent + r.received:.0f} bytes, "
@@ -123,7 +129,7 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
             out.append(
                 (
                     setup,
-                    f"RTT {rtt:.0f} ms",
+                    f"RTT {nominal:.0f} ms",
                     pick(
                         lang,
                         f"handshake {run['handshake_ms']:.0f} ms, then {s:.0f} ms "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -39,6 +40,13 @@ class Target:
 
 PER_CALL = Target(1.15, 10)
 BIG_EDIT = Target(2.2, 60)  # issue 13 target 2: ~60 ms of remote work
+
+
+def link_rtt(run: dict[str, Any]) -> float:
+    """The RTT a run's round trips are counted in: its link's, as measured
+    through the proxy (``link_rtt_ms``: the proxy's timers wake late), else
+    the nominal 2 x delay of older data."""
+    return float(run.get("link_rtt_ms") or run["rtt_ms"])
 
 
 def target_for(name: str, what: str) -> Target | None:

@@ -80,6 +80,13 @@ def test_verdicts_follow_the_issue_targets_and_name_the_cause() -> None:
     )
 
 
+def test_the_link_rtt_is_measured_through_the_proxy_and_not_below_its_delay() -> None:
+    """What a ping would see on the bench's link: never less than 2 x delay
+    (the proxy holds each chunk that long), and not the echo's own turnaround."""
+    measured = bench.link_rtt_ms(10.0, samples=5)
+    assert measured >= 20.0, measured
+
+
 @pytest.mark.sshd  # starts its own sshd and proxy
 def test_one_repetition_smoke_writes_the_verdict_table(tmp_path) -> None:
     """CI's smoke of `invoke bench`: a rep of two rows, with the target table,

@@ -244,6 +244,31 @@ def test_every_target_has_a_verdict_measured_or_not(lang: str) -> None:
     assert "420 ms" in verdicts and "4.2 ms" in verdicts
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_calls_count_in_the_link_rtt_measured_through_the_proxy(lang: str) -> None:
+    """Read's 64 ms at a nominal 50 ms RTT is 1.28 RTT, missed; when the
+    link, measured through the proxy, gave 56 ms, it is 1.14 RTT, met, and
+    the page says what the unit was."""
+    data = copy.deepcopy(FIXTURE)
+    (run,) = [r for r in data["calls"]["runs"] if r["rtt_ms"]]
+    run["rows"] = [r for r in run["rows"] if r["name"] == "Read"]
+    run["rows"][0]["median_ms"] = 64.0
+
+    def read_row(page: str) -> str:
+        (row,) = [
+            line for line in page.splitlines() if line.startswith("| Read |") and "RTT |" in line
+        ]
+        return row
+
+    nominal = bench_report.render(data, lang)
+    assert ("**missed**" if lang == "en" else "**未达标**") in read_row(nominal)
+    run["link_rtt_ms"] = 56.0
+    measured = bench_report.render(data, lang)
+    assert ("**met**" if lang == "en" else "**达标**") in read_row(measured)
+    assert "56.00 ms" in measured and ("(56.0 measured)" in measured or "实测 56.0" in measured)
+    assert "## Per call, RTT 50 ms" in measured or "## 单次调用，RTT 50 ms" in measured
+
+
 def test_the_chinese_page_has_the_english_structure_in_chinese() -> None:
     en, zh = bench_report.render(FIXTURE, "en"), bench_report.render(FIXTURE, "zh")
     assert headings(zh) == headings(en)
