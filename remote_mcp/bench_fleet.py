@@ -177,10 +177,54 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _stage(hosts: list[HostConfig], meter: CpuMeter, repeat: int) -> FleetRow:
+    """One group size, from connect to close: its row."""
+    fleet = Fleet("bench", hosts)
+    try:
+        connect_ms, handshake, shells, connect_cpu = _connect(fleet, meter)
+        failed = sum(1 for s in fleet.group if s.info is None)
+        bash, bash_failed = _call_ms(fleet, "Bash", {"command": "hostname"}, repeat, meter)
+        grep_args = {"pattern": "root", "path": "/etc/passwd", "output_mode": "content"}
+        grep, grep_failed = _call_ms(fleet, "Grep", grep_args, repeat, meter)
+        return FleetRow(
+            len(hosts),
+            connect_ms,
+            bash.wall,
+            grep.wall,
+            _rss_mb(),
+            threading.active_count(),
+            max(failed, bash_failed, grep_failed),
+            os.getloadavg()[0],
+            bash.client,
+            proxy_cpu_ms=bash.proxy,
+            remote_cpu_ms=bash.remote,
+            machine_cpu_ms=bash.machine,
+            floor_ms=_floor_ms(fleet, repeat),
+            handshake_ms=handshake,
+            shells_ms=shells,
+            connect_cpu=connect_cpu,
+        )
+    finally:
+        fleet.group.close()
+
+
+def _median_round(rows: list[FleetRow]) -> FleetRow:
+    """The round with the median Bash time (the lower one of an even count),
+    whole, with every round's Bash and Grep times."""
+    chosen = sorted(rows, key=lambda r: r.bash_ms)[(len(rows) - 1) // 2]
+    chosen.bash_rounds = [r.bash_ms for r in rows]
+    chosen.grep_rounds = [r.grep_ms for r in rows]
+    return chosen
+
+
 def run(
-    sizes: tuple[int, ...], rtt_ms: float, repeat: int, proxy: str = "delay"
+    sizes: tuple[int, ...], rtt_ms: float, repeat: int, proxy: str = "delay", rounds: int = 1
 ) -> tuple[list[FleetRow], dict[str, Any]]:
-    rows: list[FleetRow] = []
+    """Every size in ``rounds`` interleaved rounds (1, 10, 50, 100, then
+    again): this machine's pace drifts by as much as 2x from one minute to
+    the next, and a single round of the largest size says more about that
+    minute than about the code."""
+    by_size: dict[int, list[FleetRow]] = {size: [] for size in sizes}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="remote-mcp-bench-fleet-") as name:
         tmp = Path(name)
@@ -194,38 +238,11 @@ def run(
             meter = CpuMeter(child.pid, {s.process.pid for s in servers})
             hosts = _hosts(tmp, servers, ports)
             one_ms = _one_connect_ms(hosts[0], repeat)
-            for size in sizes:
-                fleet = Fleet("bench", hosts[:size])
-                try:
-                    connect_ms, handshake, shells, connect_cpu = _connect(fleet, meter)
-                    failed = sum(1 for s in fleet.group if s.info is None)
-                    bash, bash_failed = _call_ms(
-                        fleet, "Bash", {"command": "hostname"}, repeat, meter
-                    )
-                    grep_args = {"pattern": "root", "path": "/etc/passwd", "output_mode": "content"}
-                    grep, grep_failed = _call_ms(fleet, "Grep", grep_args, repeat, meter)
-                    row = FleetRow(
-                        size,
-                        connect_ms,
-                        bash.wall,
-                        grep.wall,
-                        _rss_mb(),
-                        threading.active_count(),
-                        max(failed, bash_failed, grep_failed),
-                        os.getloadavg()[0],
-                        bash.client,
-                        proxy_cpu_ms=bash.proxy,
-                        remote_cpu_ms=bash.remote,
-                        machine_cpu_ms=bash.machine,
-                        floor_ms=_floor_ms(fleet, repeat),
-                        handshake_ms=handshake,
-                        shells_ms=shells,
-                        connect_cpu=connect_cpu,
-                    )
-                    rows.append(row)
+            for _ in range(rounds):
+                for size in sizes:
+                    row = _stage(hosts[:size], meter, repeat)
+                    by_size[size].append(row)
                     print(row, file=sys.stderr, flush=True)  # a partial run still tells
-                finally:
-                    fleet.group.close()
         finally:
             if child is not None:
                 child.communicate("", timeout=60)
@@ -234,13 +251,14 @@ def run(
     meta = {
         "rtt_ms": rtt_ms,
         "repeat": repeat,
+        "rounds": rounds,
         "one_connect_ms": one_ms,
         "load_before": load_before,
         "load_after": os.getloadavg(),
         "cpus": os.cpu_count(),
         "proxy": proxy,
     }
-    return rows, meta
+    return [_median_round(by_size[size]) for size in sizes], meta
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtt-ms", type=float, default=50.0)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds of all sizes; the median is kept"
+    )
     parser.add_argument(
         "--proxy",
         choices=["delay", "link"],
@@ -263,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         kind, delay, *targets = args.serve_proxies
         _serve_proxies(kind, float(delay), [int(t) for t in targets])
         return 0
-    rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat, args.proxy)
+    rows, meta = run(tuple(args.sizes), args.rtt_ms, args.repeat, args.proxy, args.rounds)
     meta |= {"sshds": SSHDS}
     if args.data:  # the benchmark report: fleet.json, the plot, both pages (bench_report)
         from .bench_report import publish_fleet

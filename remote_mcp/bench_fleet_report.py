@@ -9,7 +9,7 @@ reaches here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,9 @@ class FleetRow:
     handshake_ms: float = 0.0
     shells_ms: float = 0.0
     connect_cpu: CpuSpent | None = None
+    # Every round's Bash and Grep wall ms (bench_fleet.run); this row is the median one.
+    bash_rounds: list[float] = field(default_factory=list)
+    grep_rounds: list[float] = field(default_factory=list)
 
 
 def payload(rows: list[FleetRow], meta: dict[str, Any], command: str) -> dict[str, Any]:

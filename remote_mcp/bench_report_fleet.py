@@ -72,6 +72,9 @@ def fleet_section(fleet: dict[str, Any], lang: str) -> str:
             f"| {num(floor)} ({num(floor / rtt if floor else None, 1)}) "
             f"| {r['rss_mb']:.0f} | {r['threads']} | {r['load']:.1f} |"
         )
+    rounds = _rounds_line(rows, lang)
+    if rounds:
+        lines += ["", rounds]
     if any(r.get("machine_cpu_ms") for r in rows):
         lines += ["", *_cpu_table(rows, cpus, lang)]
     lines += [
@@ -88,6 +91,35 @@ def fleet_section(fleet: dict[str, Any], lang: str) -> str:
         if cause:
             lines += ["", cause]
     return "\n".join(lines) + "\n"
+
+
+def _rounds_line(rows: list[dict[str, Any]], lang: str) -> str:
+    """How far the rounds of each size spread (bench_fleet.run)."""
+    spread = [r for r in rows if len(r.get("bash_rounds") or []) > 1]
+    if not spread:
+        return ""
+
+    def span(values: list[float]) -> str:
+        return f"{min(values):.0f}–{max(values):.0f}"
+
+    n = len(spread[-1]["bash_rounds"])
+    en = "; ".join(
+        f"{r['hosts']} host{'s' if r['hosts'] > 1 else ''}: Bash {span(r['bash_rounds'])} ms, "
+        f"Grep {span(r['grep_rounds'])} ms"
+        for r in spread
+    )
+    zh = "；".join(
+        f"{r['hosts']} 台：Bash {span(r['bash_rounds'])} ms，Grep {span(r['grep_rounds'])} ms"
+        for r in spread
+    )
+    return pick(
+        lang,
+        f"Every size was measured in {n} rounds, interleaved (all sizes, then all again), "
+        "because this machine's pace drifts from one minute to the next; each row is the "
+        f"round with the median Bash time, and the rounds ranged: {en}.",
+        f"每个规模测了 {n} 轮，交错进行（所有规模测完一遍再测下一遍），因为这台机器的速度"
+        f"每分钟都在漂移；每一行取 Bash 耗时居中的那一轮，各轮的范围是：{zh}。",
+    )
 
 
 def _busy(cpu_ms: float, wall_ms: float, cpus: int) -> float:

@@ -85,3 +85,16 @@ def test_a_cpu_bound_miss_names_its_cause_and_the_floor() -> None:
 
 def test_the_plot_is_linked_when_drawn() -> None:
     assert "![Fleet wall times](fleet.png)" in report([row(1, 1, 1, 1)], META, "fleet.png")
+
+
+def test_rounds_keep_the_median_one_and_the_report_gives_their_spread() -> None:
+    from remote_mcp.bench_fleet import _median_round
+
+    rounds = [row(100, 790, 915, 595), row(100, 700, 368, 392), row(100, 750, 618, 535)]
+    kept = _median_round(rounds)
+    assert (kept.bash_ms, kept.grep_ms, kept.connect_ms) == (618, 535, 750)  # one round, whole
+    assert kept.bash_rounds == [915, 368, 618] and kept.grep_rounds == [595, 392, 535]
+    text = report([kept], META, None)
+    assert "measured in 3 rounds, interleaved" in text
+    assert "100 hosts: Bash 368–915 ms, Grep 392–595 ms." in text
+    assert "rounds" not in report([row(100, 790, 400, 130)], META, None)  # one round: no line
