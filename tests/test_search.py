@@ -443,6 +443,23 @@ def test_grep_glob_with_directory_part(remote: Any, remote_dir: str, grep_env: A
     )
 
 
+def test_grep_lists_every_file_when_the_names_exceed_one_command_line(
+    remote: Any, remote_dir: str, grep_env: Any
+) -> None:
+    """Over 64 KiB of names: bash takes the list in one stat only below that,
+    and hands a longer one to xargs; no file may go missing either way."""
+    stem = "n" * 100
+    remote.sh(
+        f"cd {remote_dir} && i=0; while [ $i -lt 700 ]; do "
+        f"echo foo > {stem}$i.txt; i=$((i + 1)); done; echo foo > short.txt"
+    )
+    # The count is of every "MTIME PATH" record that came back; what is shown
+    # then stops at the output cap.
+    text = grep_text(grep_env, "foo", head_limit=1000)
+    assert text.startswith("Found 701 files limit: 1000, offset: 0\n"), text[:80]
+    assert text.count(f"{stem}") > 100
+
+
 def test_grep_no_match_and_missing_path(remote: Any, remote_dir: str, grep_env: Any) -> None:
     build(remote, remote_dir, GREP_TREE)
     assert grep_text(grep_env, "zzz") == "No files found"
