@@ -104,7 +104,10 @@ def _echo_ms(port: int, samples: int) -> float:
             conn.sendall(b"x" * 100)
             got = 0
             while got < 100:
-                got += len(conn.recv(4096) or b"x" * 100)
+                data = conn.recv(4096)
+                if not data:
+                    raise ConnectionError("the echo server closed the connection")
+                got += len(data)
             times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 

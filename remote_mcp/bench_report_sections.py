@@ -50,8 +50,7 @@ def busy_remote(calls: dict[str, Any]) -> dict[tuple[str, str], float]:
 def calls_section(
     run: dict[str, Any], lang: str, busy: dict[tuple[str, str], float] | None = None
 ) -> str:
-    nominal = run["rtt_ms"]
-    rtt = link_rtt(run) if nominal else 0.0
+    nominal, rtt = run["rtt_ms"], link_rtt(run)
     rows = rows_of(run)
     busy = busy or {}
     lines = [
@@ -151,7 +150,7 @@ def calls_section(
 
 def _measured_link(run: dict[str, Any], lang: str) -> str:
     measured = run.get("link_rtt_ms")
-    if not measured or not run["rtt_ms"]:
+    if not measured:  # older data, or RTT 0
         return ""
     return pick(
         lang,
@@ -165,7 +164,7 @@ def _measured_link(run: dict[str, Any], lang: str) -> str:
 def big_edits(calls: dict[str, Any]) -> list[tuple[float, Row]]:
     """The Edit and MultiEdit rows of the 10 MB file, with their run's RTT."""
     return [
-        (link_rtt(run) if run["rtt_ms"] else 0.0, r)
+        (link_rtt(run), r)
         for run in calls["runs"]
         for r in rows_of(run)
         if "10 MB" in r.what and r.name in ("Edit", "MultiEdit")

@@ -75,8 +75,7 @@ def _calls(calls: dict[str, Any] | None, lang: str) -> list[Line]:
     out: list[Line] = []
     busy = busy_remote(calls)
     for run in calls["runs"]:
-        nominal = run["rtt_ms"]
-        rtt = link_rtt(run) if nominal else 0.0
+        nominal, rtt = run["rtt_ms"], link_rtt(run)
         rows = rows_of(run)
         where = (
             f"RTT {nominal:.0f} ms"

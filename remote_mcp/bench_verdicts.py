@@ -45,7 +45,7 @@ BIG_EDIT = Target(2.2, 60)  # issue 13 target 2: ~60 ms of remote work
 def link_rtt(run: dict[str, Any]) -> float:
     """The RTT a run's round trips are counted in: its link's, as measured
     through the proxy (``link_rtt_ms``: the proxy's timers wake late), else
-    the nominal 2 x delay of older data."""
+    the nominal 2 x delay of older data (0 at RTT 0: no link)."""
     return float(run.get("link_rtt_ms") or run["rtt_ms"])
 
 

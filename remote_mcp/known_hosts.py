@@ -23,10 +23,10 @@ import fnmatch
 import hashlib
 import hmac
 import logging
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .file_cache import ParsedFiles
 
 __all__ = [
     "HostKeyVerdict",
@@ -119,29 +119,19 @@ def read_lines(path: Path) -> list[KnownHostLine]:
 
 @dataclass
 class _ParsedFile:
-    signature: tuple[int, int, int, int]
     lines: list[KnownHostLine]
     by_name: dict[str, list[KnownHostLine]] = field(default_factory=dict)
 
 
-_parsed: dict[Path, _ParsedFile] = {}
-_parsed_lock = threading.Lock()
+_files: ParsedFiles[_ParsedFile] = ParsedFiles(lambda path: _ParsedFile(read_lines(Path(path))))
 
 
 def matching_lines(path: Path, name: str) -> list[KnownHostLine]:
     """The usable lines of ``path`` whose patterns match ``name``, from the
     file as it is now (a missing file has none)."""
-    try:
-        st = os.stat(path)
-    except OSError:
+    parsed = _files.get(str(path))
+    if parsed is None:
         return []
-    signature = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
-    with _parsed_lock:
-        parsed = _parsed.get(path)
-    if parsed is None or parsed.signature != signature:
-        parsed = _ParsedFile(signature, read_lines(path))
-        with _parsed_lock:
-            _parsed[path] = parsed
     found = parsed.by_name.get(name)
     if found is None:
         found = [entry for entry in parsed.lines if entry.matches(name)]

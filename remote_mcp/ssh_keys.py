@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import paramiko
 
 from .errors import ConnectError
+from .file_cache import ParsedFiles
 
 if TYPE_CHECKING:
     from .target import SshTarget
@@ -38,17 +38,7 @@ DEFAULT_KEYS = ("~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ed25519", "~/.ssh
 _PUBLIC_PREFIXES = (b"ssh-", b"ecdsa-", b"sk-", b"---- BEGIN SSH2 PUBLIC KEY")
 
 
-_FileSignature = tuple[int, int, int, int]
-_parsed: dict[str, tuple[tuple[_FileSignature, _FileSignature | None], paramiko.PKey]] = {}
-_parsed_lock = threading.Lock()
-
-
-def _signature(path: str) -> _FileSignature | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+_keys: ParsedFiles[paramiko.PKey] = ParsedFiles(lambda path: paramiko.PKey.from_path(path))
 
 
 def load_private_key(path: str | Path) -> paramiko.PKey:
@@ -56,19 +46,10 @@ def load_private_key(path: str | Path) -> paramiko.PKey:
     parsed once while neither file changes. Raises what ``PKey.from_path``
     raises (an encrypted key: PasswordRequiredException or TypeError); a key
     that fails is not kept, so fixing the file is seen at the next call."""
-    name = str(path)
-    key_path = name.removesuffix("-cert.pub")
-    key_signature = _signature(key_path)
-    if key_signature is None:
+    key_path = str(path).removesuffix("-cert.pub")
+    key = _keys.get(key_path, key_path + "-cert.pub")
+    if key is None:
         raise FileNotFoundError(f"no such key file: {key_path}")
-    signatures = (key_signature, _signature(key_path + "-cert.pub"))
-    with _parsed_lock:
-        kept = _parsed.get(key_path)
-    if kept is not None and kept[0] == signatures:
-        return kept[1]
-    key = paramiko.PKey.from_path(key_path)
-    with _parsed_lock:
-        _parsed[key_path] = (signatures, key)
     return key
 
 
